@@ -1,0 +1,110 @@
+"""Shared test fixtures: where the real recordings live, a settings object pointing at a local server,
+and fake API servers (pytest-httpserver) that replay real recorded records."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tracker.settings import Settings
+
+from .fakes import FakeCtgov, FakePubmed
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("TRACKER_FIXTURES") or ROOT.parent / "shared" / "fixtures")
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+
+
+def fixture_path(*parts: str) -> Path:
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"recorded fixture {path} is absent (set TRACKER_FIXTURES to ../shared/fixtures)")
+    return path
+
+
+def load_json(*parts: str):
+    return json.loads(fixture_path(*parts).read_text(encoding="utf-8"))
+
+
+def real_studies() -> list[dict]:
+    """Every distinct real v2 study in the recordings (single records and search pages)."""
+    base = fixture_path("ctgov", "v2")
+    studies: dict[str, dict] = {}
+    for path in sorted(base.glob("single/*.json")) + sorted(base.glob("search/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for study in data.get("studies", [data]) if "studies" in data else [data]:
+            nct = study["protocolSection"]["identificationModule"]["nctId"]
+            studies.setdefault(nct, study)
+    return list(studies.values())
+
+
+@pytest.fixture
+def settings(tmp_path, httpserver) -> Settings:
+    base = httpserver.url_for("/")
+    return Settings(
+        ctgov_url=base + "api/v2",
+        eutils_url=base + "entrez/eutils",
+        db_path=tmp_path / "tracker.db",
+        reports_dir=tmp_path / "reports",
+        queries_dir=tmp_path / "queries",
+        ctgov_rate=0,
+        ncbi_rate=0,
+        backoff_base=0,
+        max_retries=3,
+        read_timeout=5,
+        connect_timeout=2,
+    )
+
+
+@pytest.fixture
+def env(settings, monkeypatch) -> dict[str, str]:
+    """Environment for CLI runs against the local server, with no pacing or backoff delays."""
+    values = {
+        "TRACKER_CTGOV_URL": settings.ctgov_url,
+        "TRACKER_EUTILS_URL": settings.eutils_url,
+        "TRACKER_DB": str(settings.db_path),
+        "TRACKER_REPORTS": str(settings.reports_dir),
+        "TRACKER_QUERIES": str(settings.queries_dir),
+        "TRACKER_CTGOV_RATE": "0",
+        "TRACKER_NCBI_RATE": "0",
+        "TRACKER_HTTP_BACKOFF": "0",
+        "TRACKER_HTTP_RETRIES": "3",
+        "TRACKER_READ_TIMEOUT": "5",
+        "NCBI_EMAIL": "tests@example.org",
+    }
+    for key in ("NCBI_API_KEY", "TRACKER_NOW", "TRACKER_SMTP_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+def fake_ctgov(httpserver) -> FakeCtgov:
+    fake = FakeCtgov(httpserver)
+    fake.install()
+    return fake
+
+
+@pytest.fixture
+def fake_pubmed(httpserver) -> FakePubmed:
+    fake = FakePubmed(httpserver)
+    fake.install()
+    return fake
+
+
+def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed: str | None = None, prefix: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [f'name = "{name}"', f'title = "Line {name}"', 'description = "test line"']
+    if ctgov:
+        lines.append("[ctgov]")
+        lines += [f'"{k}" = {json.dumps(v)}' for k, v in ctgov.items()]
+    if pubmed:
+        lines += ["[pubmed]", f"term = {json.dumps(pubmed)}"]
+    path = directory / f"{prefix}{name}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,176 @@
+"""Fake ClinicalTrials.gov and E-utilities servers on pytest-httpserver. They serve REAL recorded records
+(from ../shared/fixtures) through the real wire protocol: pageSize/pageToken paging and the LastUpdatePostDate
+window for CT.gov; esearch with WebEnv/QueryKey, date windows and efetch by retstart/retmax for PubMed.
+Tests mutate the record lists to simulate upstream changes and can inject faults per request."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import deque
+from datetime import date
+from typing import Callable
+from urllib.parse import parse_qs
+
+from werkzeug import Request, Response
+
+RANGE_RE = re.compile(r"AREA\[LastUpdatePostDate\]RANGE\[(\d{4}-\d{2}-\d{2}),MAX\]")
+Fault = Callable[[Request], Response | None]
+
+
+def last_update(study: dict) -> str:
+    return study["protocolSection"].get("statusModule", {}).get("lastUpdatePostDateStruct", {}).get("date", "1900-01-01")
+
+
+class FakeBase:
+    def __init__(self, httpserver) -> None:
+        self.httpserver = httpserver
+        self.faults: deque[Fault] = deque()  # consumed one per request, in order
+        self.always: Fault | None = None  # applied to every request while set
+        self.requests: list[dict] = []
+
+    def params(self, request: Request) -> dict[str, str]:
+        values = {k: v[-1] for k, v in parse_qs(request.query_string.decode()).items()}
+        if request.method == "POST":
+            values.update({k: v[-1] for k, v in parse_qs(request.get_data(as_text=True)).items()})
+        return values
+
+    def _fault(self, request: Request) -> Response | None:
+        if self.faults:
+            response = self.faults.popleft()(request)
+            if response is not None:
+                return response
+        if self.always:
+            return self.always(request)
+        return None
+
+
+class FakeCtgov(FakeBase):
+    def __init__(self, httpserver) -> None:
+        super().__init__(httpserver)
+        self.studies: list[dict] = []
+        self.page_size_cap = 1000
+        self.recorded_pages: dict[str | None, dict] | None = None  # token -> literal recorded page
+
+    def install(self) -> None:
+        self.httpserver.expect_request(re.compile(r"^/api/v2/studies$")).respond_with_handler(self.handle)
+
+    def set_studies(self, studies: list[dict]) -> None:
+        self.studies = copy.deepcopy(studies)
+
+    def study(self, nct_id: str) -> dict:
+        for study in self.studies:
+            if study["protocolSection"]["identificationModule"]["nctId"] == nct_id:
+                return study
+        raise KeyError(nct_id)
+
+    def handle(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append(params)
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        if self.recorded_pages is not None:
+            page = self.recorded_pages.get(params.get("pageToken"))
+            if page is None:
+                return Response(f"unknown pageToken {params.get('pageToken')}", status=400, content_type="text/plain")
+            return Response(json.dumps(page), content_type="application/json")
+        selected = self.studies
+        match = RANGE_RE.search(params.get("filter.advanced", ""))
+        if match:
+            selected = [s for s in selected if last_update(s) >= match.group(1)]
+        size = min(int(params.get("pageSize", 10)), self.page_size_cap)
+        start = int(params.get("pageToken", "0") or 0)
+        page = {"studies": selected[start : start + size]}
+        if params.get("countTotal") == "true":
+            page["totalCount"] = len(selected)
+        if start + size < len(selected):
+            page["nextPageToken"] = str(start + size)
+        return Response(json.dumps(page), content_type="application/json")
+
+
+ESEARCH = """<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">
+<eSearchResult><Count>{count}</Count><RetMax>0</RetMax><RetStart>0</RetStart><QueryKey>{key}</QueryKey><WebEnv>{webenv}</WebEnv><IdList></IdList><TranslationSet/><QueryTranslation>{term}</QueryTranslation></eSearchResult>
+"""
+EFETCH_HEAD = """<?xml version="1.0" ?>
+<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">
+<PubmedArticleSet>
+"""
+RECORD_RE = re.compile(r"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
+PMID_RE = re.compile(r"<PMID[^>]*>(\d+)</PMID>")
+ENTREZ_RE = re.compile(r'<PubMedPubDate PubStatus="entrez">\s*<Year>(\d+)</Year>\s*<Month>(\d+)</Month>\s*<Day>(\d+)</Day>')
+
+
+def split_articles(xml: str) -> list[str]:
+    """The PubmedArticle elements of a recorded efetch body (DTD 2019 or newer, so they share one DOCTYPE)."""
+    return [m.group(0) for m in RECORD_RE.finditer(xml)]
+
+
+def entrez_date(article: str) -> date:
+    m = ENTREZ_RE.search(article)
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else date(2000, 1, 1)
+
+
+class FakePubmed(FakeBase):
+    """Articles are kept as XML strings; mdat is simulated by a per-PMID modification date."""
+
+    def __init__(self, httpserver) -> None:
+        super().__init__(httpserver)
+        self.articles: list[str] = []
+        self.modified: dict[str, date] = {}
+        self.histories: dict[str, list[str]] = {}
+        self.count_override: Callable[[dict], int | None] | None = None
+
+    def install(self) -> None:
+        self.httpserver.expect_request("/entrez/eutils/esearch.fcgi").respond_with_handler(self.esearch)
+        self.httpserver.expect_request("/entrez/eutils/efetch.fcgi").respond_with_handler(self.efetch)
+
+    @staticmethod
+    def pmid(article: str) -> str:
+        return PMID_RE.search(article).group(1)
+
+    def select(self, params: dict) -> list[str]:
+        chosen = self.articles
+        datetype = params.get("datetype")
+        if datetype:
+            low = date(*map(int, params["mindate"].split("/")))
+            high = date(*map(int, params["maxdate"].split("/")))
+            if datetype == "edat":
+                chosen = [a for a in chosen if low <= entrez_date(a) <= high]
+            else:
+                chosen = [a for a in chosen if low <= self.modified.get(self.pmid(a), entrez_date(a)) <= high]
+        return chosen
+
+    def esearch(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append({"path": "esearch", **params})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        chosen = self.select(params)
+        count = len(chosen)
+        if self.count_override:
+            override = self.count_override(params)
+            count = override if override is not None else count
+        webenv = f"MCID_{len(self.histories) + 1}"
+        self.histories[webenv] = [self.pmid(a) for a in chosen]
+        body = ESEARCH.format(count=count, key=1, webenv=webenv, term=params.get("term", "").replace("&", "&amp;").replace("<", "&lt;"))
+        return Response(body, content_type="text/xml")
+
+    def efetch(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append({"path": "efetch", **params})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        if "id" in params:
+            wanted = params["id"].split(",")
+        else:
+            ids = self.histories[params["WebEnv"]]
+            start, size = int(params.get("retstart", 0)), int(params.get("retmax", 20))
+            wanted = ids[start : start + size]
+        by_pmid = {self.pmid(a): a for a in self.articles}
+        body = EFETCH_HEAD + "\n".join(by_pmid[p] for p in wanted if p in by_pmid) + "\n</PubmedArticleSet>\n"
+        return Response(body, content_type="text/xml")

@@ -1,0 +1,130 @@
+"""`tracker update --source ctgov` end to end against a local server serving real recorded studies."""
+
+import sqlite3
+
+from click.testing import CliRunner
+from werkzeug import Response
+
+from tracker.cli import cli
+
+from .conftest import load_json, real_studies, write_query
+
+LINE = {"query.cond": "alopecia", "filter.advanced": "AREA[StudyType]INTERVENTIONAL"}
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def rows(db, sql, *params):
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def test_update_stores_every_real_study_with_status_and_title(env, settings, fake_ctgov):
+    studies = real_studies()
+    fake_ctgov.set_studies(studies)
+    fake_ctgov.page_size_cap = 20  # force several pages
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 0, result.output
+    assert f"line-a [ClinicalTrials.gov]: fetched {len(studies)}, new {len(studies)}, changed 0" in result.output
+    stored = {r["nct_id"]: r for r in rows(env["TRACKER_DB"], "SELECT nct_id, overall_status, title FROM trials")}
+    expected = {
+        s["protocolSection"]["identificationModule"]["nctId"]: (
+            s["protocolSection"].get("statusModule", {}).get("overallStatus"),
+            s["protocolSection"]["identificationModule"].get("briefTitle"),
+        )
+        for s in studies
+    }
+    assert {k: (v["overall_status"], v["title"]) for k, v in stored.items()} == expected
+    assert len(fake_ctgov.requests) == -(-len(studies) // 20)
+    matches = rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM query_matches WHERE query = 'line-a' AND source = 'ctgov'")
+    assert matches == [{"n": len(studies)}]
+
+
+def test_update_follows_the_real_two_page_recording(env, settings, fake_ctgov):
+    first = load_json("ctgov", "v2", "search", "biomcp_search_phelan_limit5_20260811.json")
+    second = load_json("ctgov", "v2", "search", "biomcp_search_phelan_next_20260811.json")
+    fake_ctgov.recorded_pages = {None: first, first["nextPageToken"]: second, second["nextPageToken"]: {"studies": []}}
+    write_query(settings.queries_dir, "phelan", ctgov={"query.cond": "Phelan-McDermid"})
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 0, result.output
+    ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in first["studies"] + second["studies"]]
+    stored = [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")]
+    assert stored == sorted(ids)
+    assert [r.get("pageToken") for r in fake_ctgov.requests] == [None, first["nextPageToken"], second["nextPageToken"]]
+    assert all(r["query.cond"] == "Phelan-McDermid" and r["pageSize"] == "1000" for r in fake_ctgov.requests)
+
+
+def test_second_run_with_nothing_new_makes_one_request_per_line_carrying_the_date_filter(env, settings, fake_ctgov):
+    fake_ctgov.set_studies(real_studies())
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    write_query(settings.queries_dir, "line-b", ctgov={"query.term": "stem cell"})
+    env = {**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}
+    assert run("update", "--source", "ctgov", env=env).exit_code == 0
+    fake_ctgov.requests.clear()
+    second = run("update", "--source", "ctgov", env={**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert second.exit_code == 0, second.output
+    assert len(fake_ctgov.requests) == 2
+    assert fake_ctgov.requests[0]["filter.advanced"] == "(AREA[StudyType]INTERVENTIONAL) AND AREA[LastUpdatePostDate]RANGE[2026-11-23,MAX]"
+    assert fake_ctgov.requests[1]["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-11-23,MAX]"
+    assert "fetched 0, new 0, changed 0" in second.output
+
+
+def test_status_change_upstream_lands_in_trial_changes_and_first_seen_is_kept(env, settings, fake_ctgov):
+    fake_ctgov.set_studies(real_studies())
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    assert run("update", "--source", "ctgov", env={**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
+    before = rows(env["TRACKER_DB"], "SELECT * FROM trials WHERE nct_id = 'NCT04523987'")[0]
+    status = fake_ctgov.study("NCT04523987")["protocolSection"]["statusModule"]
+    assert status["overallStatus"] == "RECRUITING"
+    status["overallStatus"] = "COMPLETED"
+    status["lastUpdatePostDateStruct"] = {"date": "2026-11-24", "type": "ACTUAL"}
+    result = run("update", "--source", "ctgov", env={**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert "fetched 1, new 0, changed 1" in result.output
+    changes = rows(env["TRACKER_DB"], "SELECT nct_id, field, old_value, new_value, detected_at FROM trial_changes")
+    assert changes == [
+        {"nct_id": "NCT04523987", "field": "overall_status", "old_value": "RECRUITING", "new_value": "COMPLETED", "detected_at": "2026-11-25T06:00:00Z"}
+    ]
+    after = rows(env["TRACKER_DB"], "SELECT * FROM trials WHERE nct_id = 'NCT04523987'")[0]
+    assert after["first_seen_at"] == before["first_seen_at"] == "2026-11-24T06:00:00Z"
+    assert (after["overall_status"], after["updated_at"]) == ("COMPLETED", "2026-11-25T06:00:00Z")
+
+
+def test_failure_between_two_pages_keeps_cursor_and_the_next_run_loses_nothing(env, settings, fake_ctgov):
+    studies = real_studies()
+    fake_ctgov.set_studies(studies)
+    fake_ctgov.page_size_cap = 10
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    env1 = {**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}
+
+    def fail_after_first_page(request):
+        return None if "pageToken" not in request.args else Response("upstream down", status=503)
+
+    fake_ctgov.always = fail_after_first_page
+    result = run("update", "--source", "ctgov", env=env1)
+    assert result.exit_code != 0
+    assert "failed after 4 attempts" in result.output and "HTTP 503" in result.output
+    assert rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM trials") == [{"n": 0}]
+    runs = rows(env["TRACKER_DB"], "SELECT status, cursor, error FROM runs")
+    assert [(r["status"], r["cursor"]) for r in runs] == [("failed", None)]
+    fake_ctgov.always = None
+    fake_ctgov.requests.clear()
+    result = run("update", "--source", "ctgov", env={**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert "filter.advanced" in fake_ctgov.requests[0] and "LastUpdatePostDate" not in fake_ctgov.requests[0]["filter.advanced"]
+    assert rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM trials") == [{"n": len(studies)}]
+    assert [r["status"] for r in rows(env["TRACKER_DB"], "SELECT status FROM runs ORDER BY id")] == ["failed", "ok"]
+
+
+def test_unknown_topic_line_is_one_clear_line(env, settings, fake_ctgov):
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    result = run("update", "--query", "nope", env=env)
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: unknown topic line 'nope' (known: line-a)"

@@ -1,0 +1,212 @@
+"""The `tracker` command: a click group. Parse options, open the store, call one function, print.
+No HTTP and no SQL here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+from .errors import ConfigError, TrackerError
+from .http import HttpClient, redact
+from .settings import Settings, load_queries, load_settings, select_queries
+
+log = logging.getLogger("tracker")
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+def setup_logging(settings: Settings, quiet: bool) -> None:
+    root = logging.getLogger("tracker")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.secrets))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def utcnow() -> datetime:
+    """The clock, read here only. TRACKER_NOW (ISO-8601) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("TRACKER_NOW")
+    if pinned:
+        try:
+            moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"TRACKER_NOW={pinned!r} is not an ISO-8601 time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class TrackerGroup(click.Group):
+    """Turns every expected failure into one line and a non-zero exit, with secrets removed."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            raise click.ClickException(redact(str(exc), _secrets())) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except OSError as exc:
+            raise click.ClickException(redact(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), _secrets())) from None
+        except Exception as exc:  # a bug: still one line, the traceback only on request
+            if os.environ.get("TRACKER_DEBUG"):
+                raise
+            raise click.ClickException(
+                redact(f"internal error: {type(exc).__name__}: {exc} (set TRACKER_DEBUG=1 for the traceback)", _secrets())
+            ) from None
+
+
+def _secrets() -> tuple[str, ...]:
+    try:
+        return load_settings().secrets
+    except TrackerError:
+        return tuple(v for v in (os.environ.get("NCBI_API_KEY"), os.environ.get("TRACKER_SMTP_PASSWORD")) if v)
+
+
+def common_options(func: Callable) -> Callable:
+    """--db, --queries, --reports and --quiet for every command; settings come from the environment first."""
+
+    @click.option("--db", "db_path", type=click.Path(path_type=Path), help="SQLite database (default $TRACKER_DB or data/tracker.db).")
+    @click.option("--queries", "queries_dir", type=click.Path(path_type=Path), help="Topic-line directory (default $TRACKER_QUERIES or queries).")
+    @click.option("--reports", "reports_dir", type=click.Path(path_type=Path), help="Report directory (default $TRACKER_REPORTS or reports).")
+    @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors (for cron).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, db_path: Path | None, queries_dir: Path | None, reports_dir: Path | None, quiet: bool, **kwargs: Any) -> Any:
+        settings = load_settings().with_overrides(db_path=db_path, queries_dir=queries_dir, reports_dir=reports_dir)
+        setup_logging(settings, quiet)
+        return func(*args, settings=settings, quiet=quiet, **kwargs)
+
+    return wrapper
+
+
+def json_option(func: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(cls=TrackerGroup)
+@click.version_option(__version__, prog_name="tracker")
+def cli() -> None:
+    """Track clinical trials and publications on stem-cell approaches to hair loss.
+
+    \b
+    Example:
+        tracker run              # update every topic line, then write the digest
+    """
+
+
+def _progress_factory(quiet: bool) -> Callable[[str, str], Callable[[int, int | None], None] | None]:
+    def factory(query: str, source: str):
+        if quiet or not sys.stderr.isatty():
+            return None
+
+        def progress(done: int, total: int | None) -> None:
+            tail = f"/{total}" if total else ""
+            click.echo(f"\r  {query} [{source}]: {done}{tail} records", nl=False, err=True)
+
+        return progress
+
+    return factory
+
+
+def do_update(settings: Settings, *, sources: tuple[str, ...], names: tuple[str, ...], full: bool, quiet: bool, now: datetime):
+    from .store import open_store
+    from .update import run_update
+
+    queries = select_queries(load_queries(settings.queries_dir), names)
+    if "pubmed" in sources and not settings.ncbi_email and not quiet:
+        click.echo("note: NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.", err=True)
+    store = open_store(settings.db_path)
+    tty = sys.stderr.isatty() and not quiet
+
+    def on_line(line) -> None:
+        if tty:
+            click.echo("\r\033[K", nl=False, err=True)
+        if not quiet or not line.ok:
+            click.echo(line.summary(), err=not line.ok)
+
+    try:
+        with HttpClient(settings) as client:
+            return run_update(
+                store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line, progress_for=_progress_factory(quiet)
+            )
+    finally:
+        store.close()
+
+
+def failure_line(results) -> str | None:
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{len(failed)} of {len(results)} updates failed; first: {first.query} [{first.source}]: {first.error}{more}"
+
+
+@cli.command()
+@click.option("--source", "sources", type=click.Choice(["ctgov", "pubmed"]), multiple=True, help="Only this source (repeatable; default both).")
+@click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
+@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
+@common_options
+def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tuple[str, ...], full: bool) -> None:
+    """Fetch new and changed records for every topic line into the database.
+
+    \b
+    Example:
+        tracker update --source ctgov --query aga-cell-therapy
+    """
+    from .update import SOURCES
+
+    results = do_update(settings, sources=sources or SOURCES, names=names, full=full, quiet=quiet, now=utcnow())
+    problem = failure_line(results)
+    if problem:
+        raise TrackerError(problem)
+
+
+@cli.command()
+@json_option
+@common_options
+def queries(settings: Settings, quiet: bool, as_json: bool) -> None:
+    """List and validate the topic lines; a malformed file is named with its problem.
+
+    \b
+    Example:
+        tracker queries --json
+    """
+    lines = load_queries(settings.queries_dir)
+    if as_json:
+        echo_json([{"name": q.name, "title": q.title, "description": q.description, "ctgov": q.ctgov, "pubmed": q.pubmed_term, "path": q.path} for q in lines])
+        return
+    for q in lines:
+        sources = ", ".join(s for s, on in (("ClinicalTrials.gov", q.ctgov), ("PubMed", q.pubmed_term)) if on)
+        click.echo(f"{q.name:28} {q.title}  [{sources}]")
+    if not quiet:
+        click.echo(f"{len(lines)} topic lines in {settings.queries_dir}, all valid.")
+
+
+def main() -> None:  # pragma: no cover
+    cli()

@@ -1,0 +1,186 @@
+"""The one HTTP client both sources use: base URLs from settings, timeouts, polite pacing per service,
+bounded retries with backoff and jitter, an honest User-Agent, and secrets kept out of every message.
+
+It knows nothing of trials or publications; sources pass a `parse` callback that may reject a body as retryable.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from . import __version__
+from .errors import HttpError
+from .settings import Settings
+
+log = logging.getLogger("tracker.http")
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_SINGLE_DELAY = 60.0
+
+
+class RetryableBody(Exception):
+    """Raised by a parse callback: the body is cut off, malformed or a rate-limit notice; ask again."""
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def user_agent(settings: Settings) -> str:
+    contact = f"; mailto:{settings.ncbi_email}" if settings.ncbi_email else ""
+    return f"tracker/{__version__} (clinical-trial and literature tracker for hair-loss research{contact}) python-requests/{requests.__version__}"
+
+
+class HttpClient:
+    """requests.Session with pacing and retries. One instance per process (or per scheduled job)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent(settings)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._last_request: dict[str, float] = {}
+        self._services = {
+            settings.ctgov_url.rstrip("/"): ("ClinicalTrials.gov", settings.ctgov_interval),
+            settings.eutils_url.rstrip("/"): ("PubMed", settings.ncbi_interval),
+        }
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "HttpClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _service(self, url: str) -> tuple[str, str, float]:
+        for base, (name, interval) in self._services.items():
+            if url.startswith(base):
+                return base, name, interval
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}", parts.netloc, 0.0
+
+    def _pace(self, key: str, interval: float) -> None:
+        if interval <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            wait = self._last_request.get(key, -1e9) + interval - now
+            if wait > 0:
+                self._sleep(wait)
+            self._last_request[key] = max(now, now + wait)
+
+    def _clean(self, text: str) -> str:
+        return redact(" ".join(str(text).split()), self.settings.secrets)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(MAX_SINGLE_DELAY, self.settings.backoff_base * (2 ** (attempt - 1)))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        parse: Callable[[bytes], Any] | None = None,
+    ) -> Any:
+        """Send one logical request; return parse(body) (or the body). Raise HttpError with one clean line."""
+        key, service, interval = self._service(url)
+        where = urlsplit(url).path.rsplit("/", 1)[-1] or urlsplit(url).netloc
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace(key, interval)
+            retry_after: float | None = None
+            try:
+                self.requests_made += 1
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                )
+                body = response.content
+            except requests.exceptions.Timeout:
+                problem = "timed out"
+            except requests.exceptions.ChunkedEncodingError:
+                problem = "response was cut off"
+            except requests.exceptions.ContentDecodingError:
+                problem = "response could not be decoded"
+            except requests.exceptions.ConnectionError:
+                problem = f"could not connect to {urlsplit(url).netloc}"
+            except requests.exceptions.RequestException as exc:
+                raise HttpError(self._clean(f"{service}: request failed: {type(exc).__name__}")) from None
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    if parse is None:
+                        return body
+                    try:
+                        return parse(body)
+                    except RetryableBody as exc:
+                        problem = str(exc)
+                elif status in RETRY_STATUSES:
+                    problem = f"HTTP {status}"
+                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                elif status == 403:
+                    raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried")
+                else:
+                    message = self._clean(body.decode("utf-8", "replace"))[:300] or response.reason
+                    raise HttpError(f"{service} rejected the request (HTTP {status}): {message}")
+            elapsed = self._clock() - started
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            if attempt > self.settings.max_retries or elapsed + delay > self.settings.max_retry_seconds:
+                raise HttpError(
+                    self._clean(f"{service}: {where} failed after {attempt} attempts in {elapsed:.0f}s: {problem}")
+                )
+            log.warning(self._clean(f"{service}: {where} {problem}; retry {attempt} in {delay:.1f}s"))
+            if delay > 0:
+                self._sleep(delay)
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, parse: Callable[[bytes], Any] | None = None) -> Any:
+        return self.request("GET", url, params=params, parse=parse)
+
+    def post(self, url: str, data: Mapping[str, Any], parse: Callable[[bytes], Any] | None = None) -> Any:
+        return self.request("POST", url, data=data, parse=parse)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta or HTTP date), capped; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_SINGLE_DELAY)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(0.0, when.timestamp() - time.time()), MAX_SINGLE_DELAY)

@@ -1,0 +1,131 @@
+"""Typed records that flow from sources to the store and out to digests. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Query:
+    """One topic line: a queries/*.toml file."""
+
+    name: str
+    title: str
+    description: str
+    ctgov: dict[str, str] | None = None
+    pubmed_term: str | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A study's own citation (ClinicalTrials.gov referencesModule)."""
+
+    pmid: str
+    type: str | None  # RESULT | BACKGROUND | DERIVED
+
+
+@dataclass(frozen=True)
+class Trial:
+    nct_id: str
+    title: str | None
+    official_title: str | None = None
+    acronym: str | None = None
+    overall_status: str | None = None
+    why_stopped: str | None = None
+    phases: tuple[str, ...] = ()
+    study_type: str | None = None
+    enrollment: int | None = None
+    enrollment_type: str | None = None
+    lead_sponsor: str | None = None
+    lead_sponsor_class: str | None = None
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    start_date: str | None = None
+    start_date_type: str | None = None
+    primary_completion_date: str | None = None
+    primary_completion_date_type: str | None = None
+    completion_date: str | None = None
+    completion_date_type: str | None = None
+    first_posted_date: str | None = None
+    last_update_posted_date: str | None = None
+    results_first_posted_date: str | None = None
+    has_results: bool = False
+    references: tuple[Reference, ...] = ()
+    url: str = ""
+    raw_json: str = ""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A CommentsCorrections entry that changes how a paper should be read."""
+
+    type: str  # RetractionIn, ErratumIn, ExpressionOfConcernIn, UpdateIn, ...
+    pmid: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Publication:
+    pmid: str
+    version: str | None = None
+    title: str | None = None
+    abstract: str | None = None
+    authors: tuple[str, ...] = ()
+    journal: str | None = None
+    journal_abbrev: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    pub_date: str | None = None  # as printed, e.g. "2014 Jan 28" or "1998 Dec-1999 Jan"
+    sort_date: str | None = None  # YYYY-MM-DD, sortable
+    article_date: str | None = None
+    entrez_date: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    publication_types: tuple[str, ...] = ()
+    mesh_terms: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    language: str | None = None
+    nct_ids: tuple[str, ...] = ()  # from DataBankList (ClinicalTrials.gov accession numbers)
+    text_nct_ids: tuple[str, ...] = ()  # NCT numbers mentioned in title or abstract
+    is_retracted: bool = False
+    is_deleted: bool = False
+    is_book: bool = False
+    corrections: tuple[Correction, ...] = ()
+    raw_xml: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One tracked field of one record that differs from what was stored."""
+
+    record_id: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+
+
+@dataclass
+class SaveResult:
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    new_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: "SaveResult") -> None:
+        self.fetched += other.fetched
+        self.new += other.new
+        self.changed += other.changed
+        self.new_ids.extend(other.new_ids)
+
+
+def as_plain(value: Any) -> Any:
+    """Tuples of dataclasses -> lists of dicts, for JSON columns and --json output."""
+    if isinstance(value, tuple):
+        return [as_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: as_plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value

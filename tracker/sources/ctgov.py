@@ -1,0 +1,192 @@
+"""ClinicalTrials.gov API v2: fetch_studies pages through /studies; parse_study turns one study into a Trial.
+
+The only module that knows CT.gov's JSON paths. It never touches the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Iterator
+
+from ..errors import ApiError
+from ..http import HttpClient, RetryableBody
+from ..models import Query, Reference, Trial
+
+log = logging.getLogger("tracker.ctgov")
+
+PAGE_SIZE = 1000
+STUDY_URL = "https://clinicaltrials.gov/study/{}"
+
+
+@dataclass
+class Page:
+    studies: list[dict[str, Any]]
+    total_count: int | None
+    next_page_token: str | None
+
+
+def parse_json_page(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise RetryableBody("malformed or cut-off JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("studies", []), list):
+        raise RetryableBody("JSON page without a list of studies")
+    return data
+
+
+def search_params(query: Query, *, since: date | None = None, page_size: int = PAGE_SIZE) -> dict[str, str]:
+    """The /studies parameters for a topic line; since adds the LastUpdatePostDate window."""
+    params = dict(query.ctgov or {})
+    if since is not None:
+        window = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
+        own = params.get("filter.advanced")
+        params["filter.advanced"] = f"({own}) AND {window}" if own else window
+    params["pageSize"] = str(page_size)
+    params["format"] = "json"
+    return params
+
+
+def window_start(cursor: str | None) -> date | None:
+    """The saved cursor minus one day of overlap (CT.gov refreshes its data once a day)."""
+    if not cursor:
+        return None
+    return date.fromisoformat(cursor) - timedelta(days=1)
+
+
+def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> Iterator[Page]:
+    """Yield every page of a /studies search, following nextPageToken until it is absent or a page is empty."""
+    url = base_url.rstrip("/") + "/studies"
+    token: str | None = None
+    first = True
+    while True:
+        page_params = dict(params)
+        if first:
+            page_params["countTotal"] = "true"
+        if token:
+            page_params["pageToken"] = token
+        data = client.get(url, page_params, parse=parse_json_page)
+        studies = data.get("studies") or []
+        token = data.get("nextPageToken") or None
+        yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token)
+        first = False
+        if not token or not studies:
+            return
+
+
+def fetch_study(client: HttpClient, base_url: str, nct_id: str) -> dict[str, Any]:
+    return client.get(f"{base_url.rstrip('/')}/studies/{nct_id}", {"format": "json"}, parse=parse_json_page)
+
+
+def fetch_count(client: HttpClient, base_url: str, params: dict[str, str]) -> int:
+    """totalCount of a search, asking for one study only."""
+    data = client.get(
+        base_url.rstrip("/") + "/studies", {**params, "countTotal": "true", "pageSize": "1", "format": "json"}, parse=parse_json_page
+    )
+    if not isinstance(data.get("totalCount"), int):
+        raise ApiError("ClinicalTrials.gov answered without a totalCount")
+    return data["totalCount"]
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _date(struct: Any) -> tuple[str | None, str | None]:
+    if not isinstance(struct, dict):
+        return None, None
+    return _text(struct.get("date")), _text(struct.get("type"))
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def study_label(study: Any) -> str:
+    """Something to name a study by in a warning, even a broken one."""
+    nct = _get(study, "protocolSection", "identificationModule", "nctId")
+    return nct or (json.dumps(study)[:80] if study is not None else "null")
+
+
+def parse_study(study: dict[str, Any]) -> Trial:
+    """One v2 study -> Trial. Raises ApiError when the record lacks protocolSection or nctId."""
+    if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
+        raise ApiError(f"study {study_label(study)} has no protocolSection")
+    p = study["protocolSection"]
+    nct_id = _text(_get(p, "identificationModule", "nctId"))
+    if not nct_id:
+        raise ApiError("study without identificationModule.nctId")
+    status = _get(p, "statusModule") or {}
+    design = _get(p, "designModule") or {}
+    enrollment = _get(design, "enrollmentInfo") or {}
+    count = enrollment.get("count")
+    start, start_type = _date(status.get("startDateStruct"))
+    primary, primary_type = _date(status.get("primaryCompletionDateStruct"))
+    completion, completion_type = _date(status.get("completionDateStruct"))
+    interventions = [
+        f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
+        for i in _get(p, "armsInterventionsModule", "interventions") or []
+        if isinstance(i, dict) and i.get("name")
+    ]
+    countries = [loc.get("country") for loc in _get(p, "contactsLocationsModule", "locations") or [] if isinstance(loc, dict)]
+    references = tuple(
+        Reference(pmid=str(r["pmid"]).strip(), type=_text(r.get("type")))
+        for r in _get(p, "referencesModule", "references") or []
+        if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
+    )
+    has_results = bool(study.get("hasResults")) or "resultsSection" in study or bool(
+        _get(status, "resultsFirstPostDateStruct", "date")
+    )
+    return Trial(
+        nct_id=nct_id,
+        title=_text(_get(p, "identificationModule", "briefTitle")),
+        official_title=_text(_get(p, "identificationModule", "officialTitle")),
+        acronym=_text(_get(p, "identificationModule", "acronym")),
+        overall_status=_text(status.get("overallStatus")),
+        why_stopped=_text(status.get("whyStopped")),
+        phases=tuple(design.get("phases") or ()),
+        study_type=_text(design.get("studyType")),
+        enrollment=int(count) if isinstance(count, (int, float)) else None,
+        enrollment_type=_text(enrollment.get("type")),
+        lead_sponsor=_text(_get(p, "sponsorCollaboratorsModule", "leadSponsor", "name")),
+        lead_sponsor_class=_text(_get(p, "sponsorCollaboratorsModule", "leadSponsor", "class")),
+        conditions=_unique(list(_get(p, "conditionsModule", "conditions") or [])),
+        interventions=_unique(interventions),
+        countries=_unique(countries),
+        start_date=start,
+        start_date_type=start_type,
+        primary_completion_date=primary,
+        primary_completion_date_type=primary_type,
+        completion_date=completion,
+        completion_date_type=completion_type,
+        first_posted_date=_date(status.get("studyFirstPostDateStruct"))[0],
+        last_update_posted_date=_date(status.get("lastUpdatePostDateStruct"))[0],
+        results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"))[0],
+        has_results=has_results,
+        references=references,
+        url=STUDY_URL.format(nct_id),
+        raw_json=json.dumps(study, ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def parse_page(page: Page) -> Iterator[Trial]:
+    """Trials of a page; a study without protocolSection or nctId is skipped with a warning naming it."""
+    for study in page.studies:
+        try:
+            yield parse_study(study)
+        except ApiError as exc:
+            log.warning("skipped a ClinicalTrials.gov record: %s", exc)

@@ -1,0 +1,517 @@
+"""The SQLite store: the only module that knows table names and SQL.
+
+Schema as sqlite-utils Migrations, WAL, change detection on upsert, runs with their cursors, selects for
+digest, search, show and claims. One fetch of one topic line is written inside one transaction with its cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .errors import StoreError
+from .models import Change, Publication, SaveResult, Trial, as_plain
+
+migrations = Migrations("tracker")
+
+TRIAL_JSON_COLUMNS = ("phases", "conditions", "interventions", "countries", "study_references")
+PUBLICATION_JSON_COLUMNS = ("authors", "publication_types", "mesh_terms", "keywords", "nct_ids", "corrections")
+# Fields whose change a clinician wants to hear about.
+TRACKED_TRIAL_FIELDS = (
+    "title",
+    "overall_status",
+    "why_stopped",
+    "phases",
+    "enrollment",
+    "enrollment_type",
+    "has_results",
+    "start_date",
+    "primary_completion_date",
+    "completion_date",
+    "lead_sponsor",
+)
+TRACKED_PUBLICATION_FIELDS = ("title", "is_retracted", "is_deleted", "corrections", "doi")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["trials"].create(
+        {
+            "nct_id": str,
+            "title": str,
+            "official_title": str,
+            "acronym": str,
+            "overall_status": str,
+            "why_stopped": str,
+            "phases": str,
+            "study_type": str,
+            "enrollment": int,
+            "enrollment_type": str,
+            "lead_sponsor": str,
+            "lead_sponsor_class": str,
+            "conditions": str,
+            "interventions": str,
+            "countries": str,
+            "start_date": str,
+            "start_date_type": str,
+            "primary_completion_date": str,
+            "primary_completion_date_type": str,
+            "completion_date": str,
+            "completion_date_type": str,
+            "first_posted_date": str,
+            "last_update_posted_date": str,
+            "results_first_posted_date": str,
+            "has_results": int,
+            "study_references": str,
+            "url": str,
+            "raw_json": str,
+            "raw_hash": str,
+            "first_seen_at": str,
+            "updated_at": str,
+        },
+        pk="nct_id",
+        not_null={"first_seen_at"},
+    )
+    db["publications"].create(
+        {
+            "pmid": str,
+            "version": str,
+            "title": str,
+            "abstract": str,
+            "authors": str,
+            "journal": str,
+            "journal_abbrev": str,
+            "volume": str,
+            "issue": str,
+            "pages": str,
+            "pub_date": str,
+            "sort_date": str,
+            "pub_year": int,
+            "article_date": str,
+            "entrez_date": str,
+            "doi": str,
+            "pmcid": str,
+            "publication_types": str,
+            "mesh_terms": str,
+            "keywords": str,
+            "language": str,
+            "nct_ids": str,
+            "is_retracted": int,
+            "is_deleted": int,
+            "is_book": int,
+            "corrections": str,
+            "raw_xml": str,
+            "raw_hash": str,
+            "first_seen_at": str,
+            "updated_at": str,
+        },
+        pk="pmid",
+        not_null={"first_seen_at"},
+    )
+    for table, record in (("trial_changes", "nct_id"), ("publication_changes", "pmid")):
+        db[table].create(
+            {"id": int, record: str, "field": str, "old_value": str, "new_value": str, "detected_at": str, "run_id": int},
+            pk="id",
+        )
+        db[table].create_index([record])
+        db[table].create_index(["detected_at"])
+    db["trial_publications"].create(
+        {"nct_id": str, "pmid": str, "source": str, "reference_type": str, "first_seen_at": str},
+        pk=("nct_id", "pmid", "source"),
+    )
+    db["trial_publications"].create_index(["pmid"])
+    db["trial_publications"].create_index(["first_seen_at"])
+    db["query_matches"].create(
+        {"query": str, "source": str, "record_id": str, "first_seen_at": str}, pk=("query", "source", "record_id")
+    )
+    db["query_matches"].create_index(["source", "record_id"])
+    db["query_matches"].create_index(["first_seen_at"])
+    db["runs"].create(
+        {
+            "id": int,
+            "source": str,
+            "query": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "fetched": int,
+            "new": int,
+            "changed": int,
+            "error": str,
+            "cursor": str,
+            "pid": int,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["source", "query", "status"])
+    db["digests"].create(
+        {"id": int, "created_at": str, "window_start": str, "window_end": str, "files": str, "summary": str}, pk="id"
+    )
+    db["claim_checks"].create(
+        {
+            "id": int,
+            "claim_id": str,
+            "checked_at": str,
+            "verdict": str,
+            "summary": str,
+            "evidence": str,
+            "mode": str,
+        },
+        pk="id",
+    )
+    db["claim_checks"].create_index(["claim_id", "checked_at"])
+    db["trials"].create_index(["first_seen_at"])
+    db["trials"].create_index(["overall_status"])
+    db["trials"].create_index(["start_date"])
+    db["publications"].create_index(["first_seen_at"])
+    db["publications"].create_index(["sort_date"])
+    db["publications"].create_index(["doi"])
+    db["trials"].enable_fts(
+        ["title", "official_title", "conditions", "interventions", "lead_sponsor"], create_triggers=True, tokenize="porter"
+    )
+    db["publications"].enable_fts(["title", "abstract", "mesh_terms", "authors"], create_triggers=True, tokenize="porter")
+
+
+def iso(moment: datetime) -> str:
+    """Timestamps are ISO-8601 UTC strings, second precision, so they sort and compare as text."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(as_plain(value), ensure_ascii=False)
+
+
+def trial_row(trial: Trial) -> dict[str, Any]:
+    row = {k: getattr(trial, k) for k in trial.__dataclass_fields__ if k != "references"}
+    row["study_references"] = trial.references
+    for column in TRIAL_JSON_COLUMNS:
+        row[column] = _json(row[column])
+    row["has_results"] = int(trial.has_results)
+    row["raw_hash"] = _hash(trial.raw_json)
+    return row
+
+
+def publication_row(pub: Publication) -> dict[str, Any]:
+    row = {k: getattr(pub, k) for k in pub.__dataclass_fields__ if k != "text_nct_ids"}
+    for column in PUBLICATION_JSON_COLUMNS:
+        row[column] = _json(row[column])
+    for flag in ("is_retracted", "is_deleted", "is_book"):
+        row[flag] = int(row[flag])
+    row["pub_year"] = int(pub.sort_date[:4]) if pub.sort_date and pub.sort_date[:4].isdigit() else None
+    row["raw_hash"] = _hash(pub.raw_xml)
+    return row
+
+
+def display_value(field: str, value: Any) -> str | None:
+    """How a tracked field is written into *_changes: plain text a reader understands."""
+    if value is None:
+        return None
+    if field in ("phases",):
+        items = json.loads(value) if isinstance(value, str) else value
+        return ", ".join(items) if items else None
+    if field == "corrections":
+        items = json.loads(value) if isinstance(value, str) else value
+        return ", ".join(f"{c['type']} {c.get('pmid') or ''}".strip() for c in items) if items else None
+    if field in ("has_results", "is_retracted", "is_deleted"):
+        return "true" if int(value) else "false"
+    return str(value)
+
+
+def diff_row(old: dict[str, Any], new: dict[str, Any], fields: Sequence[str], record_id: str) -> list[Change]:
+    changes = []
+    for field in fields:
+        before, after = display_value(field, old.get(field)), display_value(field, new.get(field))
+        if before != after:
+            changes.append(Change(record_id=record_id, field=field, old_value=before, new_value=after))
+    return changes
+
+
+@dataclass
+class Store:
+    db: sqlite_utils.Database
+    path: Path
+
+    # -- housekeeping --------------------------------------------------------------------------
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    @contextlib.contextmanager
+    def update_lock(self) -> Iterator[None]:
+        """One update at a time per database; a second one refuses at once with the holder's pid."""
+        lock_path = f"{self.path}.lock"
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise StoreError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise StoreError(
+                    f"another update is already writing to {self.path} (pid {holder}); try again when it has finished"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def _execute(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    # -- runs ----------------------------------------------------------------------------------
+    def start_run(self, source: str, query: str, now: datetime) -> int:
+        with self.db.atomic():
+            cursor = self._execute(
+                "INSERT INTO runs (source, query, started_at, status, fetched, new, changed, pid) VALUES (?, ?, ?, 'running', 0, 0, 0, ?)",
+                (source, query, iso(now), os.getpid()),
+            )
+        return cursor.lastrowid
+
+    def finish_run(
+        self, run_id: int, *, status: str, now: datetime, result: SaveResult | None = None, cursor: str | None = None, error: str | None = None
+    ) -> None:
+        result = result or SaveResult()
+        with self.db.atomic():
+            self._execute(
+                "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, changed = ?, cursor = ?, error = ? WHERE id = ?",
+                (iso(now), status, result.fetched, result.new, result.changed, cursor, error, run_id),
+            )
+
+    def last_cursor(self, source: str, query: str) -> str | None:
+        rows = self._rows(
+            "SELECT cursor FROM runs WHERE source = ? AND query = ? AND status = 'ok' AND cursor IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (source, query),
+        )
+        return rows[0]["cursor"] if rows else None
+
+    def select_runs(self, *, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs WHERE 1=1"
+        params: list[Any] = []
+        if since:
+            sql += " AND started_at >= ?"
+            params.append(since)
+        if until:
+            sql += " AND started_at < ?"
+            params.append(until)
+        return self._rows(sql + " ORDER BY id", params)
+
+    # -- saving --------------------------------------------------------------------------------
+    def _existing(self, table: str, key: str, ids: list[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        cols = ", ".join([key, "raw_hash", *columns])
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._rows(f"SELECT {cols} FROM {table} WHERE {key} IN ({marks})", chunk):
+                found[row[key]] = row
+        return found
+
+    def _save(
+        self,
+        table: str,
+        key: str,
+        rows: list[dict[str, Any]],
+        tracked: Sequence[str],
+        changes_table: str,
+        *,
+        query: str,
+        source: str,
+        run_id: int | None,
+        now: datetime,
+    ) -> tuple[SaveResult, set[str]]:
+        """Upsert rows, record tracked changes, note the query match. Returns the result and the ids that changed."""
+        stamp = iso(now)
+        by_id = {row[key]: row for row in rows}  # a record twice in one batch: the last copy wins
+        existing = self._existing(table, key, list(by_id), tracked)
+        result = SaveResult(fetched=len(by_id))
+        write: list[dict[str, Any]] = []
+        changes: list[Change] = []
+        touched: set[str] = set()
+        for record_id, row in by_id.items():
+            old = existing.get(record_id)
+            if old is None:
+                result.new += 1
+                result.new_ids.append(record_id)
+                write.append(row)
+                touched.add(record_id)
+            elif old["raw_hash"] != row["raw_hash"]:
+                found = diff_row(old, row, tracked, record_id)
+                if found:
+                    result.changed += 1
+                    changes.extend(found)
+                write.append(row)
+                touched.add(record_id)
+        if write:
+            columns = list(write[0].keys())
+            placeholders = ", ".join(f":{c}" for c in columns)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}, first_seen_at, updated_at) "
+                f"VALUES ({placeholders}, :_stamp, :_stamp) "
+                f"ON CONFLICT({key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
+            )
+            self.db.conn.executemany(sql, [{**row, "_stamp": stamp} for row in write])
+        if changes:
+            self.db.conn.executemany(
+                f"INSERT INTO {changes_table} ({key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                [(c.record_id, c.field, c.old_value, c.new_value, stamp, run_id) for c in changes],
+            )
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?)",
+            [(query, source, record_id, stamp) for record_id in by_id],
+        )
+        return result, touched
+
+    def save_trials(self, trials: Iterable[Trial], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
+        trials = list(trials)
+        rows = [trial_row(t) for t in trials]
+        result, touched = self._save(
+            "trials", "nct_id", rows, TRACKED_TRIAL_FIELDS, "trial_changes", query=query, source="ctgov", run_id=run_id, now=now
+        )
+        links = [
+            (t.nct_id, ref.pmid, "ctgov_reference", ref.type, iso(now))
+            for t in trials
+            if t.nct_id in touched
+            for ref in t.references
+        ]
+        self._link(links)
+        return result
+
+    def save_publications(self, pubs: Iterable[Publication], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
+        pubs = list(pubs)
+        rows = [publication_row(p) for p in pubs if not p.is_deleted]
+        rows.extend(self._deleted_rows([p for p in pubs if p.is_deleted]))
+        result, touched = self._save(
+            "publications", "pmid", rows, TRACKED_PUBLICATION_FIELDS, "publication_changes", query=query, source="pubmed", run_id=run_id, now=now
+        )
+        links = []
+        for p in pubs:
+            if p.pmid not in touched:
+                continue
+            links.extend((nct, p.pmid, "pubmed_databank", None, iso(now)) for nct in p.nct_ids)
+            links.extend((nct, p.pmid, "pubmed_text", None, iso(now)) for nct in p.text_nct_ids if nct not in p.nct_ids)
+        self._link(links)
+        return result
+
+    def _deleted_rows(self, deleted: list[Publication]) -> list[dict[str, Any]]:
+        """A DeleteCitation keeps what was stored and only marks it deleted, so the record stays readable."""
+        if not deleted:
+            return []
+        columns = list(publication_row(deleted[0]).keys())
+        stored = {r["pmid"]: r for r in self._rows(
+            f"SELECT {', '.join(columns)} FROM publications WHERE pmid IN ({','.join('?' * len(deleted))})", [p.pmid for p in deleted]
+        )}
+        rows = []
+        for pub in deleted:
+            row = dict(stored.get(pub.pmid) or publication_row(pub))
+            row["is_deleted"] = 1
+            row["raw_hash"] = _hash(f"deleted:{row.get('raw_xml') or ''}")
+            rows.append(row)
+        return rows
+
+    def _link(self, links: list[tuple]) -> None:
+        if links:
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO trial_publications (nct_id, pmid, source, reference_type, first_seen_at) VALUES (?, ?, ?, ?, ?)",
+                links,
+            )
+
+    # -- reading -------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        return {
+            table: self._rows(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+            for table in ("trials", "publications", "trial_changes", "publication_changes", "trial_publications", "query_matches", "runs")
+        }
+
+    def select_trial(self, nct_id: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM trials WHERE nct_id = ?", (nct_id,))
+        return rows[0] if rows else None
+
+    def select_publication(self, pmid: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM publications WHERE pmid = ?", (pmid,))
+        return rows[0] if rows else None
+
+    def select_pmid_by_doi(self, doi: str) -> str | None:
+        rows = self._rows("SELECT pmid FROM publications WHERE lower(doi) = lower(?)", (doi,))
+        return rows[0]["pmid"] if rows else None
+
+    def select_changes(self, table: str, record_id: str) -> list[dict[str, Any]]:
+        key = "nct_id" if table == "trial_changes" else "pmid"
+        return self._rows(f"SELECT * FROM {table} WHERE {key} = ? ORDER BY detected_at DESC, id DESC", (record_id,))
+
+    def select_links(self, *, nct_id: str | None = None, pmid: str | None = None) -> list[dict[str, Any]]:
+        if nct_id:
+            return self._rows(
+                "SELECT tp.*, p.title AS title FROM trial_publications tp LEFT JOIN publications p ON p.pmid = tp.pmid "
+                "WHERE tp.nct_id = ? ORDER BY tp.pmid, tp.source",
+                (nct_id,),
+            )
+        return self._rows(
+            "SELECT tp.*, t.title AS title FROM trial_publications tp LEFT JOIN trials t ON t.nct_id = tp.nct_id "
+            "WHERE tp.pmid = ? ORDER BY tp.nct_id, tp.source",
+            (pmid,),
+        )
+
+    def select_matches(self, source: str, record_id: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT query, first_seen_at FROM query_matches WHERE source = ? AND record_id = ? ORDER BY first_seen_at, query",
+            (source, record_id),
+        )
+
+
+def open_store(path: Path | str) -> Store:
+    """Open (creating if needed) the database: WAL, a busy timeout, the schema migrated. StoreError on any problem."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database directory {path.parent}: {exc.strerror}") from None
+    if path.exists() and path.is_dir():
+        raise StoreError(f"database path {path} is a directory")
+    try:
+        conn = sqlite3.connect(str(path), timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        db = sqlite_utils.Database(conn)
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(f"{path} is not a tracker database or is corrupt ({message})") from None
+        if "readonly" in message or "unable to open" in message:
+            raise StoreError(f"cannot write to the database {path} ({message})") from None
+        raise StoreError(f"cannot open the database {path}: {message}") from None
+    return Store(db=db, path=path)
