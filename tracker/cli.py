@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -210,3 +210,139 @@ def queries(settings: Settings, quiet: bool, as_json: bool) -> None:
 
 def main() -> None:  # pragma: no cover
     cli()
+
+
+FORMATS = ("md", "html", "atom")
+
+
+def do_digest(settings: Settings, *, now: datetime, since: str | None, until: str | None, formats: tuple[str, ...], email: bool):
+    from .claims import select_claim_flips
+    from .digest import build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
+    from .store import open_store
+
+    queries = load_queries(settings.queries_dir)
+    store = open_store(settings.db_path)
+    try:
+        start, end = digest_window(store, now=now, since=since, until=until)
+        digest = build_digest(store, queries, start=start, end=end, claim_flips=select_claim_flips(store, start, end))
+        paths = write_digest(store, digest, settings.reports_dir, formats=formats, now=now)
+    finally:
+        store.close()
+    sent_to = send_digest(settings, digest, render_html(digest), render_markdown(digest)) if email else None
+    return digest, paths, sent_to
+
+
+def _date_option(name: str, help_text: str) -> Callable:
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+
+    return click.option(name, callback=check, metavar="YYYY-MM-DD", help=help_text)
+
+
+def digest_options(func: Callable) -> Callable:
+    func = click.option("--email", is_flag=True, help="Also e-mail the HTML digest (TRACKER_SMTP_* settings).")(func)
+    func = click.option(
+        "--format", "formats", type=click.Choice([*FORMATS, "all"]), multiple=True, help="md, html, atom or all (default all; repeatable)."
+    )(func)
+    return func
+
+
+def _formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
+    return FORMATS if not chosen or "all" in chosen else chosen
+
+
+def _report_digest(digest, paths, sent_to, quiet: bool) -> None:
+    if quiet:
+        return
+    click.echo(digest.summary)
+    for path in paths:
+        click.echo(f"wrote {path}")
+    if sent_to:
+        click.echo(f"e-mailed to {sent_to}")
+
+
+@cli.command()
+@_date_option("--since", "Window start (default: the end of the previous digest).")
+@_date_option("--until", "Window end, exclusive (default: now).")
+@digest_options
+@common_options
+def digest(settings: Settings, quiet: bool, since: str | None, until: str | None, formats: tuple[str, ...], email: bool) -> None:
+    """Write the digest of new trials, changed trials and new publications.
+
+    \b
+    Example:
+        tracker digest --since 2026-11-16 --until 2026-11-23 --format all
+    """
+    result = do_digest(settings, now=utcnow(), since=since, until=until, formats=_formats(formats), email=email)
+    _report_digest(*result, quiet=quiet)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
+@digest_options
+@common_options
+def run(settings: Settings, quiet: bool, full: bool, formats: tuple[str, ...], email: bool) -> None:
+    """Update every topic line of both sources, then write the digest (the main job).
+
+    When a source fails, the digest is still written from what is stored, says what failed, and the exit is non-zero.
+
+    \b
+    Example:
+        tracker run --quiet
+    """
+    from .update import SOURCES
+
+    now = utcnow()
+    results = do_update(settings, sources=SOURCES, names=(), full=full, quiet=quiet, now=now)
+    # the window end is exclusive and records carry the update's start time: end one second later at least
+    result = do_digest(settings, now=max(utcnow(), now + timedelta(seconds=1)), since=None, until=None, formats=_formats(formats), email=email)
+    _report_digest(*result, quiet=quiet)
+    problem = failure_line(results)
+    if problem:
+        raise TrackerError(problem)
+
+
+def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], object]]]:
+    def update_job() -> None:
+        from .update import SOURCES
+
+        results = do_update(settings, sources=SOURCES, names=(), full=False, quiet=True, now=utcnow())
+        problem = failure_line(results)
+        if problem:
+            raise TrackerError(problem)
+
+    def digest_job() -> None:
+        do_digest(settings, now=utcnow(), since=None, until=None, formats=FORMATS, email=bool(settings.smtp.get("host")))
+
+    return [("update", settings.update_cron, update_job), ("digest", settings.digest_cron, digest_job)]
+
+
+@cli.command()
+@click.option("--update-cron", help="Cron expression for the update (default $TRACKER_UPDATE_CRON or '0 6 * * *').")
+@click.option("--digest-cron", help="Cron expression for the digest (default $TRACKER_DIGEST_CRON or '0 7 * * mon').")
+@click.option("--timezone", help="Time zone of the cron expressions (default $TRACKER_TIMEZONE or UTC).")
+@common_options
+def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cron: str | None, timezone: str | None) -> None:
+    """Run the update daily and the digest weekly until stopped (SIGINT or SIGTERM).
+
+    \b
+    Example:
+        TRACKER_DIGEST_CRON='0 7 * * 1' tracker schedule
+    """
+    from .schedule import build_scheduler, next_runs, run_forever
+
+    settings = settings.with_overrides(update_cron=update_cron, digest_cron=digest_cron, timezone=timezone)
+    load_queries(settings.queries_dir)  # refuse to start on a malformed topic line
+    jobs = scheduled_jobs(settings)
+
+    def announce() -> None:
+        for job_id, when in next_runs(jobs, timezone=settings.timezone, now=utcnow()):
+            click.echo(f"{job_id}: next run {when.isoformat() if when else 'never'}")
+
+    run_forever(build_scheduler(jobs, timezone=settings.timezone), announce)
+    click.echo("scheduler stopped")

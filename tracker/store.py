@@ -515,3 +515,112 @@ def open_store(path: Path | str) -> Store:
             raise StoreError(f"cannot write to the database {path} ({message})") from None
         raise StoreError(f"cannot open the database {path}: {message}") from None
     return Store(db=db, path=path)
+
+
+# -- digest, claims and search selects live in a second class body to keep the sections apart -------------------
+
+def _in_window(column: str) -> str:
+    return f"{column} >= :start AND {column} < :end"
+
+
+class DigestQueries:
+    """Reads for the digest; every list is ordered so the same window always renders the same way."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _rows(self, sql: str, params: dict) -> list[dict[str, Any]]:
+        return self.store._rows(sql, params)
+
+    def new_trials(self, start: str, end: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT t.*, (SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = 'ctgov' AND m.record_id = t.nct_id) AS queries "
+            f"FROM trials t WHERE {_in_window('t.first_seen_at')} ORDER BY t.first_seen_at DESC, t.nct_id",
+            {"start": start, "end": end},
+        )
+
+    def trial_changes(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Changes detected in the window to trials that were already known before it."""
+        return self._rows(
+            "SELECT c.*, t.title, t.overall_status, t.results_first_posted_date, t.url, "
+            "(SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = 'ctgov' AND m.record_id = c.nct_id) AS queries "
+            f"FROM trial_changes c JOIN trials t ON t.nct_id = c.nct_id WHERE {_in_window('c.detected_at')} AND t.first_seen_at < :start "
+            "ORDER BY c.detected_at DESC, c.nct_id, c.id",
+            {"start": start, "end": end},
+        )
+
+    def new_publications(self, start: str, end: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT p.pmid, p.title, p.authors, p.journal, p.journal_abbrev, p.volume, p.issue, p.pages, p.pub_date, p.sort_date, "
+            "p.doi, p.publication_types, p.is_retracted, p.is_deleted, p.is_book, p.corrections, p.first_seen_at, "
+            "(SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = 'pubmed' AND m.record_id = p.pmid) AS queries, "
+            "(SELECT group_concat(DISTINCT nct_id) FROM trial_publications tp WHERE tp.pmid = p.pmid) AS linked_trials "
+            f"FROM publications p WHERE {_in_window('p.first_seen_at')} ORDER BY p.sort_date DESC, p.pmid DESC",
+            {"start": start, "end": end},
+        )
+
+    def publication_changes(self, start: str, end: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT c.*, p.title, p.doi, "
+            "(SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = 'pubmed' AND m.record_id = c.pmid) AS queries "
+            f"FROM publication_changes c JOIN publications p ON p.pmid = c.pmid WHERE {_in_window('c.detected_at')} AND p.first_seen_at < :start "
+            "ORDER BY c.detected_at DESC, c.pmid, c.id",
+            {"start": start, "end": end},
+        )
+
+    def new_links(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Trial-publication links first seen in the window where both records are stored."""
+        return self._rows(
+            "SELECT tp.nct_id, tp.pmid, group_concat(tp.source || coalesce(':' || tp.reference_type, ''), ', ') AS sources, "
+            "t.title AS trial_title, p.title AS publication_title, p.is_retracted, "
+            "(SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = 'ctgov' AND m.record_id = tp.nct_id) AS queries "
+            "FROM trial_publications tp JOIN trials t ON t.nct_id = tp.nct_id JOIN publications p ON p.pmid = tp.pmid "
+            f"WHERE {_in_window('tp.first_seen_at')} GROUP BY tp.nct_id, tp.pmid ORDER BY tp.nct_id, tp.pmid",
+            {"start": start, "end": end},
+        )
+
+    def failed_runs(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Lines whose latest run in the window did not finish well."""
+        return self._rows(
+            "SELECT r.* FROM runs r WHERE r.id IN (SELECT max(id) FROM runs "
+            f"WHERE {_in_window('started_at')} GROUP BY source, query) AND r.status != 'ok' ORDER BY r.source, r.query",
+            {"start": start, "end": end},
+        )
+
+    def year_counts(self, query: str, end: str) -> dict[str, list[tuple[int, int]]]:
+        """Publications per year and trials by start year for a line, counting records known before `end`."""
+        pubs = self._rows(
+            "SELECT p.pub_year AS year, count(*) AS n FROM query_matches m JOIN publications p ON p.pmid = m.record_id "
+            "WHERE m.query = :query AND m.source = 'pubmed' AND p.first_seen_at < :end AND p.pub_year IS NOT NULL GROUP BY p.pub_year ORDER BY p.pub_year",
+            {"query": query, "end": end},
+        )
+        trials = self._rows(
+            "SELECT CAST(substr(t.start_date, 1, 4) AS INTEGER) AS year, count(*) AS n FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+            "WHERE m.query = :query AND m.source = 'ctgov' AND t.first_seen_at < :end AND t.start_date IS NOT NULL GROUP BY year ORDER BY year",
+            {"query": query, "end": end},
+        )
+        return {"publications": [(r["year"], r["n"]) for r in pubs], "trials": [(r["year"], r["n"]) for r in trials]}
+
+    def last_digest_end(self) -> str | None:
+        rows = self.store._rows("SELECT max(window_end) AS end FROM digests")
+        return rows[0]["end"] if rows else None
+
+    def save_digest(self, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str) -> int:
+        """One row per window: regenerating a window replaces its row instead of adding another."""
+        with self.store.db.atomic():
+            existing = self.store._rows(
+                "SELECT id FROM digests WHERE window_start = ? AND window_end = ?", (window_start, window_end)
+            )
+            if existing:
+                self.store._execute(
+                    "UPDATE digests SET files = ?, summary = ? WHERE id = ?", (json.dumps(files), summary, existing[0]["id"])
+                )
+                return existing[0]["id"]
+            cursor = self.store._execute(
+                "INSERT INTO digests (created_at, window_start, window_end, files, summary) VALUES (?, ?, ?, ?, ?)",
+                (created_at, window_start, window_end, json.dumps(files), summary),
+            )
+            return cursor.lastrowid
+
+    def digests(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.store._rows("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT ?", (limit,))

@@ -1,0 +1,203 @@
+"""The digest end to end: update, change upstream, update, digest; formats, escaping, bookkeeping, e-mail, `run`."""
+
+import copy
+import re
+import sqlite3
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+from werkzeug import Response
+
+from tracker.cli import cli
+
+from .conftest import real_studies, write_query
+from .test_pubmed import real_articles
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+LINE_CT = {"query.cond": "alopecia"}
+
+
+def invoke(env, *args, now):
+    return CliRunner().invoke(cli, list(args), env={**env, "TRACKER_NOW": now}, catch_exceptions=False)
+
+
+def set_entrez(article: str, y: int, m: int, d: int) -> str:
+    return re.sub(
+        r'(<PubMedPubDate PubStatus="entrez">\s*<Year>)\d+(</Year>\s*<Month>)\d+(</Month>\s*<Day>)\d+',
+        rf"\g<1>{y}\g<2>{m}\g<3>{d}",
+        article,
+        count=1,
+    )
+
+
+@pytest.fixture
+def world(env, settings, fake_ctgov, fake_pubmed):
+    """Two lines over real records, a first update and a first digest on 2026-11-23."""
+    studies = real_studies()
+    fake_ctgov.set_studies(studies[:-1])
+    articles = real_articles()
+    fake_pubmed.articles = articles[:20]
+    write_query(settings.queries_dir, "first", ctgov=LINE_CT, pubmed="hair AND stem cells", prefix="1-")
+    write_query(settings.queries_dir, "second", ctgov={"query.term": "stem"}, prefix="2-")
+    assert invoke(env, "update", now="2026-11-23T06:00:00Z").exit_code == 0
+    first = invoke(env, "digest", now="2026-11-23T07:00:00Z")
+    assert first.exit_code == 0, first.output
+    return {"studies": studies, "articles": articles, "env": env, "settings": settings}
+
+
+def change_upstream(world, fake_ctgov, fake_pubmed):
+    recruiting = fake_ctgov.study("NCT04523987")["protocolSection"]["statusModule"]
+    recruiting["overallStatus"] = "COMPLETED"
+    recruiting["lastUpdatePostDateStruct"] = {"date": "2026-11-23", "type": "ACTUAL"}
+    no_results = fake_ctgov.study("NCT03418623")
+    no_results["hasResults"] = True
+    no_results["protocolSection"]["statusModule"]["resultsFirstPostDateStruct"] = {"date": "2026-11-23", "type": "ACTUAL"}
+    no_results["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2026-11-23", "type": "ACTUAL"}
+    new_trial = copy.deepcopy(world["studies"][-1])
+    new_trial["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2026-11-23", "type": "ACTUAL"}
+    fake_ctgov.studies.append(new_trial)
+    fake_pubmed.articles.append(set_entrez(world["articles"][25], 2026, 11, 23))
+    return new_trial["protocolSection"]["identificationModule"]["nctId"], fake_pubmed.pmid(world["articles"][25])
+
+
+def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fake_ctgov, fake_pubmed):
+    env = world["env"]
+    new_nct, new_pmid = change_upstream(world, fake_ctgov, fake_pubmed)
+    assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 0
+    result = invoke(env, "digest", "--format", "all", now="2026-11-24T07:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "1 new trial, 2 changed trials, 1 new publication, 0 new trial-publication links."
+    reports = Path(env["TRACKER_REPORTS"])
+    md = (reports / "digest-2026-11-24.md").read_text()
+    assert "Window: 2026-11-23T07:00:00Z to 2026-11-24T07:00:00Z (UTC)." in md
+    assert re.findall(r"\[(NCT\d{8})\]\(https://clinicaltrials.gov/study/\1\)", md) == [new_nct, "NCT03418623", "NCT04523987"]
+    assert "  - overall status: RECRUITING -> COMPLETED" in md
+    assert "  - results posted on 2026-11-23" in md
+    assert re.findall(r"\[PMID (\d+)\]", md) == [new_pmid]
+    assert md.count("### New trials (1)") == 1 and md.count("### Changed trials (2)") == 1
+    html = (reports / "digest-2026-11-24.html").read_text()
+    ET.fromstring(html.split("\n", 1)[1])  # well-formed once the doctype line is set aside
+    assert "RECRUITING -&gt; COMPLETED" in html
+    feed = ET.parse(reports / "feed.xml").getroot()
+    assert feed.tag == f"{ATOM}feed"
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}title").text for e in entries] == ["Digest 2026-11-23 to 2026-11-24", "Digest 1970-01-01 to 2026-11-23"]
+    assert entries[0].find(f"{ATOM}link").get("href") == "digest-2026-11-24.html"
+    assert all(e.find(f"{ATOM}id").text and e.find(f"{ATOM}updated").text for e in entries)
+
+
+def test_same_window_gives_the_same_digest_and_one_bookkeeping_row(world, fake_ctgov, fake_pubmed):
+    env = world["env"]
+    change_upstream(world, fake_ctgov, fake_pubmed)
+    assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 0
+    args = ("digest", "--since", "2026-11-24", "--until", "2026-11-25")
+    assert invoke(env, *args, now="2026-11-25T08:00:00Z").exit_code == 0
+    first = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.md").read_text()
+    first_html = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.html").read_text()
+    assert invoke(env, *args, now="2026-11-26T08:00:00Z").exit_code == 0
+    assert (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.md").read_text() == first
+    assert (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.html").read_text() == first_html
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    windows = conn.execute("SELECT window_start, window_end FROM digests ORDER BY id").fetchall()
+    conn.close()
+    assert windows == [("1970-01-01T00:00:00Z", "2026-11-23T07:00:00Z"), ("2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z")]
+
+
+def test_a_quiet_week_says_so_plainly(world):
+    env = world["env"]
+    assert invoke(env, "update", now="2026-11-30T06:00:00Z").exit_code == 0
+    result = invoke(env, "digest", "--format", "md", now="2026-11-30T07:00:00Z")
+    assert result.output.splitlines()[0] == "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-30.md").read_text()
+    assert "Nothing new in the 2 topic lines this week." in md and "## " not in md
+
+
+def test_a_record_in_two_lines_is_shown_once_under_the_first_naming_the_other(world):
+    md = (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
+    both = "NCT04523987"
+    assert md.count(f"[{both}]") == 1
+    section = md.split("## Line second")[0]
+    assert f"[{both}]" in section
+    assert "Also in: Line second" in section
+
+
+def test_hostile_titles_are_escaped_in_html_and_markdown(env, settings, fake_ctgov):
+    study = copy.deepcopy(real_studies()[0])
+    study["protocolSection"]["identificationModule"]["briefTitle"] = 'Cells <script>alert("x")</script> & more \x07 שלום'
+    fake_ctgov.set_studies([study])
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT)
+    assert invoke(env, "update", now="2026-11-23T06:00:00Z").exit_code == 0
+    assert invoke(env, "digest", now="2026-11-23T07:00:00Z").exit_code == 0
+    reports = Path(env["TRACKER_REPORTS"])
+    html = (reports / "digest-2026-11-23.html").read_text()
+    root = ET.fromstring(html.split("\n", 1)[1])
+    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more  שלום" in html
+    titles = [el.text for el in root.iter("{http://www.w3.org/1999/xhtml}bdi") if el.text and "alert" in el.text]
+    assert titles == ['Cells <script>alert("x")</script> & more  שלום']
+    assert root.find(".//{http://www.w3.org/1999/xhtml}script") is None
+    md = (reports / "digest-2026-11-23.md").read_text()
+    assert r'Cells \<script>alert("x")\</script> & more שלום' in md and "\x07" not in md
+
+
+def test_run_writes_the_digest_even_when_a_source_fails_and_exits_non_zero(env, settings, fake_ctgov, fake_pubmed):
+    fake_ctgov.set_studies(real_studies()[:5])
+    fake_pubmed.always = lambda request: Response("down", status=503)
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT, pubmed="stem cells")
+    result = invoke(env, "run", now="2026-11-23T06:00:00Z")
+    assert result.exit_code == 1
+    assert "5 new trials" in result.output
+    assert "Not complete: line [pubmed] failed." in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: 1 of 2 updates failed; first: line [pubmed]: PubMed: esearch.fcgi failed after 4 attempts")
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
+    assert "**Warning: this digest is incomplete.**" in md and "- line [pubmed]: failed: PubMed: esearch.fcgi failed" in md
+
+
+def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, fake_pubmed):
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append(envelope)
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = {
+            **world["env"],
+            "TRACKER_SMTP_HOST": "127.0.0.1",
+            "TRACKER_SMTP_PORT": str(port),
+            "TRACKER_SMTP_FROM": "tracker@example.org",
+            "TRACKER_SMTP_TO": "clinic@example.org, editor@example.org",
+            "TRACKER_SMTP_STARTTLS": "false",
+        }
+        change_upstream(world, fake_ctgov, fake_pubmed)
+        result = invoke(env, "run", "--email", now="2026-11-24T06:00:00Z")
+        assert result.exit_code == 0, result.output
+        assert "e-mailed to clinic@example.org, editor@example.org" in result.output
+    finally:
+        controller.stop()
+    [message] = inbox.messages
+    assert message.rcpt_tos == ["clinic@example.org", "editor@example.org"]
+    body = message.content.decode()
+    assert "Subject: Hair-loss stem-cell tracker: digest to 2026-11-24" in body
+    assert "text/html" in body and "RECRUITING -&gt; COMPLETED" in body
+
+
+def test_bad_dates_get_one_line(env, settings):
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT)
+    result = CliRunner().invoke(cli, ["digest", "--since", "2026-13-01"], env=env)
+    assert result.exit_code == 2 and "'2026-13-01' is not a date of the form YYYY-MM-DD" in result.output
+    result = CliRunner().invoke(cli, ["digest", "--since", "2026-11-02", "--until", "2026-11-01"], env=env)
+    assert result.exit_code == 1 and result.output.strip() == "Error: empty digest window: 2026-11-02T00:00:00Z is not before 2026-11-01T00:00:00Z"

@@ -1,0 +1,394 @@
+"""The weekly digest: build_digest(store, queries, window) -> Digest; render_* turn it into Markdown, HTML and Atom
+(pure functions over the Digest); write_digest and send_digest do the file and SMTP work."""
+
+from __future__ import annotations
+
+import json
+import re
+import smtplib
+import ssl
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Iterable
+from xml.etree import ElementTree as ET
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .errors import TrackerError
+from .models import Query
+from .settings import Settings
+from .store import DigestQueries, Store, iso
+
+EPOCH = "1970-01-01T00:00:00Z"
+BADGES = (
+    ("Randomized Controlled Trial", "randomized trial"),
+    ("Meta-Analysis", "meta-analysis"),
+    ("Systematic Review", "systematic review"),
+    ("Clinical Trial", "clinical trial"),
+    ("Review", "review"),
+)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+PHASE_NAMES = {"EARLY_PHASE1": "Early phase 1", "PHASE1": "1", "PHASE2": "2", "PHASE3": "3", "PHASE4": "4", "NA": "N/A"}
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@dataclass
+class Line:
+    name: str
+    title: str
+    new_trials: list[dict[str, Any]] = field(default_factory=list)
+    changed_trials: list[dict[str, Any]] = field(default_factory=list)  # one entry per trial, with its changes
+    new_publications: list[dict[str, Any]] = field(default_factory=list)
+    changed_publications: list[dict[str, Any]] = field(default_factory=list)
+    new_links: list[dict[str, Any]] = field(default_factory=list)
+    chart: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new_trials or self.changed_trials or self.new_publications or self.changed_publications or self.new_links)
+
+
+@dataclass
+class Digest:
+    window_start: str
+    window_end: str
+    lines: list[Line]
+    failures: list[dict[str, Any]]
+    claim_flips: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, attr: str) -> int:
+        return sum(len(getattr(line, attr)) for line in self.lines)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "new_trials": self.count("new_trials"),
+            "changed_trials": self.count("changed_trials"),
+            "new_publications": self.count("new_publications"),
+            "changed_publications": self.count("changed_publications"),
+            "new_links": self.count("new_links"),
+            "retracted": sum(1 for line in self.lines for p in line.new_publications if p["is_retracted"])
+            + sum(1 for line in self.lines for p in line.changed_publications if p["retracted_now"]),
+        }
+
+    @property
+    def quiet(self) -> bool:
+        return all(line.empty for line in self.lines) and not self.claim_flips
+
+    @property
+    def summary(self) -> str:
+        c = self.counts
+        if self.quiet:
+            text = "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
+        else:
+            text = ", ".join(
+                (
+                    plural(c["new_trials"], "new trial"),
+                    plural(c["changed_trials"], "changed trial"),
+                    plural(c["new_publications"], "new publication"),
+                    plural(c["new_links"], "new trial-publication link"),
+                )
+            )
+            if c["changed_publications"]:
+                text += f", {plural(c['changed_publications'], 'publication')} corrected or retracted"
+            if self.claim_flips:
+                text += f", {plural(len(self.claim_flips), 'claim')} whose verdict changed"
+            text += "."
+        if self.failures:
+            text += " Not complete: " + "; ".join(f"{f['query']} [{f['source']}] {f['status']}" for f in self.failures) + "."
+        return text
+
+    @property
+    def file_stem(self) -> str:
+        return f"digest-{self.window_end[:10]}"
+
+
+# -- building --------------------------------------------------------------------------------------
+
+def _order(queries: list[Query]) -> dict[str, int]:
+    return {q.name: i for i, q in enumerate(queries)}
+
+
+def _lines_of(record: dict[str, Any], order: dict[str, int]) -> list[str]:
+    names = [n for n in (record.get("queries") or "").split("|") if n]
+    return sorted(dict.fromkeys(names), key=lambda n: (order.get(n, len(order)), n))
+
+
+def _place(items: Iterable[dict[str, Any]], order: dict[str, int], lines: dict[str, Line], attr: str) -> None:
+    """Each record goes under its first line only, naming the other lines that matched it."""
+    for item in items:
+        names = _lines_of(item, order)
+        if not names:
+            continue
+        item["also_in"] = names[1:]
+        target = names[0]
+        if target not in lines:
+            lines[target] = Line(name=target, title=f"{target} (no longer configured)")
+        getattr(lines[target], attr).append(item)
+
+
+def _json_list(value: str | None) -> list[Any]:
+    return json.loads(value) if value else []
+
+
+def phase_label(phases_json: str | None) -> str:
+    phases = _json_list(phases_json)
+    if not phases:
+        return "not given"
+    labels = [PHASE_NAMES.get(p, p) for p in phases]
+    if all(label.isdigit() for label in labels):
+        return "Phase " + "/".join(labels)
+    return ", ".join(labels)
+
+
+def status_label(status: str | None) -> str:
+    return status.replace("_", " ").capitalize() if status else "not given"
+
+
+def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> list[str]:
+    """Changes of one trial as sentences a clinician reads: old -> new."""
+    by_field = {c["field"]: c for c in changes}
+    lines = []
+    for c in changes:
+        f, old, new = c["field"], c["old_value"], c["new_value"]
+        if f == "has_results":
+            if new == "true":
+                posted = trial.get("results_first_posted_date")
+                lines.append(f"results posted{f' on {posted}' if posted else ''}")
+            else:
+                lines.append("results withdrawn from the record")
+        elif f == "enrollment_type" and "enrollment" in by_field:
+            continue
+        elif f == "enrollment":
+            kind = by_field.get("enrollment_type")
+            old_kind = f" ({kind['old_value'].lower()})" if kind and kind["old_value"] else ""
+            new_kind = f" ({kind['new_value'].lower()})" if kind and kind["new_value"] else ""
+            lines.append(f"enrollment: {old or 'none'}{old_kind} -> {new or 'none'}{new_kind}")
+        elif f in ("completion_date", "primary_completion_date"):
+            label = f.replace("_", " ")
+            drift = ""
+            if old and new:
+                drift = " (slipped)" if new > old else " (brought forward)" if new < old else ""
+            lines.append(f"{label}: {old or 'none'} -> {new or 'none'}{drift}")
+        elif f == "why_stopped":
+            lines.append(f"why stopped: {new}" if new and not old else f"why stopped: {old or 'none'} -> {new or 'none'}")
+        else:
+            lines.append(f"{f.replace('_', ' ')}: {old or 'none'} -> {new or 'none'}")
+    return lines
+
+
+def _group_changes(rows: list[dict[str, Any]], record_key: str) -> list[dict[str, Any]]:
+    """Change rows -> one entry per record, newest change first, keeping the query list."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = grouped.setdefault(row[record_key], {**row, "changes": []})
+        entry["changes"].append(row)
+    return list(grouped.values())
+
+
+def _badges(types_json: str | None) -> list[str]:
+    types = set(_json_list(types_json))
+    found = [label for pt, label in BADGES if pt in types]
+    if "randomized trial" in found and "clinical trial" in found:
+        found.remove("clinical trial")
+    return found
+
+
+def _authors(authors_json: str | None) -> str:
+    authors = _json_list(authors_json)
+    if not authors:
+        return "no authors listed"
+    return ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
+
+
+def build_digest(store: Store, queries: list[Query], *, start: str, end: str, claim_flips: list[dict[str, Any]] | None = None) -> Digest:
+    reads = DigestQueries(store)
+    order = _order(queries)
+    lines = {q.name: Line(name=q.name, title=q.title) for q in queries}
+
+    trials = reads.new_trials(start, end)
+    for t in trials:
+        t["phase_label"] = phase_label(t["phases"])
+        t["status_label"] = status_label(t["overall_status"])
+        t["countries_list"] = _json_list(t["countries"])
+    _place(trials, order, lines, "new_trials")
+
+    changed = _group_changes(reads.trial_changes(start, end), "nct_id")
+    for entry in changed:
+        entry["descriptions"] = describe_changes(entry["changes"], entry)
+    _place(changed, order, lines, "changed_trials")
+
+    pubs = reads.new_publications(start, end)
+    for p in pubs:
+        p["badges"] = _badges(p["publication_types"])
+        p["author_text"] = _authors(p["authors"])
+        p["linked"] = sorted((p["linked_trials"] or "").split(",")) if p["linked_trials"] else []
+    _place(pubs, order, lines, "new_publications")
+
+    pub_changes = _group_changes(reads.publication_changes(start, end), "pmid")
+    for entry in pub_changes:
+        entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])
+        entry["descriptions"] = [
+            "RETRACTED" if c["field"] == "is_retracted" and c["new_value"] == "true" else f"{c['field'].replace('_', ' ')}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}"
+            for c in entry["changes"]
+        ]
+    _place(pub_changes, order, lines, "changed_publications")
+    _place(reads.new_links(start, end), order, lines, "new_links")
+
+    ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
+    for line in ordered:
+        line.chart = reads.year_counts(line.name, end)
+    return Digest(window_start=start, window_end=end, lines=ordered, failures=reads.failed_runs(start, end), claim_flips=claim_flips or [])
+
+
+def digest_window(store: Store, *, now: datetime, since: str | None = None, until: str | None = None) -> tuple[str, str]:
+    """(start, end) as ISO timestamps: --since/--until dates, else from the end of the previous digest to now."""
+    end = f"{until}T00:00:00Z" if until else iso(now)
+    start = f"{since}T00:00:00Z" if since else (DigestQueries(store).last_digest_end() or EPOCH)
+    if start >= end:
+        raise TrackerError(f"empty digest window: {start} is not before {end}")
+    return start, end
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+def clean_text(value: Any) -> str:
+    """Control characters are dropped: they are invalid in XML and mean nothing to a reader."""
+    return CONTROL_RE.sub("", "" if value is None else str(value))
+
+
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<#|])")  # "<" stops raw HTML; ">" only matters at line start
+
+
+def md_escape(value: Any) -> str:
+    return MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(value).split()))
+
+
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=PackageLoader("tracker", "templates"),
+        autoescape=autoescape,  # by flag: select_autoescape would miss the .j2 suffix
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    env.filters["clean"] = clean_text
+    env.filters["line_title"] = lambda name, lines: next((l.title for l in lines if l.name == name), name)
+    return env
+
+
+def render_markdown(digest: Digest) -> str:
+    return _environment(False).get_template("digest.md.j2").render(d=digest)
+
+
+def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 90) -> dict[str, Any] | None:
+    """Bar geometry for a small inline SVG chart (no external assets), or None without data."""
+    if not series:
+        return None
+    first, last = series[0][0], series[-1][0]
+    years = list(range(first, last + 1))
+    counts = dict(series)
+    top = max(counts.values())
+    slot = width / len(years)
+    bars = []
+    for i, year in enumerate(years):
+        n = counts.get(year, 0)
+        h = 0 if top == 0 else round((height - 20) * n / top, 1)
+        bars.append({"x": round(i * slot + 1, 1), "y": round(height - 14 - h, 1), "w": max(round(slot - 2, 1), 1), "h": h, "year": year, "n": n})
+    return {"width": width, "height": height, "bars": bars, "first": first, "last": last, "top": top, "total": sum(counts.values())}
+
+
+def render_html(digest: Digest) -> str:
+    charts = {line.name: {k: chart_svg(v) for k, v in line.chart.items()} for line in digest.lines}
+    return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts)
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def render_atom(entries: list[dict[str, Any]], *, updated: str) -> str:
+    """The feed: one entry per digest (newest first), linking the HTML file beside it."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    ET.SubElement(feed, f"{{{ATOM}}}id").text = "urn:tracker:digests"
+    ET.SubElement(feed, f"{{{ATOM}}}title").text = "Stem-cell hair-loss tracker: weekly digests"
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = updated
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    ET.SubElement(author, f"{{{ATOM}}}name").text = "tracker"
+    for entry in entries:
+        files = json.loads(entry["files"] or "[]")
+        html_file = next((Path(f).name for f in files if f.endswith(".html")), None)
+        item = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        ET.SubElement(item, f"{{{ATOM}}}id").text = f"urn:tracker:digest:{entry['window_start']}/{entry['window_end']}"
+        ET.SubElement(item, f"{{{ATOM}}}title").text = f"Digest {entry['window_start'][:10]} to {entry['window_end'][:10]}"
+        ET.SubElement(item, f"{{{ATOM}}}updated").text = entry["created_at"]
+        if html_file:
+            ET.SubElement(item, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": html_file})
+        ET.SubElement(item, f"{{{ATOM}}}summary").text = clean_text(entry["summary"])
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime) -> list[Path]:
+    """Write the chosen formats, record the digest, refresh the Atom feed. Files are written whole, then renamed."""
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrackerError(f"cannot create the report directory {reports_dir}: {exc.strerror}") from None
+    written = []
+    if "md" in formats:
+        written.append(_write(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
+    if "html" in formats:
+        written.append(_write(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
+    reads = DigestQueries(store)
+    reads.save_digest(
+        created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary
+    )
+    if "atom" in formats:
+        written.append(_write(reports_dir / "feed.xml", render_atom(reads.digests(), updated=iso(now))))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
+    return path
+
+
+def send_digest(settings: Settings, digest: Digest, html: str, markdown: str) -> str:
+    """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server."""
+    smtp = settings.smtp
+    missing = [k for k in ("host", "from", "to") if not smtp.get(k)]
+    if missing:
+        raise TrackerError(f"e-mail needs TRACKER_SMTP_{missing[0].upper()}")
+    message = EmailMessage()
+    message["Subject"] = f"Hair-loss stem-cell tracker: digest to {digest.window_end[:10]}"
+    message["From"] = smtp["from"]
+    recipients = [r.strip() for r in smtp["to"].split(",") if r.strip()]
+    message["To"] = ", ".join(recipients)
+    message.set_content(markdown)
+    message.add_alternative(html, subtype="html")
+    port = int(smtp.get("port") or 587)
+    try:
+        with smtplib.SMTP(smtp["host"], port, timeout=30) as server:
+            if smtp.get("starttls", "true").lower() not in ("0", "false", "no"):
+                server.starttls(context=ssl.create_default_context())
+            if smtp.get("user"):
+                server.login(smtp["user"], smtp.get("password", ""))
+            server.send_message(message, to_addrs=recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TrackerError(f"could not e-mail the digest through {smtp['host']}:{port}: {type(exc).__name__}: {exc}") from None
+    return ", ".join(recipients)
