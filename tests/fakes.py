@@ -92,7 +92,7 @@ class FakeCtgov(FakeBase):
 
 ESEARCH = """<?xml version="1.0" encoding="UTF-8" ?>
 <!DOCTYPE eSearchResult PUBLIC "-//NLM//DTD esearch 20060628//EN" "https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20060628/esearch.dtd">
-<eSearchResult><Count>{count}</Count><RetMax>0</RetMax><RetStart>0</RetStart><QueryKey>{key}</QueryKey><WebEnv>{webenv}</WebEnv><IdList></IdList><TranslationSet/><QueryTranslation>{term}</QueryTranslation></eSearchResult>
+<eSearchResult><Count>{count}</Count><RetMax>0</RetMax><RetStart>0</RetStart><QueryKey>{key}</QueryKey><WebEnv>{webenv}</WebEnv><IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term}</QueryTranslation></eSearchResult>
 """
 EFETCH_HEAD = """<?xml version="1.0" ?>
 <!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">
@@ -156,7 +156,9 @@ class FakePubmed(FakeBase):
             count = override if override is not None else count
         webenv = f"MCID_{len(self.histories) + 1}"
         self.histories[webenv] = [self.pmid(a) for a in chosen]
-        body = ESEARCH.format(count=count, key=1, webenv=webenv, term=params.get("term", "").replace("&", "&amp;").replace("<", "&lt;"))
+        ids = "".join(f"<Id>{p}</Id>" for p in self.histories[webenv][: int(params.get("retmax", 20))])
+        term = params.get("term", "").replace("&", "&amp;").replace("<", "&lt;")
+        body = ESEARCH.format(count=count, key=1, webenv=webenv, term=term, ids=ids)
         return Response(body, content_type="text/xml")
 
     def efetch(self, request: Request) -> Response:

@@ -346,3 +346,211 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
 
     run_forever(build_scheduler(jobs, timezone=settings.timezone), announce)
     click.echo("scheduler stopped")
+
+
+STATUSES = (
+    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING", "RECRUITING", "SUSPENDED",
+    "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
+    "WITHHELD", "UNKNOWN",
+)
+PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+
+
+def _norm_status(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        norm = value.strip().upper().replace(" ", "_").replace(",", "")
+        if norm not in STATUSES:
+            raise click.BadParameter(f"{value!r} is not a ClinicalTrials.gov status ({', '.join(STATUSES)})")
+        out.append(norm)
+    return tuple(out)
+
+
+def _norm_phase(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        norm = value.strip().upper().replace(" ", "")
+        norm = {"1": "PHASE1", "2": "PHASE2", "3": "PHASE3", "4": "PHASE4", "0": "EARLY_PHASE1", "N/A": "NA"}.get(norm, norm)
+        if norm not in PHASES:
+            raise click.BadParameter(f"{value!r} is not a phase ({', '.join(PHASES)}, or 1-4)")
+        out.append(norm)
+    return tuple(out)
+
+
+def filter_options(func: Callable) -> Callable:
+    """The filters search and export share."""
+    for decorator in reversed(
+        (
+            click.option("--status", multiple=True, callback=_norm_status, help="Trial status, e.g. RECRUITING (repeatable)."),
+            click.option("--phase", multiple=True, callback=_norm_phase, help="Trial phase: 1-4, PHASE3, NA (repeatable)."),
+            click.option("--line", help="Only records matched by this topic line."),
+            _date_option("--since", "Trials starting / papers published on or after this date."),
+            _date_option("--until", "... and before this date."),
+            click.option("--has-results", is_flag=True, help="Only trials with posted results."),
+        )
+    ):
+        func = decorator(func)
+    return func
+
+
+def _record_filter(status, phase, line, since, until, has_results):
+    from .store import RecordFilter
+
+    return RecordFilter(status=status, phase=phase, line=line, since=since, until=until, has_results=has_results)
+
+
+def _print_hits(hits, *, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        echo_json([h.as_dict() for h in hits])
+        return
+    if as_csv:
+        import csv as _csv
+
+        writer = _csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["kind", "id", "date", "title", "detail", "snippet", "url"])
+        for h in hits:
+            writer.writerow([h.kind, h.id, h.date or "", h.title, h.detail, h.snippet, h.url])
+        return
+    for h in hits:
+        click.echo(f"{h.kind:11} {h.id:12} {(h.date or '')[:10]:10}  {_one_line(h.title, 90)}")
+        click.echo(f"{'':36}{_one_line(h.detail, 80)}")
+        if h.snippet:
+            click.echo(f"{'':36}{_one_line(h.snippet, 100)}")
+
+
+def _one_line(text: str, width: int) -> str:
+    from .digest import clean_text
+
+    text = " ".join(clean_text(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--source", type=click.Choice(["all", "trials", "publications"]), default="all", show_default=True)
+@filter_options
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--raw", is_flag=True, help="TEXT is an FTS5 expression (AND, OR, NOT, NEAR, prefix*).")
+@click.option("--live", is_flag=True, help="Ask ClinicalTrials.gov and PubMed directly instead of the database (nothing is stored).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@json_option
+@common_options
+def search(settings: Settings, quiet: bool, text: str, source: str, status, phase, line, since, until, has_results, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
+    """Search stored trials and publications (stemmed, ranked, with highlighted snippets).
+
+    \b
+    Example:
+        tracker search "dermal papilla transplant" --source trials --status RECRUITING
+        tracker search --raw 'exosom* NEAR(alopecia, 5)'
+        tracker search --live "hair follicle organoid"
+    """
+    from .search import search_live, search_local
+
+    if live:
+        with HttpClient(settings) as client:
+            results = search_live(client, settings, text, source=source, limit=min(limit, 100))
+        if as_json:
+            echo_json([{"source": r.source, "total": r.total, "hits": [h.as_dict() for h in r.hits]} for r in results])
+            return
+        for r in results:
+            if not as_csv:
+                click.echo(f"{r.source}: {r.total:,} in all; the first {len(r.hits)}:")
+            _print_hits(r.hits, as_json=False, as_csv=as_csv)
+        return
+    from .store import open_store
+
+    store = open_store(settings.db_path)
+    try:
+        hits = search_local(store, text, source=source, f=_record_filter(status, phase, line, since, until, has_results), limit=limit, raw=raw)
+    finally:
+        store.close()
+    _print_hits(hits, as_json=as_json, as_csv=as_csv)
+    if not hits and not (as_json or as_csv):
+        click.echo("no stored record matches; try --live to ask ClinicalTrials.gov and PubMed", err=True)
+
+
+@cli.command()
+@click.argument("identifier")
+@json_option
+@common_options
+def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> None:
+    """Show one trial (NCT number) or publication (PMID or DOI): the record, its changes, links and lines.
+
+    \b
+    Example:
+        tracker show NCT02503852
+        tracker show 10.1038/ncomms4071
+    """
+    from .search import classify_id, show_record
+    from .store import open_store
+
+    classify_id(identifier)  # a malformed ID is refused before the database is touched
+    store = open_store(settings.db_path)
+    try:
+        shown = show_record(store, identifier)
+    finally:
+        store.close()
+    if as_json:
+        echo_json(shown)
+        return
+    record = shown["record"]
+    click.echo(f"{shown['id']}: {_one_line(record.get('title') or '', 200)}")
+    for key, value in record.items():
+        if key in ("title",) or value in (None, "", []):
+            continue
+        if isinstance(value, list):
+            value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+        click.echo(f"  {key:28} {_one_line(str(value), 160)}")
+    click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
+    for c in shown["changes"]:
+        click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")
+    click.echo("Links:" if shown["links"] else "Links: none")
+    for link in shown["links"]:
+        other = link["pmid"] if shown["kind"] == "trial" else link["nct_id"]
+        kind = link["source"] + (f" ({link['reference_type']})" if link.get("reference_type") else "")
+        click.echo(f"  {other:12} via {kind}: {_one_line(link.get('title') or '(not stored)', 100)}")
+    lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
+    click.echo(f"Topic lines: {lines}")
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["trials", "publications"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ris", "bibtex"]), default="csv", show_default=True)
+@click.option("--search", "text", help="Only records matching this text (as in `tracker search`).")
+@filter_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@common_options
+def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, status, phase, line, since, until, has_results, output: Path | None) -> None:
+    """Export trials (CSV, JSON) or publications (CSV, JSON, RIS, BibTeX) with the search filters.
+
+    \b
+    Example:
+        tracker export publications --format ris --line hfsc-ageing -o hfsc.ris
+    """
+    from .export import FORMATS as EXPORT_FORMATS, RENDERERS
+    from .search import fts_query
+    from .store import open_store, select_export
+
+    if fmt not in EXPORT_FORMATS[kind]:
+        raise TrackerError(f"{kind} can be exported as {', '.join(EXPORT_FORMATS[kind])}, not {fmt}")
+    f = _record_filter(status, phase, line, since, until, has_results)
+    if kind == "publications" and f.trials_only:
+        raise TrackerError("--status, --phase and --has-results apply to trials only")
+    match = fts_query(text) if text else None
+    store = open_store(settings.db_path)
+    try:
+        chunks = RENDERERS[fmt](select_export(store, kind=kind, f=f, match=match))
+        if output:
+            tmp = output.with_name(output.name + ".tmp")
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            tmp.replace(output)
+            if not quiet:
+                click.echo(f"wrote {output}", err=True)
+        else:
+            stream = sys.stdout
+            for chunk in chunks:
+                stream.write(chunk)
+    finally:
+        store.close()

@@ -624,3 +624,105 @@ class DigestQueries:
 
     def digests(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.store._rows("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT ?", (limit,))
+
+
+@dataclass
+class RecordFilter:
+    """Filters shared by search and export. Trial-only filters (status, phase, has_results) exclude publications."""
+
+    status: tuple[str, ...] = ()
+    phase: tuple[str, ...] = ()
+    line: str | None = None
+    since: str | None = None  # trials: start date; publications: publication date
+    until: str | None = None
+    has_results: bool = False
+
+    @property
+    def trials_only(self) -> bool:
+        return bool(self.status or self.phase or self.has_results)
+
+
+def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    if f.status:
+        where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
+        params.extend(f.status)
+    if f.phase:
+        where.append("(" + " OR ".join(f"{alias}.phases LIKE ?" for _ in f.phase) + ")")
+        params.extend(f'%"{p}"%' for p in f.phase)
+    if f.has_results:
+        where.append(f"{alias}.has_results = 1")
+    if f.line:
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'ctgov' AND m.record_id = {alias}.nct_id)")
+        params.append(f.line)
+    if f.since:
+        where.append(f"{alias}.start_date >= ?")
+        params.append(f.since)
+    if f.until:
+        where.append(f"{alias}.start_date < ?")
+        params.append(f.until)
+    return where, params
+
+
+def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    if f.line:
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid)")
+        params.append(f.line)
+    if f.since:
+        where.append(f"{alias}.sort_date >= ?")
+        params.append(f.since)
+    if f.until:
+        where.append(f"{alias}.sort_date < ?")
+        params.append(f.until)
+    return where, params
+
+
+TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment"
+PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
+
+
+def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:
+    """FTS5 search of one table, best first (bm25), with a highlighted snippet. `match` is an FTS5 expression."""
+    if kind == "trials":
+        where, params = _trial_where(f)
+        sql = (
+            f"SELECT {TRIAL_SUMMARY}, snippet(trials_fts, -1, '[', ']', '…', 12) AS snippet, trials_fts.rank AS rank "
+            "FROM trials_fts JOIN trials t ON t.rowid = trials_fts.rowid WHERE trials_fts MATCH ?"
+        )
+    else:
+        where, params = _publication_where(f)
+        sql = (
+            f"SELECT {PUBLICATION_SUMMARY}, snippet(publications_fts, -1, '[', ']', '…', 12) AS snippet, publications_fts.rank AS rank "
+            "FROM publications_fts JOIN publications p ON p.rowid = publications_fts.rowid WHERE publications_fts MATCH ?"
+        )
+    sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?"
+    return store._rows(sql, [match, *params, limit])
+
+
+def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None = None) -> Iterator[dict[str, Any]]:
+    """Whole rows (without raw payloads) for export, streamed."""
+    if kind == "trials":
+        where, params = _trial_where(f)
+        columns = "t.*"
+        base = "FROM trials t"
+        fts = "trials_fts"
+        key = "t.nct_id"
+    else:
+        where, params = _publication_where(f)
+        columns = "p.*"
+        base = "FROM publications p"
+        fts = "publications_fts"
+        key = "p.pmid"
+    if match:
+        where.insert(0, f"{key[:1]}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+        params.insert(0, match)
+    sql = f"SELECT {columns} {base}" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {key}"
+    cursor = store.db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        record = dict(zip(names, row))
+        record.pop("raw_json", None)
+        record.pop("raw_xml", None)
+        record.pop("raw_hash", None)
+        yield record

@@ -1,0 +1,246 @@
+"""Search, show and export over a store filled from the real recordings; --live against a local server."""
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timezone
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.sources import ctgov, pubmed
+from tracker.store import open_store
+
+from .conftest import fixture_path, real_studies
+from .fakes import EFETCH_HEAD
+from .test_pubmed import real_articles
+
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def filled(env, settings):
+    """Every real study (line 'trials-line') and every real article (line 'papers-line') stored."""
+    store = open_store(settings.db_path)
+    studies = [ctgov.parse_study(s) for s in real_studies()]
+    pubs = pubmed.parse_pubmed_xml((EFETCH_HEAD + "".join(real_articles()) + "</PubmedArticleSet>").encode())
+    with store.transaction():
+        store.save_trials(studies, query="trials-line", run_id=None, now=NOW)
+        store.save_trials(studies[:5], query="second-line", run_id=None, now=NOW)
+        store.save_publications(pubs, query="papers-line", run_id=None, now=NOW)
+    store.close()
+    return {"env": env, "trials": {t.nct_id: t for t in studies}, "pubs": {p.pmid: p for p in pubs}}
+
+
+def cli_json(env, *args):
+    result = CliRunner().invoke(cli, [*args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_stemming_finds_transplantation_for_transplant(filled):
+    hits = cli_json(filled["env"], "search", "transplant", "--source", "publications", "--limit", "50")
+    assert hits and all("transplant" in (h["title"] + h["snippet"]).lower() for h in hits)
+    assert any("[transplantation]" in h["snippet"].lower() for h in hits)
+
+
+def test_snippets_highlight_the_match_and_ranking_puts_title_matches_first(filled):
+    hits = cli_json(filled["env"], "search", "pancreatic", "--limit", "10")
+    assert len(hits) >= 5
+    assert all(re.search(r"\[pancreat\w*\]", h["snippet"], re.IGNORECASE) for h in hits)  # stemmed: pancreatitis too
+    trials = cli_json(filled["env"], "search", "pancreatic", "--source", "trials")
+    # the only trial with the word in its title outranks those that name it among their conditions
+    assert [h["id"] for h in trials][0] == "NCT04523987"
+    assert {h["id"] for h in trials} == {"NCT04523987", "NCT00763412", "NCT05431270", "NCT02576665"}
+
+
+def test_filters_status_phase_line_dates_and_results(filled):
+    env, trials = filled["env"], filled["trials"]
+    recruiting = cli_json(env, "search", "study OR trial OR patients", "--raw", "--status", "recruiting", "--limit", "100")
+    assert recruiting and {h["status"] for h in recruiting} == {"RECRUITING"} and {h["kind"] for h in recruiting} == {"trial"}
+    expected = {n for n, t in trials.items() if t.overall_status == "RECRUITING"}
+    assert {h["id"] for h in recruiting} <= expected
+    phase3 = cli_json(env, "search", "study OR trial OR patients", "--raw", "--phase", "3", "--limit", "100")
+    assert phase3 and all("PHASE3" in h["phases"] for h in phase3)
+    with_results = cli_json(env, "search", "study OR trial OR patients", "--raw", "--has-results", "--limit", "100")
+    assert with_results and all(trials[h["id"]].has_results for h in with_results)
+    second = cli_json(env, "search", "study OR trial OR patients OR effect", "--raw", "--line", "second-line", "--limit", "100")
+    assert second and {h["id"] for h in second} <= set(list(trials)[:5])
+    recent = cli_json(env, "search", "study OR trial OR patients", "--raw", "--source", "trials", "--since", "2020-01-01", "--limit", "100")
+    assert recent and all(trials[h["id"]].start_date >= "2020-01-01" for h in recent)
+    old_pubs = cli_json(env, "search", "cell OR cells", "--raw", "--source", "publications", "--until", "2015-01-01", "--limit", "100")
+    assert old_pubs and all(h["date"] < "2015-01-01" for h in old_pubs)
+
+
+@pytest.mark.parametrize("text", ["stem AND", '"', "*", "NEAR(", "a" * 10_000, "", "   ", "OR OR OR", "col:umn", "-", "^stem"])
+def test_hostile_text_gets_a_clear_answer_never_a_traceback(filled, text):
+    result = CliRunner().invoke(cli, ["search", text], env=filled["env"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    if not re.search(r"\w", text):
+        assert result.exit_code == 1 and result.output.strip() == "Error: nothing to search for: give at least one word or number"
+    elif len(text) > 1000:
+        assert result.exit_code == 1 and result.output.strip() == "Error: search text is 10,000 characters; the limit is 1,000"
+    else:
+        assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("text", ["stem AND", "NEAR(", '"unclosed', "AND OR"])
+def test_raw_syntax_errors_are_one_line(filled, text):
+    result = CliRunner().invoke(cli, ["search", "--raw", text], env=filled["env"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: not a valid FTS5 expression:")
+
+
+def test_raw_allows_fts_operators(filled):
+    both = cli_json(filled["env"], "search", "--raw", "kidney AND transplant*", "--source", "publications")
+    assert both and all(re.search("kidney", h["title"] + h["snippet"], re.I) for h in both)
+
+
+def test_csv_output_parses_back(filled):
+    result = CliRunner().invoke(cli, ["search", "transplant", "--csv"], env=filled["env"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert rows and set(rows[0]) == {"kind", "id", "date", "title", "detail", "snippet", "url"}
+    assert all(r["url"].endswith(r["id"] + "/") or r["url"].endswith(r["id"]) for r in rows)
+
+
+def test_show_a_trial_with_changes_links_and_lines(filled, settings):
+    store = open_store(settings.db_path)
+    study = json.loads(filled["trials"]["NCT02552212"].raw_json)
+    study["protocolSection"]["statusModule"]["overallStatus"] = "TERMINATED"
+    with store.transaction():
+        store.save_trials([ctgov.parse_study(study)], query="trials-line", run_id=7, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    store.close()
+    shown = cli_json(filled["env"], "show", "nct02552212")
+    assert shown["kind"] == "trial" and shown["id"] == "NCT02552212"
+    assert shown["record"]["overall_status"] == "TERMINATED" and shown["record"]["phases"] == ["PHASE3"]
+    assert [(c["field"], c["old_value"], c["new_value"], c["run_id"]) for c in shown["changes"]] == [("overall_status", "COMPLETED", "TERMINATED", 7)]
+    assert {(l["pmid"], l["source"], l["reference_type"]) for l in shown["links"]} >= {("35296532", "ctgov_reference", "RESULT")}
+    assert [m["query"] for m in shown["lines"]] == ["second-line", "trials-line"]
+    assert "raw_json" not in shown["record"]
+    text = CliRunner().invoke(cli, ["show", "NCT02552212"], env=filled["env"]).output
+    assert "overall_status: COMPLETED -> TERMINATED" in text and "35296532     via ctgov_reference (RESULT)" in text
+
+
+def test_show_a_publication_by_pmid_and_by_doi(filled):
+    by_pmid = cli_json(filled["env"], "show", "29768149")
+    by_doi = cli_json(filled["env"], "show", "https://doi.org/10.1056/NEJMoa1715274")
+    assert by_pmid == by_doi
+    assert by_pmid["record"]["nct_ids"] == ["NCT02149199"]
+    assert by_pmid["links"] == [
+        {"nct_id": "NCT02149199", "pmid": "29768149", "source": "pubmed_databank", "reference_type": None, "first_seen_at": "2026-11-24T06:00:00Z", "title": None}
+    ]
+
+
+@pytest.mark.parametrize(
+    "identifier, message",
+    [
+        ("NCT99999999", "Error: NCT99999999 is not in the database; try `tracker search --live NCT99999999` or add it to a topic line"),
+        ("123", "Error: PMID 123 is not in the database; try `tracker search --live 123`"),
+        ("10.1000/none", "Error: no stored publication has DOI 10.1000/none; try `tracker search --live 10.1000/none`"),
+        ("NCT123", "Error: 'NCT123' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)"),
+        ("<script>", "Error: '<script>' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)"),
+    ],
+)
+def test_show_unknown_or_invalid_ids_get_one_line(filled, identifier, message):
+    result = CliRunner().invoke(cli, ["show", identifier], env=filled["env"])
+    assert result.exit_code == 1 and result.output.strip() == message
+
+
+def parse_ris(text):
+    records, current = [], None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        tag, _, value = line.partition("  - ")
+        if tag == "TY":
+            current = {}
+        if tag == "ER":
+            records.append(current)
+            continue
+        current.setdefault(tag, []).append(value)
+    return records
+
+
+def parse_bibtex(text):
+    entries = []
+    for match in re.finditer(r"@(\w+)\{(\w+),\n(.*?)\n\}\n", text, re.S):
+        fields = dict(re.findall(r"^  (\w+) = \{(.*)\},?$", match.group(3), re.M))
+        entries.append((match.group(1), match.group(2), fields))
+    return entries
+
+
+def export(env, *args):
+    result = CliRunner().invoke(cli, ["export", *args], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_export_trials_csv_and_json_field_by_field(filled):
+    env, trials = filled["env"], filled["trials"]
+    rows = list(csv.DictReader(io.StringIO(export(env, "trials", "--format", "csv", "--status", "COMPLETED"))))
+    expected = sorted(n for n, t in trials.items() if t.overall_status == "COMPLETED")
+    assert [r["nct_id"] for r in rows] == expected
+    for r in rows:
+        t = trials[r["nct_id"]]
+        assert (r["title"], r["overall_status"], r["phases"], r["enrollment"]) == (t.title, t.overall_status, "; ".join(t.phases), "" if t.enrollment is None else str(t.enrollment))
+    data = json.loads(export(env, "trials", "--format", "json"))
+    assert len(data) == len(trials)
+    for r in data:
+        t = trials[r["nct_id"]]
+        assert (r["title"], r["phases"], r["conditions"], bool(r["has_results"]), r["completion_date"]) == (
+            t.title, list(t.phases), list(t.conditions), t.has_results, t.completion_date)
+        assert "raw_json" not in r
+
+
+def test_export_publications_ris_and_bibtex_parse_back(filled, tmp_path):
+    env, pubs = filled["env"], filled["pubs"]
+    out = tmp_path / "out.ris"
+    export(env, "publications", "--format", "ris", "--search", "asthma", "-o", str(out))
+    records = parse_ris(out.read_text())
+    assert records
+    for rec in records:
+        pmid = rec["AN"][0].removeprefix("PMID:")
+        p = pubs[pmid]
+        assert rec["TY"] == ["JOUR"] and rec["TI"] == [p.title] and rec.get("AU", []) == list(p.authors)
+        assert rec.get("DO") == ([p.doi] if p.doi else None) and rec["PY"] == [p.sort_date[:4]]
+        assert rec["UR"] == [f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"]
+    nejm = next(r for r in records if r["AN"] == ["PMID:29768149"])
+    assert (nejm["SP"], nejm["EP"], nejm["VL"], nejm["IS"], nejm["J2"]) == (["1865"], ["1876"], ["378"], ["20"], ["N Engl J Med"])
+    entries = parse_bibtex(export(env, "publications", "--format", "bibtex", "--search", "asthma"))
+    assert [e[1] for e in entries] == sorted(f"pmid{r['AN'][0][5:]}" for r in records)
+    kind, key, fields = next(e for e in entries if e[1] == "pmid29768149")
+    assert kind == "article" and fields["year"] == "2018" and fields["doi"] == "10.1056/NEJMoa1715274"
+    assert fields["pages"] == "1865--1876" and fields["author"].startswith("O'Byrne, P. M. and FitzGerald, J. M. and")
+    assert fields["title"] == "{Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma.}"
+
+
+def test_export_refuses_formats_and_filters_that_do_not_fit(filled):
+    result = CliRunner().invoke(cli, ["export", "trials", "--format", "ris"], env=filled["env"])
+    assert result.exit_code == 1 and result.output.strip() == "Error: trials can be exported as csv, json, not ris"
+    result = CliRunner().invoke(cli, ["export", "publications", "--status", "RECRUITING"], env=filled["env"])
+    assert result.exit_code == 1 and result.output.strip() == "Error: --status, --phase and --has-results apply to trials only"
+
+
+def test_both_tables_have_the_fts_datasette_uses(filled, settings):
+    db = sqlite_utils.Database(settings.db_path)
+    assert (db["trials"].detect_fts(), db["publications"].detect_fts()) == ("trials_fts", "publications_fts")
+    assert [r["nct_id"] for r in db["trials"].search("transplantation", columns=["nct_id"])] is not None
+
+
+def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov, fake_pubmed):
+    fake_ctgov.set_studies(real_studies()[:7])
+    fake_pubmed.articles = real_articles()[:4]
+    result = CliRunner().invoke(cli, ["search", "--live", "hair follicle organoid", "--limit", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "ClinicalTrials.gov: 7 in all; the first 3:" in result.output
+    assert "PubMed: 4 in all; the first 3:" in result.output
+    assert fake_ctgov.requests[0]["query.term"] == "hair follicle organoid" and fake_ctgov.requests[0]["pageSize"] == "3"
+    assert [r["path"] for r in fake_pubmed.requests] == ["esearch", "efetch"]
+    assert not (settings.db_path).exists()
+    data = json.loads(CliRunner().invoke(cli, ["search", "--live", "x", "--limit", "2", "--json"], env=env).output)
+    assert [(d["source"], d["total"], len(d["hits"])) for d in data] == [("ClinicalTrials.gov", 7, 2), ("PubMed", 4, 2)]

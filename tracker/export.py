@@ -1,0 +1,134 @@
+"""`tracker export`: trials as CSV or JSON; publications as CSV, JSON, RIS or BibTeX. Pure renderers over rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any, Iterable, Iterator
+
+JSON_COLUMNS = {"phases", "conditions", "interventions", "countries", "study_references", "authors", "publication_types",
+                "mesh_terms", "keywords", "nct_ids", "corrections"}
+FORMATS = {"trials": ("csv", "json"), "publications": ("csv", "json", "ris", "bibtex")}
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) and v else v) for k, v in row.items()}
+
+
+def render_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A JSON array, written record by record."""
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n  " + json.dumps(_decoded(row), ensure_ascii=False)
+    yield "\n]\n"
+
+
+def render_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """CSV with a header; list columns are joined with '; '."""
+    buffer = io.StringIO()
+    writer = None
+    for row in rows:
+        flat = {}
+        for key, value in _decoded(row).items():
+            if isinstance(value, list):
+                value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+            flat[key] = value
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow(flat)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _pages(pages: str | None) -> tuple[str | None, str | None]:
+    if not pages:
+        return None, None
+    first, _, last = pages.partition("-")
+    if last and len(last) < len(first) and last.isdigit() and first.isdigit():
+        last = first[: len(first) - len(last)] + last  # 1865-76 -> 1865-1876
+    return first or None, last or None
+
+
+def _ris_line(tag: str, value: Any) -> str:
+    return f"{tag}  - {' '.join(str(value).split())}\n"
+
+
+def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """RIS for reference managers (Zotero, EndNote, Mendeley): one TY..ER block per publication."""
+    for row in rows:
+        p = _decoded(row)
+        out = [_ris_line("TY", "BOOK" if p.get("is_book") else "JOUR")]
+        out.append(_ris_line("TI", p.get("title") or ""))
+        out.extend(_ris_line("AU", a) for a in p.get("authors") or [])
+        if p.get("journal"):
+            out.append(_ris_line("T2", p["journal"]))
+        if p.get("journal_abbrev"):
+            out.append(_ris_line("J2", p["journal_abbrev"]))
+        if p.get("sort_date"):
+            out.append(_ris_line("PY", p["sort_date"][:4]))
+            out.append(_ris_line("DA", p["sort_date"].replace("-", "/")))
+        for tag, key in (("VL", "volume"), ("IS", "issue"), ("DO", "doi"), ("LA", "language"), ("AB", "abstract")):
+            if p.get(key):
+                out.append(_ris_line(tag, p[key]))
+        start, end = _pages(p.get("pages"))
+        if start:
+            out.append(_ris_line("SP", start))
+        if end:
+            out.append(_ris_line("EP", end))
+        out.extend(_ris_line("KW", k) for k in p.get("mesh_terms") or [])
+        out.append(_ris_line("AN", f"PMID:{p['pmid']}"))
+        out.append(_ris_line("UR", f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"))
+        if p.get("is_retracted"):
+            out.append(_ris_line("N1", "RETRACTED publication"))
+        out.append("ER  - \n\n")
+        yield "".join(out)
+
+
+BIB_SPECIAL = re.compile(r"([\\{}%&$#_^~])")
+
+
+def bib_escape(text: Any) -> str:
+    def repl(m: re.Match) -> str:
+        c = m.group(1)
+        return {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}.get(c, "\\" + c)
+
+    return BIB_SPECIAL.sub(repl, " ".join(str(text).split()))
+
+
+def _bib_author(name: str) -> str:
+    """'Doe JA' -> 'Doe, J. A.'; a collective name is braced so BibTeX keeps it whole."""
+    parts = name.rsplit(" ", 1)
+    if len(parts) == 2 and parts[1].isupper() and parts[1].isalpha() and len(parts[1]) <= 4:
+        return f"{bib_escape(parts[0])}, {' '.join(c + '.' for c in parts[1])}"
+    return "{" + bib_escape(name) + "}"
+
+
+def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for row in rows:
+        p = _decoded(row)
+        fields = [("title", "{" + bib_escape(p.get("title") or "") + "}")]
+        if p.get("authors"):
+            fields.append(("author", " and ".join(_bib_author(a) for a in p["authors"])))
+        if p.get("journal"):
+            fields.append(("journal", bib_escape(p["journal"])))
+        if p.get("sort_date"):
+            fields.append(("year", p["sort_date"][:4]))
+        for key, column in (("volume", "volume"), ("number", "issue")):
+            if p.get(column):
+                fields.append((key, bib_escape(p[column])))
+        if p.get("pages"):
+            fields.append(("pages", bib_escape(p["pages"]).replace("-", "--")))
+        if p.get("doi"):
+            fields.append(("doi", bib_escape(p["doi"])))
+        fields.append(("pmid", p["pmid"]))
+        if p.get("is_retracted"):
+            fields.append(("note", "RETRACTED publication"))
+        body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
+        yield f"@{'book' if p.get('is_book') else 'article'}{{pmid{p['pmid']},\n{body}\n}}\n\n"
+
+
+RENDERERS = {"csv": render_csv, "json": render_json, "ris": render_ris, "bibtex": render_bibtex}

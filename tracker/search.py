@@ -1,0 +1,202 @@
+"""Ad hoc search: FTS5 over the local database (user text quoted safely, or --raw FTS syntax), and --live
+questions put to ClinicalTrials.gov and PubMed without storing anything. Also `show` for one record."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ApiError, TrackerError
+from .http import HttpClient
+from .settings import Settings
+from .sources import ctgov, pubmed
+from .store import RecordFilter, Store, select_search
+
+MAX_TEXT = 1000
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+NCT_ID = re.compile(r"^NCT\d{8}$", re.IGNORECASE)
+DOI_RE = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
+
+
+def fts_query(text: str) -> str:
+    """User text -> an FTS5 expression that cannot be a syntax error: every word a quoted token, all required."""
+    if len(text) > MAX_TEXT:
+        raise TrackerError(f"search text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
+    tokens = TOKEN_RE.findall(text)
+    if not tokens:
+        raise TrackerError("nothing to search for: give at least one word or number")
+    return " ".join(f'"{t}"' for t in tokens)
+
+
+@dataclass
+class Hit:
+    kind: str  # trial | publication
+    id: str
+    title: str
+    date: str | None
+    detail: str
+    snippet: str
+    url: str
+    rank: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "title": self.title,
+            "date": self.date,
+            "detail": self.detail,
+            "snippet": self.snippet,
+            "url": self.url,
+            **self.extra,
+        }
+
+
+def _trial_hit(row: dict[str, Any]) -> Hit:
+    phases = ", ".join(json.loads(row["phases"] or "[]")) or "no phase"
+    return Hit(
+        kind="trial",
+        id=row["nct_id"],
+        title=row["title"] or "",
+        date=row["start_date"],
+        detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}",
+        snippet=row.get("snippet") or "",
+        url=f"https://clinicaltrials.gov/study/{row['nct_id']}",
+        rank=row.get("rank") or 0.0,
+        extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"]},
+    )
+
+
+def _publication_hit(row: dict[str, Any]) -> Hit:
+    return Hit(
+        kind="publication",
+        id=row["pmid"],
+        title=row["title"] or "",
+        date=row["sort_date"],
+        detail=f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
+        snippet=row.get("snippet") or "",
+        url=f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/",
+        rank=row.get("rank") or 0.0,
+        extra={"doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
+    )
+
+
+def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> list[Hit]:
+    """Trials and publications matching the text, best first (bm25); filters narrow as in export."""
+    if raw:
+        if not text.strip():
+            raise TrackerError("nothing to search for: give an FTS5 expression")
+        if len(text) > MAX_TEXT:
+            raise TrackerError(f"search text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
+        match = text
+    else:
+        match = fts_query(text)
+    kinds = ["trials"] if f.trials_only or source == "trials" else ["publications"] if source == "publications" else ["trials", "publications"]
+    hits: list[Hit] = []
+    try:
+        for kind in kinds:
+            rows = select_search(store, match, kind=kind, f=f, limit=limit)
+            hits.extend(_trial_hit(r) if kind == "trials" else _publication_hit(r) for r in rows)
+    except sqlite3.OperationalError as exc:
+        if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
+            raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
+        raise
+    hits.sort(key=lambda h: h.rank)
+    return hits[:limit]
+
+
+@dataclass
+class LiveResult:
+    source: str
+    total: int
+    hits: list[Hit]
+
+
+def search_live(client: HttpClient, settings: Settings, text: str, *, source: str = "all", limit: int = 10) -> list[LiveResult]:
+    """The same question put to the APIs directly (query.term / term): total counts and the first page, not stored."""
+    if not text.strip():
+        raise TrackerError("nothing to search for")
+    if len(text) > MAX_TEXT:
+        raise TrackerError(f"search text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
+    results = []
+    if source in ("all", "trials"):
+        page = client.get(
+            settings.ctgov_url.rstrip("/") + "/studies",
+            {"query.term": text, "pageSize": str(limit), "countTotal": "true", "format": "json"},
+            parse=ctgov.parse_json_page,
+        )
+        trials = list(ctgov.parse_page(ctgov.Page(studies=page.get("studies") or [], total_count=page.get("totalCount"), next_page_token=None)))
+        hits = [
+            _trial_hit(
+                {"nct_id": t.nct_id, "title": t.title, "phases": json.dumps(list(t.phases)), "start_date": t.start_date,
+                 "overall_status": t.overall_status, "has_results": t.has_results, "lead_sponsor": t.lead_sponsor}
+            )
+            for t in trials
+        ]
+        results.append(LiveResult(source="ClinicalTrials.gov", total=int(page.get("totalCount") or len(hits)), hits=hits))
+    if source in ("all", "publications"):
+        found = pubmed.esearch(client, settings, text, retmax=limit, label="live search")
+        pubs = pubmed.parse_pubmed_xml(pubmed.efetch_ids(client, settings, found.ids)) if found.ids else []
+        order = {pmid: i for i, pmid in enumerate(found.ids)}
+        pubs.sort(key=lambda p: order.get(p.pmid, len(order)))
+        hits = [
+            _publication_hit(
+                {"pmid": p.pmid, "title": p.title, "journal_abbrev": p.journal_abbrev, "journal": p.journal, "pub_date": p.pub_date,
+                 "sort_date": p.sort_date, "doi": p.doi, "authors": json.dumps(list(p.authors)), "is_retracted": p.is_retracted}
+            )
+            for p in pubs
+        ]
+        results.append(LiveResult(source="PubMed", total=found.count, hits=hits))
+    return results
+
+
+# -- show ------------------------------------------------------------------------------------------
+
+def classify_id(identifier: str) -> tuple[str, str]:
+    """('trial', NCT...) | ('publication', PMID) | ('doi', 10....); TrackerError for anything else."""
+    value = identifier.strip()
+    if NCT_ID.match(value):
+        return "trial", value.upper()
+    if value.isdigit() and 1 <= len(value) <= 9:
+        return "publication", value
+    if value.lower().startswith("pmid:") and value[5:].strip().isdigit():
+        return "publication", value[5:].strip()
+    match = DOI_RE.match(value)
+    if match:
+        return "doi", match.group(1)
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    raise TrackerError(f"{shown!r} is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)")
+
+
+def show_record(store: Store, identifier: str) -> dict[str, Any]:
+    kind, value = classify_id(identifier)
+    if kind == "doi":
+        pmid = store.select_pmid_by_doi(value)
+        if pmid is None:
+            raise TrackerError(f"no stored publication has DOI {value}; try `tracker search --live {value}`")
+        kind, value = "publication", pmid
+    if kind == "trial":
+        record = store.select_trial(value)
+        if record is None:
+            raise TrackerError(f"{value} is not in the database; try `tracker search --live {value}` or add it to a topic line")
+        changes = store.select_changes("trial_changes", value)
+        links = store.select_links(nct_id=value)
+        matches = store.select_matches("ctgov", value)
+    else:
+        record = store.select_publication(value)
+        if record is None:
+            raise TrackerError(f"PMID {value} is not in the database; try `tracker search --live {value}`")
+        changes = store.select_changes("publication_changes", value)
+        links = store.select_links(pmid=value)
+        matches = store.select_matches("pubmed", value)
+    for column in ("phases", "conditions", "interventions", "countries", "study_references", "authors", "publication_types",
+                   "mesh_terms", "keywords", "nct_ids", "corrections"):
+        if column in record and record[column]:
+            record[column] = json.loads(record[column])
+    for column in ("raw_json", "raw_xml", "raw_hash"):
+        record.pop(column, None)
+    return {"kind": kind, "id": value, "record": record, "changes": changes, "links": links, "lines": matches}
