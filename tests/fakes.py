@@ -52,6 +52,7 @@ class FakeCtgov(FakeBase):
         self.studies: list[dict] = []
         self.page_size_cap = 1000
         self.recorded_pages: dict[str | None, dict] | None = None  # token -> literal recorded page
+        self.total_override: int | None = None  # totalCount to report, for count checks
 
     def install(self) -> None:
         self.httpserver.expect_request(re.compile(r"^/api/v2/studies$")).respond_with_handler(self.handle)
@@ -84,7 +85,7 @@ class FakeCtgov(FakeBase):
         start = int(params.get("pageToken", "0") or 0)
         page = {"studies": selected[start : start + size]}
         if params.get("countTotal") == "true":
-            page["totalCount"] = len(selected)
+            page["totalCount"] = self.total_override if self.total_override is not None else len(selected)
         if start + size < len(selected):
             page["nextPageToken"] = str(start + size)
         return Response(json.dumps(page), content_type="application/json")

@@ -1,11 +1,441 @@
-"""Claims register (placeholder until the claims issue lands): verdict flips for the digest."""
+"""Claims register: is what the article says still current? Loads queries/claims.toml, runs each check against
+the store (offline) or the APIs too (live), gives CURRENT / OUTDATED / REVIEW with evidence, and keeps every verdict
+in claim_checks so a flip shows up in the digest."""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from .store import Store
+from .errors import ConfigError, TrackerError
+from .http import HttpClient
+from .settings import Settings, read_toml
+from .sources import ctgov, pubmed
+from .store import ClaimQueries, Store, iso
+
+VERDICTS = ("CURRENT", "REVIEW", "OUTDATED")  # in rising order of severity
+KINDS = {
+    "count": {"kind", "ctgov", "minimum", "understated_above"},
+    "none_exists": {"kind", "line", "ctgov", "any_of", "require_terms", "exclude_terms", "context_terms", "match_title", "on_match"},
+    "citation": {"kind", "pmid", "stated_journal", "stated_date", "stated_title"},
+    "newer_evidence": {"kind", "line", "pubmed_term", "types", "journals", "verdict_if_found"},
+}
+CRITERIA_KEYS = {"statuses", "phases", "has_results", "min_enrollment"}
+CLAIM_KEYS = {"id", "wording", "where", "as_of", "check"}
 
 
-def select_claim_flips(store: Store, start: str, end: str) -> list[dict[str, Any]]:
-    return []
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    wording: str
+    where: str
+    as_of: str
+    checks: tuple[Check, ...]
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def _fail(path: Path, where: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {problem}")
+
+
+def _expect(path: Path, where: str, key: str, value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):  # TOML true is not an integer
+        raise _fail(path, where, f"{key!r} must be {name}, not {type(value).__name__}")
+    return value
+
+
+def _strings(path: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(path, where, f"{key!r} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_check(path: Path, where: str, raw: Any) -> Check:
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "each [[claim.check]] must be a table")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise _fail(path, where, f"check kind {kind!r} is not one of {', '.join(KINDS)}")
+    unknown = sorted(set(raw) - KINDS[kind])
+    if unknown:
+        raise _fail(path, where, f"unknown key {unknown[0]!r} for a {kind} check")
+    params = dict(raw)
+    if kind == "count":
+        if not isinstance(raw.get("ctgov"), dict) or not raw["ctgov"]:
+            raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
+        _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
+        if "understated_above" in raw:
+            _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
+    elif kind == "none_exists":
+        if not raw.get("line") and not raw.get("ctgov"):
+            raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
+        if "line" in raw:
+            _expect(path, where, "line", raw["line"], str, "a topic-line name")
+        if "ctgov" in raw and not isinstance(raw["ctgov"], dict):
+            raise _fail(path, where, "'ctgov' must be a table of query parameters")
+        alternatives = raw.get("any_of", [{}])
+        if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
+            raise _fail(path, where, "'any_of' must be a list of tables")
+        for alt in alternatives:
+            extra = sorted(set(alt) - CRITERIA_KEYS)
+            if extra:
+                raise _fail(path, where, f"unknown key {extra[0]!r} in any_of (allowed: {', '.join(sorted(CRITERIA_KEYS))})")
+            for key in ("statuses", "phases"):
+                if key in alt:
+                    _strings(path, where, key, alt[key])
+            if "has_results" in alt:
+                _expect(path, where, "has_results", alt["has_results"], bool, "true or false")
+            if "min_enrollment" in alt:
+                _expect(path, where, "min_enrollment", alt["min_enrollment"], int, "an integer")
+        params["any_of"] = alternatives
+        for key in ("require_terms", "exclude_terms", "context_terms"):
+            if key in raw:
+                terms = _strings(path, where, key, raw[key])
+                for term in terms:
+                    try:
+                        re.compile(term)
+                    except re.error as exc:
+                        raise _fail(path, where, f"{key} term {term!r} is not a valid pattern: {exc}") from None
+        if raw.get("on_match", "OUTDATED") not in ("OUTDATED", "REVIEW"):
+            raise _fail(path, where, "'on_match' must be OUTDATED or REVIEW")
+    elif kind == "citation":
+        pmid = _expect(path, where, "pmid", raw.get("pmid"), str, "a string of digits")
+        if not pmid.isdigit():
+            raise _fail(path, where, f"pmid {pmid!r} is not a PMID")
+        _expect(path, where, "stated_journal", raw.get("stated_journal"), str, "a string")
+        stated = _expect(path, where, "stated_date", raw.get("stated_date"), str, "a YYYY or YYYY-MM string")
+        if not re.fullmatch(r"\d{4}(-\d{2})?", stated):
+            raise _fail(path, where, f"stated_date {stated!r} must be YYYY or YYYY-MM")
+    elif kind == "newer_evidence":
+        if not raw.get("line") and not raw.get("pubmed_term"):
+            raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
+        for key in ("types", "journals"):
+            if key in raw:
+                _strings(path, where, key, raw[key])
+        if raw.get("verdict_if_found", "REVIEW") not in VERDICTS:
+            raise _fail(path, where, f"'verdict_if_found' must be one of {', '.join(VERDICTS)}")
+    return Check(kind=kind, params=params)
+
+
+def load_claims(path: Path) -> list[Claim]:
+    data = read_toml(path)
+    extra = sorted(set(data) - {"claim"})
+    if extra:
+        raise ConfigError(f"{path}: unknown top-level key {extra[0]!r} (claims are [[claim]] tables)")
+    raw_claims = data.get("claim")
+    if not isinstance(raw_claims, list) or not raw_claims:
+        raise ConfigError(f"{path}: no [[claim]] tables")
+    claims, seen = [], set()
+    for index, raw in enumerate(raw_claims, 1):
+        where = f"claim {raw.get('id', f'#{index}') if isinstance(raw, dict) else f'#{index}'}"
+        if not isinstance(raw, dict):
+            raise _fail(path, where, "must be a table")
+        unknown = sorted(set(raw) - CLAIM_KEYS)
+        if unknown:
+            raise _fail(path, where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})")
+        for key in ("id", "wording", "where", "as_of"):
+            value = raw.get(key)
+            if key == "as_of" and isinstance(value, date):
+                value = raw[key] = value.isoformat()
+            if not isinstance(value, str) or not value.strip():
+                raise _fail(path, where, f"missing or empty {key!r}")
+        try:
+            date.fromisoformat(raw["as_of"])
+        except ValueError:
+            raise _fail(path, where, f"as_of {raw['as_of']!r} is not a date (YYYY-MM-DD)") from None
+        if raw["id"] in seen:
+            raise _fail(path, where, "id is used twice")
+        seen.add(raw["id"])
+        checks = raw.get("check")
+        if not isinstance(checks, list) or not checks:
+            raise _fail(path, where, "needs at least one [[claim.check]]")
+        claims.append(
+            Claim(id=raw["id"], wording=raw["wording"].strip(), where=raw["where"].strip(), as_of=raw["as_of"],
+                  checks=tuple(parse_check(path, where, c) for c in checks))
+        )
+    return claims
+
+
+# -- checking --------------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    verdict: str
+    summary: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    store: Store
+    settings: Settings
+    client: HttpClient | None  # None: offline
+    now: datetime
+
+    @property
+    def live(self) -> bool:
+        return self.client is not None
+
+
+def _terms(terms: tuple[str, ...] | list[str] | None) -> re.Pattern | None:
+    return re.compile("|".join(f"(?:{t})" for t in terms), re.IGNORECASE) if terms else None
+
+
+def _trial_view(nct_id, title, official_title, status, phases, has_results, enrollment, interventions, url) -> dict[str, Any]:
+    return {"nct_id": nct_id, "title": title or "", "official_title": official_title or "", "status": status, "phases": list(phases),
+            "has_results": bool(has_results), "enrollment": enrollment, "interventions": list(interventions), "url": url}
+
+
+def _meets(trial: dict[str, Any], alternatives: list[dict[str, Any]]) -> bool:
+    for alt in alternatives:
+        if "statuses" in alt and trial["status"] not in alt["statuses"]:
+            continue
+        if "phases" in alt and not set(alt["phases"]) & set(trial["phases"]):
+            continue
+        if "has_results" in alt and trial["has_results"] != alt["has_results"]:
+            continue
+        if "min_enrollment" in alt and (trial["enrollment"] or 0) < alt["min_enrollment"]:
+            continue
+        return True
+    return False
+
+
+def classify_trial(trial: dict[str, Any], params: dict[str, Any]) -> tuple[bool, str]:
+    """(counts as a match, why). A match meets one of any_of and has a qualifying intervention."""
+    if not _meets(trial, params.get("any_of", [{}])):
+        return False, "criteria not met"
+    require, exclude, context = _terms(params.get("require_terms")), _terms(params.get("exclude_terms")), _terms(params.get("context_terms"))
+    units = list(trial["interventions"]) + ([trial["title"], trial["official_title"]] if params.get("match_title") else [])
+    qualifying = [u for u in units if (require is None or require.search(u)) and not (exclude and exclude.search(u))]
+    if not qualifying:
+        excluded = [u for u in units if require and require.search(u)]
+        return False, ("cell-free or excluded product: " + "; ".join(excluded)) if excluded else "no qualifying intervention"
+    if context and not context.search(" ".join([trial["title"], trial["official_title"], *trial["interventions"]])):
+        return False, "outside the claim's context"
+    return True, "; ".join(qualifying)
+
+
+def _trial_evidence(trial: dict[str, Any], role: str, why: str) -> dict[str, Any]:
+    return {"type": "trial", "id": trial["nct_id"], "title": trial["title"], "url": trial["url"], "status": trial["status"],
+            "phases": trial["phases"], "has_results": trial["has_results"], "enrollment": trial["enrollment"], "role": role, "why": why}
+
+
+def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
+    p = check.params
+    trials: dict[str, dict[str, Any]] = {}
+    sources = []
+    if p.get("line"):
+        rows = ClaimQueries(ctx.store).line_trials(p["line"])
+        for r in rows:
+            trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
+                                              r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
+        sources.append(f"{len(rows)} stored trials of line {p['line']}")
+    if ctx.live and p.get("ctgov"):
+        params = {**{k: (",".join(v) if isinstance(v, list) else v) for k, v in p["ctgov"].items()}, "pageSize": "1000", "format": "json"}
+        count = 0
+        for page in ctgov.fetch_studies(ctx.client, ctx.settings.ctgov_url, params):
+            for t in ctgov.parse_page(page):
+                count += 1
+                trials.setdefault(t.nct_id, _trial_view(t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results,
+                                                        t.enrollment, t.interventions, t.url))
+        sources.append(f"{count} trials of the live ClinicalTrials.gov query")
+    matches, excluded = [], []
+    for trial in trials.values():
+        matched, why = classify_trial(trial, p)
+        if matched:
+            matches.append(_trial_evidence(trial, "match", why))
+        elif why.startswith("cell-free") and _meets(trial, p.get("any_of", [{}])):
+            excluded.append(_trial_evidence(trial, "excluded", why))
+    checked = " and ".join(sources) or "nothing"
+    if matches:
+        ids = ", ".join(m["id"] for m in matches)
+        return Outcome(p.get("on_match", "OUTDATED"), f"{len(matches)} trial(s) contradict the claim: {ids} (checked {checked}).", matches + excluded)
+    note = f"; {len(excluded)} cell-free trial(s) set aside: {', '.join(e['id'] for e in excluded)}" if excluded else ""
+    return Outcome("CURRENT", f"No trial contradicts the claim (checked {checked}{note}).", excluded)
+
+
+def check_count(check: Check, ctx: Context, claim: Claim) -> Outcome:
+    p = check.params
+    if not ctx.live:
+        last = ClaimQueries(ctx.store).last_check(claim.id, mode="live")
+        count = next((e["value"] for e in json.loads(last["evidence"]) if e.get("type") == "count"), None) if last else None
+        if count is None:
+            return Outcome("REVIEW", "A live count is needed and none was ever taken; run `tracker claims --live`.")
+        prefix = f"Offline: the last live count ({last['checked_at'][:10]})"
+    else:
+        params = {k: (",".join(v) if isinstance(v, list) else v) for k, v in p["ctgov"].items()}
+        count = ctgov.fetch_count(ctx.client, ctx.settings.ctgov_url, params)
+        prefix = "ClinicalTrials.gov counts"
+    evidence = [{"type": "count", "value": count, "query": p["ctgov"], "minimum": p["minimum"]}]
+    if count < p["minimum"]:
+        return Outcome("OUTDATED", f"{prefix} {count:,} trials, below the claimed {p['minimum']:,}.", evidence)
+    note = ""
+    if p.get("understated_above") and count > p["understated_above"]:
+        note = f" The claim understates it (more than {p['understated_above']:,})."
+    return Outcome("CURRENT", f"{prefix} {count:,} trials, more than the claimed {p['minimum']:,}.{note}", evidence)
+
+
+def _reference(pub: dict[str, Any]) -> str:
+    authors = pub.get("authors") or []
+    who = ", ".join(authors[:3]) + (", et al" if len(authors) > 3 else "")
+    journal = pub.get("journal_abbrev") or pub.get("journal") or ""
+    volume = f";{pub['volume']}" if pub.get("volume") else ""
+    pages = f":{pub['pages']}" if pub.get("pages") else ""
+    doi = f" doi:{pub['doi']}." if pub.get("doi") else ""
+    return f"{who}. {pub.get('title') or ''} {journal}. {pub.get('pub_date') or ''}{volume}{pages}.{doi} PMID {pub['pmid']}.".strip()
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).strip()
+
+
+def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
+    p = check.params
+    pub = None
+    if ctx.live:
+        found = pubmed.parse_pubmed_xml(pubmed.efetch_ids(ctx.client, ctx.settings, [p["pmid"]]))
+        pub = next(({**vars(x), "authors": list(x.authors)} for x in found if x.pmid == p["pmid"]), None)
+    else:
+        row = ctx.store.select_publication(p["pmid"])
+        if row:
+            pub = {**row, "authors": json.loads(row["authors"] or "[]")}
+    if pub is None:
+        where = "PubMed has no such record" if ctx.live else "it is not stored; run with --live"
+        return Outcome("REVIEW", f"PMID {p['pmid']} could not be checked: {where}.")
+    evidence = [{"type": "publication", "id": pub["pmid"], "title": pub.get("title"), "journal": pub.get("journal"),
+                 "journal_abbrev": pub.get("journal_abbrev"), "date": pub.get("pub_date"), "doi": pub.get("doi"),
+                 "url": f"https://pubmed.ncbi.nlm.nih.gov/{pub['pmid']}/", "reference": _reference(pub)}]
+    problems = []
+    stated = _norm(p["stated_journal"])
+    if stated not in (_norm(pub.get("journal")), _norm(pub.get("journal_abbrev"))):
+        problems.append(f"journal: the article says {p['stated_journal']}, the record is {pub.get('journal')} ({pub.get('journal_abbrev')})")
+    if not (pub.get("sort_date") or "").startswith(p["stated_date"]):
+        problems.append(f"date: the article says {p['stated_date']}, the record is {pub.get('pub_date')}")
+    if p.get("stated_title") and _norm(p["stated_title"]) != _norm(pub.get("title")):
+        problems.append(f"title: the record's title is {pub.get('title')!r}")
+    if pub.get("is_retracted"):
+        problems.append("the paper has been RETRACTED")
+    if problems:
+        return Outcome("OUTDATED", "Citation error: " + "; ".join(problems) + f". Correct reference: {_reference(pub)}", evidence)
+    return Outcome("CURRENT", f"Citation verified: {_reference(pub)}", evidence)
+
+
+def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
+    p = check.params
+    types, journals = set(p.get("types", [])), {_norm(j) for j in p.get("journals", [])}
+    found: dict[str, dict[str, Any]] = {}
+    if p.get("line"):
+        for r in ClaimQueries(ctx.store).line_publications(p["line"], claim.as_of):
+            pts = set(json.loads(r["publication_types"] or "[]"))
+            if types and not types & pts:
+                continue
+            if journals and not journals & {_norm(r["journal"]), _norm(r["journal_abbrev"])}:
+                continue
+            found[r["pmid"]] = {"type": "publication", "id": r["pmid"], "title": r["title"], "journal": r["journal_abbrev"] or r["journal"],
+                                "date": r["pub_date"], "url": f"https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/", "retracted": bool(r["is_retracted"])}
+    live_count = None
+    if ctx.live and p.get("pubmed_term"):
+        term = f"({p['pubmed_term']})"
+        if types:
+            term += " AND (" + " OR ".join(f'"{t}"[pt]' for t in sorted(types)) + ")"
+        if journals:
+            term += " AND (" + " OR ".join(f'"{j}"[ta]' for j in p["journals"]) + ")"
+        search = pubmed.esearch(ctx.client, ctx.settings, term, datetype="edat", mindate=date.fromisoformat(claim.as_of),
+                                maxdate=ctx.now.date(), retmax=20, label=f"claim {claim.id}")
+        live_count = search.count
+        if search.ids:
+            for pub in pubmed.parse_pubmed_xml(pubmed.efetch_ids(ctx.client, ctx.settings, search.ids)):
+                found.setdefault(pub.pmid, {"type": "publication", "id": pub.pmid, "title": pub.title, "journal": pub.journal_abbrev or pub.journal,
+                                            "date": pub.pub_date, "url": f"https://pubmed.ncbi.nlm.nih.gov/{pub.pmid}/", "retracted": pub.is_retracted})
+    n = max(len(found), live_count or 0)
+    kind = " or ".join(sorted(types)) if types else "publications"
+    scope = f" in {', '.join(p['journals'])}" if journals else ""
+    if not n:
+        return Outcome("CURRENT", f"No newer {kind}{scope} since {claim.as_of}.")
+    verdict = p.get("verdict_if_found", "REVIEW")
+    lead = "Extended by" if verdict == "CURRENT" else "For review:"
+    return Outcome(verdict, f"{lead} {n} newer {kind}{scope} since {claim.as_of}.", list(found.values()))
+
+
+CHECKERS = {"count": check_count, "none_exists": check_none_exists, "citation": check_citation, "newer_evidence": check_newer_evidence}
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    verdict: str
+    summary: str
+    evidence: list[dict[str, Any]]
+    checked_at: str
+    mode: str
+    since_last: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.claim.id, "wording": self.claim.wording, "where": self.claim.where, "as_of": self.claim.as_of,
+                "verdict": self.verdict, "summary": self.summary, "evidence": self.evidence, "checked_at": self.checked_at,
+                "mode": self.mode, "since_last_check": self.since_last}
+
+
+def _since_last(previous: dict[str, Any] | None, verdict: str, evidence: list[dict[str, Any]]) -> str:
+    if previous is None:
+        return "first check"
+    when = previous["checked_at"][:10]
+    if previous["verdict"] != verdict:
+        return f"verdict changed: {previous['verdict']} on {when} -> {verdict} now"
+    before = {(e.get("type"), e.get("id"), e.get("value")) for e in json.loads(previous["evidence"] or "[]")}
+    new = [e for e in evidence if (e.get("type"), e.get("id"), e.get("value")) not in before]
+    if new:
+        return f"same verdict as on {when}; new evidence: " + ", ".join(str(e.get("id") or e.get("value")) for e in new[:10])
+    return f"unchanged since {when}"
+
+
+def check_claims(claims: list[Claim], ctx: Context) -> list[ClaimResult]:
+    """Run every check of every claim; the worst outcome is the claim's verdict. Each verdict is stored."""
+    reads = ClaimQueries(ctx.store)
+    mode = "live" if ctx.live else "offline"
+    results = []
+    for claim in claims:
+        outcomes = [CHECKERS[c.kind](c, ctx, claim) for c in claim.checks]
+        verdict = max((o.verdict for o in outcomes), key=VERDICTS.index)
+        summary = " ".join(o.summary for o in outcomes)
+        evidence = [e for o in outcomes for e in o.evidence]
+        previous = reads.last_check(claim.id)
+        checked_at = iso(ctx.now)
+        results.append(ClaimResult(claim, verdict, summary, evidence, checked_at, mode, _since_last(previous, verdict, evidence)))
+        reads.save_check(claim_id=claim.id, checked_at=checked_at, verdict=verdict, summary=summary, evidence=evidence, mode=mode)
+    return results
+
+
+def select_claim_flips(store: Store, start: str, end: str, claims_path: Path | None = None) -> list[dict[str, Any]]:
+    """Claims whose verdict changed in the window, with their wording when the claims file is at hand."""
+    flips = ClaimQueries(store).flips(start, end)
+    wording: dict[str, str] = {}
+    if claims_path and claims_path.exists():
+        try:
+            wording = {c.id: c.wording for c in load_claims(claims_path)}
+        except TrackerError:
+            wording = {}
+    for flip in flips:
+        flip["wording"] = wording.get(flip["claim_id"], "")
+    return flips
+
+
+def select_claims(claims: list[Claim], ids: tuple[str, ...]) -> list[Claim]:
+    if not ids:
+        return claims
+    known = {c.id: c for c in claims}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise TrackerError(f"unknown claim {missing[0]!r} (known: {', '.join(known)})")
+    return [known[i] for i in ids]

@@ -224,7 +224,8 @@ def do_digest(settings: Settings, *, now: datetime, since: str | None, until: st
     store = open_store(settings.db_path)
     try:
         start, end = digest_window(store, now=now, since=since, until=until)
-        digest = build_digest(store, queries, start=start, end=end, claim_flips=select_claim_flips(store, start, end))
+        flips = select_claim_flips(store, start, end, settings.queries_dir / "claims.toml")
+        digest = build_digest(store, queries, start=start, end=end, claim_flips=flips)
         paths = write_digest(store, digest, settings.reports_dir, formats=formats, now=now)
     finally:
         store.close()
@@ -554,3 +555,47 @@ def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | Non
                 stream.write(chunk)
     finally:
         store.close()
+
+
+@cli.command()
+@click.option("--claim", "ids", multiple=True, help="Only this claim (repeatable), e.g. C2.")
+@click.option("--live/--offline", default=True, show_default=True, help="Also ask the APIs, or use the database only.")
+@click.option("--claims-file", type=click.Path(dir_okay=False, path_type=Path), help="Default: claims.toml in the query directory.")
+@json_option
+@common_options
+def claims(settings: Settings, quiet: bool, ids: tuple[str, ...], live: bool, claims_file: Path | None, as_json: bool) -> None:
+    """Check whether the article's claims are still current: CURRENT, OUTDATED or REVIEW, with the evidence.
+
+    \b
+    Example:
+        tracker claims --claim C2 --offline
+    """
+    from .claims import Context, check_claims, load_claims, select_claims
+    from .reports import write_claims_report
+    from .store import open_store
+
+    path = claims_file or settings.queries_dir / "claims.toml"
+    chosen = select_claims(load_claims(path), ids)
+    now = utcnow()
+    store = open_store(settings.db_path)
+    try:
+        with HttpClient(settings) as client:
+            results = check_claims(chosen, Context(store=store, settings=settings, client=client if live else None, now=now))
+    finally:
+        store.close()
+    paths = write_claims_report(results, settings.reports_dir, now=now)
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+        return
+    for r in results:
+        click.echo(f"{r.claim.id}  {r.verdict:8}  {_one_line(r.claim.wording, 100)}")
+        click.echo(f"    {r.summary}")
+        for e in r.evidence[:10]:
+            label = e.get("id") or e.get("value")
+            click.echo(f"    - {e.get('role', e['type'])}: {label} {_one_line(e.get('title') or '', 90)} {e.get('url') or ''}".rstrip())
+        if len(r.evidence) > 10:
+            click.echo(f"    ... and {len(r.evidence) - 10} more (see the report or --json)")
+        click.echo(f"    checked {r.checked_at} ({r.mode}); {r.since_last}")
+    if not quiet:
+        for path in paths:
+            click.echo(f"wrote {path}")

@@ -726,3 +726,48 @@ def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None
         record.pop("raw_xml", None)
         record.pop("raw_hash", None)
         yield record
+
+
+class ClaimQueries:
+    """Reads and writes for the claims register."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def line_trials(self, line: str) -> list[dict[str, Any]]:
+        return self.store._rows(
+            "SELECT t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, t.enrollment, t.interventions, "
+            "t.results_first_posted_date, t.url FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+            "WHERE m.query = ? AND m.source = 'ctgov' ORDER BY t.nct_id",
+            (line,),
+        )
+
+    def line_publications(self, line: str, since: str) -> list[dict[str, Any]]:
+        return self.store._rows(
+            "SELECT p.pmid, p.title, p.journal, p.journal_abbrev, p.pub_date, p.sort_date, p.entrez_date, p.publication_types, p.doi, p.is_retracted "
+            "FROM query_matches m JOIN publications p ON p.pmid = m.record_id "
+            "WHERE m.query = ? AND m.source = 'pubmed' AND coalesce(p.entrez_date, p.sort_date) >= ? ORDER BY p.sort_date DESC, p.pmid",
+            (line, since),
+        )
+
+    def last_check(self, claim_id: str, *, mode: str | None = None) -> dict[str, Any] | None:
+        sql = "SELECT * FROM claim_checks WHERE claim_id = ?" + (" AND mode = ?" if mode else "") + " ORDER BY checked_at DESC, id DESC LIMIT 1"
+        rows = self.store._rows(sql, (claim_id, mode) if mode else (claim_id,))
+        return rows[0] if rows else None
+
+    def save_check(self, *, claim_id: str, checked_at: str, verdict: str, summary: str, evidence: list[dict[str, Any]], mode: str) -> None:
+        with self.store.db.atomic():
+            self.store._execute(
+                "INSERT INTO claim_checks (claim_id, checked_at, verdict, summary, evidence, mode) VALUES (?, ?, ?, ?, ?, ?)",
+                (claim_id, checked_at, verdict, summary, json.dumps(evidence, ensure_ascii=False), mode),
+            )
+
+    def flips(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Checks in the window whose verdict differs from the claim's previous check."""
+        return self.store._rows(
+            "SELECT c.claim_id, c.checked_at, c.verdict, c.summary, prev.verdict AS previous FROM claim_checks c "
+            "JOIN claim_checks prev ON prev.id = (SELECT id FROM claim_checks p WHERE p.claim_id = c.claim_id AND "
+            "(p.checked_at < c.checked_at OR (p.checked_at = c.checked_at AND p.id < c.id)) ORDER BY p.checked_at DESC, p.id DESC LIMIT 1) "
+            f"WHERE {_in_window('c.checked_at')} AND prev.verdict != c.verdict ORDER BY c.checked_at, c.claim_id",
+            {"start": start, "end": end},
+        )
