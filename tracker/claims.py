@@ -304,7 +304,7 @@ def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
     p = check.params
     pub = None
     if ctx.live:
-        found = pubmed.parse_pubmed_xml(pubmed.efetch_ids(ctx.client, ctx.settings, [p["pmid"]]))
+        found = pubmed.efetch_ids(ctx.client, ctx.settings, [p["pmid"]])
         pub = next(({**vars(x), "authors": list(x.authors)} for x in found if x.pmid == p["pmid"]), None)
     else:
         row = ctx.store.select_publication(p["pmid"])
@@ -355,7 +355,7 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
                                 maxdate=ctx.now.date(), retmax=20, label=f"claim {claim.id}")
         live_count = search.count
         if search.ids:
-            for pub in pubmed.parse_pubmed_xml(pubmed.efetch_ids(ctx.client, ctx.settings, search.ids)):
+            for pub in pubmed.efetch_ids(ctx.client, ctx.settings, search.ids):
                 found.setdefault(pub.pmid, {"type": "publication", "id": pub.pmid, "title": pub.title, "journal": pub.journal_abbrev or pub.journal,
                                             "date": pub.pub_date, "url": f"https://pubmed.ncbi.nlm.nih.gov/{pub.pmid}/", "retracted": pub.is_retracted})
     n = max(len(found), live_count or 0)

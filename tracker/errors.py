@@ -12,6 +12,10 @@ class ConfigError(TrackerError):
 class HttpError(TrackerError):
     """The network or an API failed after the allowed retries, or answered with an error."""
 
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # retries exhausted on connection errors or timeouts: the service is down
+
 
 class ApiError(TrackerError):
     """An API answered, but with an error in its body (E-utilities <ERROR>, a malformed payload)."""

@@ -118,6 +118,7 @@ class HttpClient:
             attempt += 1
             self._pace(key, interval)
             retry_after: float | None = None
+            network = False
             try:
                 self.requests_made += 1
                 response = self.session.request(
@@ -129,13 +130,13 @@ class HttpClient:
                 )
                 body = response.content
             except requests.exceptions.Timeout:
-                problem = "timed out"
+                problem, network = "timed out", True
             except requests.exceptions.ChunkedEncodingError:
                 problem = "response was cut off"
             except requests.exceptions.ContentDecodingError:
                 problem = "response could not be decoded"
             except requests.exceptions.ConnectionError:
-                problem = f"could not connect to {urlsplit(url).netloc}"
+                problem, network = f"could not connect to {urlsplit(url).netloc}", True
             except requests.exceptions.RequestException as exc:
                 raise HttpError(self._clean(f"{service}: request failed: {type(exc).__name__}")) from None
             else:
@@ -159,7 +160,8 @@ class HttpClient:
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if attempt > self.settings.max_retries or elapsed + delay > self.settings.max_retry_seconds:
                 raise HttpError(
-                    self._clean(f"{service}: {where} failed after {attempt} attempts in {elapsed:.0f}s: {problem}")
+                    self._clean(f"{service}: {where} failed after {attempt} attempts in {elapsed:.0f}s: {problem}"),
+                    unreachable=network,
                 )
             log.warning(self._clean(f"{service}: {where} {problem}; retry {attempt} in {delay:.1f}s"))
             if delay > 0:

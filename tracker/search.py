@@ -140,7 +140,7 @@ def search_live(client: HttpClient, settings: Settings, text: str, *, source: st
         results.append(LiveResult(source="ClinicalTrials.gov", total=int(page.get("totalCount") or len(hits)), hits=hits))
     if source in ("all", "publications"):
         found = pubmed.esearch(client, settings, text, retmax=limit, label="live search")
-        pubs = pubmed.parse_pubmed_xml(pubmed.efetch_ids(client, settings, found.ids)) if found.ids else []
+        pubs = pubmed.efetch_ids(client, settings, found.ids) if found.ids else []
         order = {pmid: i for i, pmid in enumerate(found.ids)}
         pubs.sort(key=lambda p: order.get(p.pmid, len(order)))
         hits = [

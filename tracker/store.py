@@ -307,6 +307,16 @@ class Store:
                 (iso(now), status, result.fetched, result.new, result.changed, cursor, error, run_id),
             )
 
+    def mark_interrupted_runs(self, now: datetime) -> int:
+        """Runs still 'running' when the update lock is free were killed; say so (their data was rolled back)."""
+        with self.db.atomic():
+            cursor = self._execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process stopped before the run finished' "
+                "WHERE status = 'running'",
+                (iso(now),),
+            )
+        return cursor.rowcount
+
     def last_cursor(self, source: str, query: str) -> str | None:
         rows = self._rows(
             "SELECT cursor FROM runs WHERE source = ? AND query = ? AND status = 'ok' AND cursor IS NOT NULL ORDER BY id DESC LIMIT 1",

@@ -129,7 +129,8 @@ def _short(term: str, limit: int = 120) -> str:
     return term if len(term) <= limit else term[: limit - 1] + "…"
 
 
-def efetch_history(client: HttpClient, settings: Settings, search: Search, *, retstart: int, retmax: int) -> bytes:
+def efetch_history(client: HttpClient, settings: Settings, search: Search, *, retstart: int, retmax: int) -> list[Publication]:
+    """One batch through the history server, parsed (a body that does not parse is asked for again)."""
     params = {
         **_base_params(settings),
         "query_key": search.query_key,
@@ -138,25 +139,20 @@ def efetch_history(client: HttpClient, settings: Settings, search: Search, *, re
         "retmax": str(retmax),
         "retmode": "xml",
     }
-    return client.post(settings.eutils_url.rstrip("/") + "/efetch.fcgi", params, parse=_valid_efetch)
+    return client.post(settings.eutils_url.rstrip("/") + "/efetch.fcgi", params, parse=parse_pubmed_xml)
 
 
-def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> bytes:
+def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> list[Publication]:
+    """Records by PMID (POST, so long lists are fine), parsed."""
     params = {**_base_params(settings), "id": ",".join(pmids), "retmode": "xml"}
-    return client.post(settings.eutils_url.rstrip("/") + "/efetch.fcgi", params, parse=_valid_efetch)
-
-
-def _valid_efetch(body: bytes) -> bytes:
-    """Check the body parses before accepting it, so a cut-off page is asked for again."""
-    read_xml(body)
-    return body
+    return client.post(settings.eutils_url.rstrip("/") + "/efetch.fcgi", params, parse=parse_pubmed_xml)
 
 
 def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expected: int | None = None) -> Iterator[Batch]:
     total = min(search.count, CAP)
     for start in range(0, total, BATCH_SIZE):
-        body = efetch_history(client, settings, search, retstart=start, retmax=min(BATCH_SIZE, total - start))
-        yield Batch(publications=parse_pubmed_xml(body), expected=expected if expected is not None else search.count)
+        pubs = efetch_history(client, settings, search, retstart=start, retmax=min(BATCH_SIZE, total - start))
+        yield Batch(publications=pubs, expected=expected if expected is not None else search.count)
 
 
 def date_windows(
