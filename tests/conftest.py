@@ -108,3 +108,23 @@ def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed
     path = directory / f"{prefix}{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def threaded_server():
+    """One threaded local server for the session (the plugin's default is single-threaded), so a slow or blocked
+    answer does not hold up the requests that follow it."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def httpserver(threaded_server):
+    yield threaded_server
+    threaded_server.clear()

@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -69,6 +70,12 @@ class TrackerGroup(click.Group):
             raise
         except OSError as exc:
             raise click.ClickException(redact(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), _secrets())) from None
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise click.ClickException("the database stayed busy for 30 s (another process is writing); try again") from None
+            raise click.ClickException(f"database error: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise click.ClickException(f"database error: {exc} (the file may be damaged; PRAGMA integrity_check tells)") from None
         except Exception as exc:  # a bug: still one line, the traceback only on request
             if os.environ.get("TRACKER_DEBUG"):
                 raise

@@ -12,9 +12,9 @@ class ConfigError(TrackerError):
 class HttpError(TrackerError):
     """The network or an API failed after the allowed retries, or answered with an error."""
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, exhausted: bool = False) -> None:
         super().__init__(message)
-        self.unreachable = unreachable  # retries exhausted on connection errors or timeouts: the service is down
+        self.exhausted = exhausted  # every retry failed: treat the service as down for the rest of this update
 
 
 class ApiError(TrackerError):

@@ -118,7 +118,6 @@ class HttpClient:
             attempt += 1
             self._pace(key, interval)
             retry_after: float | None = None
-            network = False
             try:
                 self.requests_made += 1
                 response = self.session.request(
@@ -130,13 +129,13 @@ class HttpClient:
                 )
                 body = response.content
             except requests.exceptions.Timeout:
-                problem, network = "timed out", True
+                problem = "timed out"
             except requests.exceptions.ChunkedEncodingError:
                 problem = "response was cut off"
             except requests.exceptions.ContentDecodingError:
                 problem = "response could not be decoded"
             except requests.exceptions.ConnectionError:
-                problem, network = f"could not connect to {urlsplit(url).netloc}", True
+                problem = f"could not connect to {urlsplit(url).netloc}"
             except requests.exceptions.RequestException as exc:
                 raise HttpError(self._clean(f"{service}: request failed: {type(exc).__name__}")) from None
             else:
@@ -161,7 +160,7 @@ class HttpClient:
             if attempt > self.settings.max_retries or elapsed + delay > self.settings.max_retry_seconds:
                 raise HttpError(
                     self._clean(f"{service}: {where} failed after {attempt} attempts in {elapsed:.0f}s: {problem}"),
-                    unreachable=network,
+                    exhausted=True,
                 )
             log.warning(self._clean(f"{service}: {where} {problem}; retry {attempt} in {delay:.1f}s"))
             if delay > 0:

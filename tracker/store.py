@@ -252,8 +252,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
+        """A write transaction. BEGIN IMMEDIATE takes the write lock up front, waiting out another writer (busy
+        timeout); a deferred BEGIN that reads first would fail at once when it tries to write. Nested: a savepoint."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():  # a savepoint
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def update_lock(self) -> Iterator[None]:
@@ -290,7 +303,7 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, source: str, query: str, now: datetime) -> int:
-        with self.db.atomic():
+        with self.transaction():
             cursor = self._execute(
                 "INSERT INTO runs (source, query, started_at, status, fetched, new, changed, pid) VALUES (?, ?, ?, 'running', 0, 0, 0, ?)",
                 (source, query, iso(now), os.getpid()),
@@ -301,7 +314,7 @@ class Store:
         self, run_id: int, *, status: str, now: datetime, result: SaveResult | None = None, cursor: str | None = None, error: str | None = None
     ) -> None:
         result = result or SaveResult()
-        with self.db.atomic():
+        with self.transaction():
             self._execute(
                 "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, changed = ?, cursor = ?, error = ? WHERE id = ?",
                 (iso(now), status, result.fetched, result.new, result.changed, cursor, error, run_id),
@@ -309,7 +322,7 @@ class Store:
 
     def mark_interrupted_runs(self, now: datetime) -> int:
         """Runs still 'running' when the update lock is free were killed; say so (their data was rolled back)."""
-        with self.db.atomic():
+        with self.transaction():
             cursor = self._execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process stopped before the run finished' "
                 "WHERE status = 'running'",
@@ -617,7 +630,7 @@ class DigestQueries:
 
     def save_digest(self, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str) -> int:
         """One row per window: regenerating a window replaces its row instead of adding another."""
-        with self.store.db.atomic():
+        with self.store.transaction():
             existing = self.store._rows(
                 "SELECT id FROM digests WHERE window_start = ? AND window_end = ?", (window_start, window_end)
             )
@@ -766,7 +779,7 @@ class ClaimQueries:
         return rows[0] if rows else None
 
     def save_check(self, *, claim_id: str, checked_at: str, verdict: str, summary: str, evidence: list[dict[str, Any]], mode: str) -> None:
-        with self.store.db.atomic():
+        with self.store.transaction():
             self.store._execute(
                 "INSERT INTO claim_checks (claim_id, checked_at, verdict, summary, evidence, mode) VALUES (?, ?, ?, ?, ?, ?)",
                 (claim_id, checked_at, verdict, summary, json.dumps(evidence, ensure_ascii=False), mode),

@@ -141,7 +141,8 @@ def run_update(
     progress_for: Callable[[str, str], Progress | None] | None = None,
 ) -> list[LineResult]:
     """Update every (line, source) pair; a failing pair is reported and the others still run. When a service cannot
-    be reached at all, its remaining lines are not tried, so a dead network fails in bounded time."""
+    be reached (every retry of a request failed), its remaining lines are not tried, so a dead network fails in
+    bounded time; the next run fetches their windows."""
     results = []
     with store.update_lock():
         interrupted = store.mark_interrupted_runs(now)
@@ -162,8 +163,8 @@ def run_update(
                         line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress)
                     except HttpError as exc:
                         line.error = str(exc)
-                        if exc.unreachable:
-                            unreachable = f"first failure on line {query.name}"
+                        if exc.exhausted:
+                            unreachable = f"gave up on line {query.name}"
                     except TrackerError as exc:
                         line.error = str(exc)
                 if line.error:

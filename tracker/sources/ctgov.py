@@ -33,7 +33,8 @@ def parse_json_page(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except ValueError:
         raise RetryableBody("malformed or cut-off JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("studies", []), list):
+    if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
+        # an answer without "studies" (an error object, a proxy's JSON) must not pass for an empty result
         raise RetryableBody("JSON page without a list of studies")
     return data
 
@@ -75,10 +76,6 @@ def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> 
         first = False
         if not token or not studies:
             return
-
-
-def fetch_study(client: HttpClient, base_url: str, nct_id: str) -> dict[str, Any]:
-    return client.get(f"{base_url.rstrip('/')}/studies/{nct_id}", {"format": "json"}, parse=parse_json_page)
 
 
 def fetch_count(client: HttpClient, base_url: str, params: dict[str, str]) -> int:
