@@ -1,0 +1,171 @@
+"""`python -m bench [--quick]`: ingest throughput and memory, requests per update, search and digest at full scale.
+
+Every figure is printed beside a baseline measured in the same run (machines here are noisy), as a ratio."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import scale
+from .server import BenchServer
+
+OUT = Path(__file__).resolve().parent / "out"
+SEARCHES = [
+    ("alopecia", {}), ("stem cell", {}), ("hair follicle", {}), ("transplantation", {}), ("randomized", {}),
+    ("mesenchymal stromal", {}), ("adipose derived", {}), ("dermal papilla", {}), ("exosomes", {}), ("quiescence", {}),
+    ("alopecia", {"source": "trials", "status": ("RECRUITING",)}), ("stem cell", {"source": "trials", "phase": ("PHASE3",)}),
+    ("cancer", {"source": "trials", "status": ("COMPLETED",), "has_results": True}), ("hair", {"line": "line-3"}),
+    ("cells", {"source": "publications", "since": "2020-01-01"}), ("therapy", {"source": "trials", "since": "2024-01-01"}),
+    ("pancreatic", {}), ("asthma", {"source": "publications"}), ("vaccine", {}), ("children", {"source": "trials", "phase": ("PHASE2",)}),
+]
+
+
+def child(kind: str, who: str, n: int, url: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.ingest", kind, who, str(n), url], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    if out.returncode != 0:
+        raise SystemExit(f"bench child failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ingest(server: BenchServer, sizes: list[int]) -> list[list[str]]:
+    rows = []
+    for kind in ("trials", "publications"):
+        for n in sizes:
+            url = server.ctgov_url(n) if kind == "trials" else server.eutils_url(n)
+            floor = child(kind, "floor", n, url)
+            mine = child(kind, "tracker", n, url)
+            assert mine["n"] == floor["n"] == n, (mine, floor)
+            rows.append([
+                f"ingest {kind}", f"{n:,}", f"{n / floor['seconds']:,.0f} rec/s (floor)", f"{n / mine['seconds']:,.0f} rec/s",
+                f"{mine['seconds'] / floor['seconds']:.2f}x", "<= 2x",
+                f"peak RSS {mine['max_rss_mb']:.0f} MB (floor {floor['max_rss_mb']:.0f} MB)",
+            ])
+    return rows
+
+
+def requests_per_update(server: BenchServer) -> list[list[str]]:
+    from tracker.http import HttpClient
+    from tracker.models import Query
+    from tracker.settings import Settings
+    from tracker.store import open_store
+    from tracker.update import run_update
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = [Query(name=f"l{i}", title="l", description="", ctgov={"query.term": f"x{i}"}, pubmed_term=f"y{i}") for i in range(3)]
+        for changed in (0, 2500):
+            db = Path(tmp) / f"r{changed}.db"
+            settings = Settings(ctgov_url=server.ctgov_url(3000, changed), eutils_url=server.eutils_url(500, 0), ctgov_rate=0, ncbi_rate=0, db_path=db)
+            store = open_store(db)
+            with HttpClient(settings) as client:
+                run_update(store, client, settings, lines, now=datetime(2026, 11, 23, tzinfo=timezone.utc))
+                server.stats(reset=True)
+                run_update(store, client, settings, lines, now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+            store.close()
+            stats = server.stats(reset=True)
+            ct = sum(v for k, v in stats.items() if k.startswith("t"))
+            pm = sum(v for k, v in stats.items() if k.startswith("p"))
+            expected_ct = len(lines) * max(1, math.ceil(changed / 1000))
+            rows.append([f"requests, 2nd update, {changed:,} changed", "3 lines", f"{expected_ct} CT.gov (expected)", f"{ct} CT.gov",
+                         f"{ct / expected_ct:.2f}x", "1/line, ceil(k/1000)", ""])
+            if changed == 0:
+                rows.append(["requests, 2nd update, nothing new", "3 lines", f"{2 * len(lines)} PubMed (at most)", f"{pm} PubMed",
+                             f"{pm / (2 * len(lines)):.2f}x", "<= 2/line", ""])
+    return rows
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))]
+
+
+def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
+    from tracker.digest import build_digest, render_html, render_markdown
+    from tracker.models import Query
+    from tracker.search import search_local
+    from tracker.store import RecordFilter, open_store
+
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"scale-{trials}-{pubs}.db"
+    rows = []
+    if rebuild or not path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        built = scale.build(path, trials=trials, publications=pubs)
+        scale.add_week(path, new_trials=500, changed_trials=300, new_pubs=200)
+        rows.append(["build full-scale database", f"{trials:,} + {pubs:,}", "", f"{built['seconds']:.0f} s", "", "", f"{built['db_mb']:,.0f} MB"])
+    else:
+        rows.append(["build full-scale database", f"{trials:,} + {pubs:,}", "", "(cached; --rebuild)", "", "", f"{path.stat().st_size / 1e6:,.0f} MB"])
+    store = open_store(path)
+    conn = store.db.conn
+    mine, base = {True: [], False: []}, {True: [], False: []}
+    from tracker.search import fts_query
+
+    for repeat in range(2):  # the first pass warms the page cache; the second is measured
+        for text, opts in SEARCHES:
+            filtered = bool(set(opts) - {"source"})
+            f = RecordFilter(**{k: v for k, v in opts.items() if k != "source"})
+            t0 = time.perf_counter()
+            search_local(store, text, source=opts.get("source", "all"), f=f, limit=20)
+            t1 = time.perf_counter()
+            match = fts_query(text)
+            for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):
+                conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? LIMIT 20", (match,)).fetchall()
+            t2 = time.perf_counter()
+            if repeat:
+                mine[filtered].append((t1 - t0) * 1000)
+                base[filtered].append((t2 - t1) * 1000)
+    for filtered in (False, True):
+        m50, m95 = percentile(mine[filtered], 50), percentile(mine[filtered], 95)
+        b95 = percentile(base[filtered], 95)
+        rows.append([f"search {'with' if filtered else 'without'} filters", f"{len(mine[filtered])} queries",
+                     f"p95 {b95:.1f} ms (bare MATCH, LIMIT 20)", f"p50 {m50:.1f} ms, p95 {m95:.1f} ms", f"{m95 / max(b95, 0.01):.1f}x", "p95 < 50 ms", ""])
+    queries = [Query(name=name, title=name, description="") for name in scale.LINES]
+    start, end = "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"
+    t0 = time.perf_counter()
+    for sql in ("SELECT * FROM trials WHERE first_seen_at >= ? AND first_seen_at < ?", "SELECT * FROM trial_changes WHERE detected_at >= ? AND detected_at < ?",
+                "SELECT * FROM publications WHERE first_seen_at >= ? AND first_seen_at < ?"):
+        conn.execute(sql, (start, end)).fetchall()
+    t1 = time.perf_counter()
+    digest = build_digest(store, queries, start=start, end=end)
+    render_markdown(digest)
+    render_html(digest)
+    t2 = time.perf_counter()
+    counted = digest.counts
+    rows.append(["digest of a week at full scale", f"{counted['new_trials'] + counted['changed_trials'] + counted['new_publications']:,} records",
+                 f"{(t1 - t0) * 1000:.0f} ms (bare window SELECTs)", f"{(t2 - t1) * 1000:.0f} ms", f"{(t2 - t1) / max(t1 - t0, 1e-4):.1f}x", "< 2 s", ""])
+    store.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10k ingests and a 60k + 100k database (a few minutes less)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached full-scale database in bench/out/")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rows: list[list[str]] = []
+    with BenchServer() as server:
+        rows += ingest(server, [10_000] if args.quick else [10_000, 100_000])
+        rows += requests_per_update(server)
+    rows += search_and_digest(60_000 if args.quick else 600_000, 100_000 if args.quick else 1_000_000, args.rebuild)
+    header = ["benchmark", "size", "baseline (same run)", "tracker", "ratio", "target", "notes"]
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+    print(f"\n{time.perf_counter() - started:.0f} s in all; python {sys.version.split()[0]}; {datetime.now(timezone.utc):%Y-%m-%d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Ingest throughput and memory, each run in a child process (`python -m bench.ingest KIND WHO N URL`) so its peak RSS
+is its own. KIND: trials | publications; WHO: floor | tracker. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+
+def floor_trials(url: str, db: Path) -> int:
+    """Download every page, json.loads it, executemany the rows into one bare table in one transaction."""
+    session = requests.Session()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (nct_id TEXT PRIMARY KEY, title TEXT, status TEXT, raw_json TEXT)")
+    token, n = None, 0
+    conn.execute("BEGIN")
+    while True:
+        params = {"query.term": "x", "pageSize": "1000", "format": "json", **({"pageToken": token} if token else {})}
+        page = json.loads(session.get(url + "/studies", params=params, timeout=60).content)
+        rows = [
+            (s["protocolSection"]["identificationModule"]["nctId"], s["protocolSection"]["identificationModule"].get("briefTitle"),
+             s["protocolSection"].get("statusModule", {}).get("overallStatus"), json.dumps(s, separators=(",", ":")))
+            for s in page["studies"]
+        ]
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+        n += len(rows)
+        token = page.get("nextPageToken")
+        if not token or not rows:
+            break
+    conn.execute("COMMIT")
+    conn.close()
+    return n
+
+
+def floor_publications(url: str, db: Path, total: int, batch: int) -> int:
+    """esearch once, efetch every batch, ElementTree-parse it, executemany (pmid, title, xml) in one transaction."""
+    session = requests.Session()
+    session.post(url + "/esearch.fcgi", data={"db": "pubmed", "term": "x", "usehistory": "y"}, timeout=60).content
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE p (pmid TEXT PRIMARY KEY, title TEXT, raw_xml TEXT)")
+    conn.execute("BEGIN")
+    n = 0
+    for start in range(0, total, batch):
+        body = session.post(url + "/efetch.fcgi", data={"db": "pubmed", "WebEnv": "MCID_bench", "query_key": "1", "retstart": start,
+                                                         "retmax": batch, "retmode": "xml"}, timeout=60).content
+        root = ET.fromstring(body.split(b"\n", 2)[2])
+        rows = [(a.findtext("MedlineCitation/PMID"), "".join(a.find("MedlineCitation/Article/ArticleTitle").itertext()),
+                 ET.tostring(a, encoding="unicode")) for a in root.iter("PubmedArticle")]
+        conn.executemany("INSERT INTO p VALUES (?, ?, ?)", rows)
+        n += len(rows)
+    conn.execute("COMMIT")
+    conn.close()
+    return n
+
+
+def tracker_ingest(kind: str, url: str, db: Path) -> int:
+    from tracker.http import HttpClient
+    from tracker.models import Query
+    from tracker.settings import Settings
+    from tracker.store import open_store
+    from tracker.update import update_line
+
+    if kind == "trials":
+        settings = Settings(ctgov_url=url, ctgov_rate=0, ncbi_rate=0, db_path=db)
+        query, source = Query(name="bench", title="bench", description="", ctgov={"query.term": "x"}), "ctgov"
+    else:
+        settings = Settings(eutils_url=url, ctgov_rate=0, ncbi_rate=0, db_path=db, ncbi_email="bench@example.org")
+        query, source = Query(name="bench", title="bench", description="", pubmed_term="x"), "pubmed"
+    store = open_store(db)
+    with HttpClient(settings) as client:
+        result = update_line(store, client, settings, query, source, now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    store.close()
+    return result.fetched
+
+
+def main() -> None:
+    kind, who, n, url = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
+        db = Path(tmp) / "bench.db"
+        if who == "tracker":
+            import tracker.store  # noqa: F401  (imports are not part of the timed path)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        if who == "floor":
+            done = floor_trials(url, db) if kind == "trials" else floor_publications(url, db, n, 250)
+        else:
+            done = tracker_ingest(kind, url, db)
+        seconds = time.perf_counter() - started
+        size = db.stat().st_size
+    print(json.dumps({"kind": kind, "who": who, "n": done, "seconds": seconds, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rss_before_mb": rss_before / 1024, "db_mb": size / 1e6}))
+
+
+if __name__ == "__main__":
+    main()
