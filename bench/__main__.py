@@ -115,7 +115,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
             filtered = bool(set(opts) - {"source"})
             f = RecordFilter(**{k: v for k, v in opts.items() if k != "source"})
             t0 = time.perf_counter()
-            search_local(store, text, source=opts.get("source", "all"), f=f, limit=20)
+            search_local(store, text, source=opts.get("source", "all"), f=f, limit=20).hits
             t1 = time.perf_counter()
             match = fts_query(text)
             for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):

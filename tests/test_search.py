@@ -244,3 +244,30 @@ def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov
     assert not (settings.db_path).exists()
     data = json.loads(CliRunner().invoke(cli, ["search", "--live", "x", "--limit", "2", "--json"], env=env).output)
     assert [(d["source"], d["total"], len(d["hits"])) for d in data] == [("ClinicalTrials.gov", 7, 2), ("PubMed", 4, 2)]
+
+
+def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(filled, settings, monkeypatch):
+    from tracker import store as store_module
+    from tracker.store import RecordFilter, select_search
+
+    store = open_store(settings.db_path)
+    try:
+        everything, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=RecordFilter(), limit=5, window=10_000)
+        assert not capped and len(everything) == 5
+        windowed, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=RecordFilter(), limit=5, window=20)
+        assert capped and len(windowed) == 5
+        newest = [r[0] for r in store.db.execute(
+            "SELECT rowid FROM publications_fts WHERE publications_fts MATCH ? ORDER BY rowid DESC LIMIT 21", ('"cell" OR "cells" OR "study"',))]
+        rowids = {r[0] for r in store.db.execute(
+            f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in windowed])}
+        assert rowids <= set(newest)
+        # filters that leave fewer than `limit` in the window: every match is ranked instead
+        narrow = RecordFilter(until="2010-01-01")
+        rows, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=narrow, limit=5, window=20)
+        assert not capped and all(r["sort_date"] < "2010-01-01" for r in rows)
+    finally:
+        store.close()
+    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 20)
+    result = CliRunner().invoke(cli, ["search", "cell OR cells OR study", "--raw", "--source", "publications"], env=filled["env"])
+    assert result.exit_code == 0
+    assert "note: more than 20 publications match; these are the best of the 20 most recently stored." in result.output

@@ -453,6 +453,7 @@ def search(settings: Settings, quiet: bool, text: str, source: str, status, phas
         tracker search --live "hair follicle organoid"
     """
     from .search import search_live, search_local
+    from .store import SEARCH_WINDOW
 
     if live:
         with HttpClient(settings) as client:
@@ -469,12 +470,18 @@ def search(settings: Settings, quiet: bool, text: str, source: str, status, phas
 
     store = open_store(settings.db_path)
     try:
-        hits = search_local(store, text, source=source, f=_record_filter(status, phase, line, since, until, has_results), limit=limit, raw=raw)
+        found = search_local(store, text, source=source, f=_record_filter(status, phase, line, since, until, has_results), limit=limit, raw=raw)
     finally:
         store.close()
-    _print_hits(hits, as_json=as_json, as_csv=as_csv)
-    if not hits and not (as_json or as_csv):
+    _print_hits(found.hits, as_json=as_json, as_csv=as_csv)
+    if not found.hits and not (as_json or as_csv):
         click.echo("no stored record matches; try --live to ask ClinicalTrials.gov and PubMed", err=True)
+    for kind in found.windowed:
+        click.echo(
+            f"note: more than {SEARCH_WINDOW:,} {kind} match; these are the best of the {SEARCH_WINDOW:,} most recently stored. "
+            "Add words or filters to narrow the search.",
+            err=True,
+        )
 
 
 @cli.command()

@@ -13,7 +13,7 @@ from .errors import ApiError, TrackerError
 from .http import HttpClient
 from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import RecordFilter, Store, select_search
+from .store import SEARCH_WINDOW, RecordFilter, Store, select_search
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -85,7 +85,13 @@ def _publication_hit(row: dict[str, Any]) -> Hit:
     )
 
 
-def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> list[Hit]:
+@dataclass
+class LocalResult:
+    hits: list[Hit]
+    windowed: list[str]  # tables where more than SEARCH_WINDOW records matched and the newest were ranked
+
+
+def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
     """Trials and publications matching the text, best first (bm25); filters narrow as in export."""
     if raw:
         if not text.strip():
@@ -97,16 +103,19 @@ def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilte
         match = fts_query(text)
     kinds = ["trials"] if f.trials_only or source == "trials" else ["publications"] if source == "publications" else ["trials", "publications"]
     hits: list[Hit] = []
+    windowed = []
     try:
         for kind in kinds:
-            rows = select_search(store, match, kind=kind, f=f, limit=limit)
+            rows, capped = select_search(store, match, kind=kind, f=f, limit=limit)
+            if capped:
+                windowed.append(kind)
             hits.extend(_trial_hit(r) if kind == "trials" else _publication_hit(r) for r in rows)
     except sqlite3.OperationalError as exc:
         if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
             raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
         raise
     hits.sort(key=lambda h: h.rank)
-    return hits[:limit]
+    return LocalResult(hits=hits[:limit], windowed=windowed)
 
 
 @dataclass

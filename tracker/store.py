@@ -183,6 +183,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["publications"].enable_fts(["title", "abstract", "mesh_terms", "authors"], create_triggers=True, tokenize="porter")
 
 
+@migrations()
+def m002_chart_indexes(db: sqlite_utils.Database) -> None:
+    """Covering indexes for the digest's per-line charts: the join reads index entries instead of whole rows
+    (a publication row carries its abstract and XML). At 1,000,000 publications: 8.6 s -> 0.1 s per line."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_publications_chart ON publications (pmid, first_seen_at, pub_year)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_trials_chart ON trials (nct_id, first_seen_at, start_date)")
+
+
 def iso(moment: datetime) -> str:
     """Timestamps are ISO-8601 UTC strings, second precision, so they sort and compare as text."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -705,8 +713,26 @@ TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.
 PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
 
 
-def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:
-    """FTS5 search of one table, best first (bm25), with a highlighted snippet. `match` is an FTS5 expression."""
+SEARCH_WINDOW = 10_000
+
+
+def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """FTS5 search of one table, best first (bm25), with a highlighted snippet. `match` is an FTS5 expression.
+
+    bm25 costs about 1 microsecond per matching row, so a word found in a quarter of a million records takes a quarter
+    of a second to rank. When more than `window` records match, the best of the `window` most recently stored are
+    returned (and the second value says so); if the filters leave fewer than `limit` of them, all matches are ranked."""
+    fts = f"{kind}_fts"
+    window = window or SEARCH_WINDOW
+    cut = store._rows(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, window))
+    if cut:
+        rows = _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=cut[0]["rowid"])
+        if len(rows) >= limit:
+            return rows, True
+    return _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=None), False
+
+
+def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None) -> list[dict[str, Any]]:
     if kind == "trials":
         where, params = _trial_where(f)
         sql = (
@@ -719,6 +745,9 @@ def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit
             f"SELECT {PUBLICATION_SUMMARY}, snippet(publications_fts, -1, '[', ']', '…', 12) AS snippet, publications_fts.rank AS rank "
             "FROM publications_fts JOIN publications p ON p.rowid = publications_fts.rowid WHERE publications_fts MATCH ?"
         )
+    if min_rowid is not None:
+        where.insert(0, f"{kind}_fts.rowid >= ?")
+        params.insert(0, min_rowid)
     sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?"
     return store._rows(sql, [match, *params, limit])
 

@@ -26,16 +26,72 @@ class Page:
     studies: list[dict[str, Any]]
     total_count: int | None
     next_page_token: str | None
+    raw: list[str] | None = None  # each study's JSON text as received
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"
+
+
+def _split_page(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Decode a /studies page, keeping each study's own text: the top-level object is walked by hand and every
+    study decoded with raw_decode, so raw_json is the API's text as received, with no second serialisation."""
+    decode = _DECODER.raw_decode
+    raws: list[str] = []
+    data: dict[str, Any] = {}
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in _SPACE:
+            i += 1
+        return i
+
+    i = skip(0)
+    if text[i : i + 1] != "{":
+        raise ValueError("not an object")
+    i = skip(i + 1)
+    while text[i : i + 1] != "}":
+        key, i = decode(text, i)
+        i = skip(i)
+        if text[i : i + 1] != ":":
+            raise ValueError("expected ':'")
+        i = skip(i + 1)
+        if key == "studies" and text[i : i + 1] == "[":
+            studies = []
+            i = skip(i + 1)
+            while text[i : i + 1] != "]":
+                start = i
+                study, i = decode(text, i)
+                studies.append(study)
+                raws.append(text[start:i])
+                i = skip(i)
+                if text[i : i + 1] == ",":
+                    i = skip(i + 1)
+                elif text[i : i + 1] != "]":
+                    raise ValueError("expected ',' or ']'")
+            value, i = studies, i + 1
+        else:
+            value, i = decode(text, i)
+        data[key] = value
+        i = skip(i)
+        if text[i : i + 1] == ",":
+            i = skip(i + 1)
+        elif text[i : i + 1] != "}":
+            raise ValueError("expected ',' or '}'")
+    if skip(i + 1) != len(text):
+        raise ValueError("trailing data")
+    return data, raws
 
 
 def parse_json_page(body: bytes) -> dict[str, Any]:
+    """A /studies page as a dict; "_raw" holds each study's text. A cut-off or malformed page is asked for again."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data, raws = _split_page(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, IndexError):
         raise RetryableBody("malformed or cut-off JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("studies"), list):
+    if not isinstance(data.get("studies"), list):
         # an answer without "studies" (an error object, a proxy's JSON) must not pass for an empty result
         raise RetryableBody("JSON page without a list of studies")
+    data["_raw"] = raws
     return data
 
 
@@ -72,7 +128,7 @@ def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> 
         data = client.get(url, page_params, parse=parse_json_page)
         studies = data.get("studies") or []
         token = data.get("nextPageToken") or None
-        yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token)
+        yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token, raw=data.get("_raw"))
         first = False
         if not token or not studies:
             return
@@ -119,8 +175,8 @@ def study_label(study: Any) -> str:
     return nct or (json.dumps(study)[:80] if study is not None else "null")
 
 
-def parse_study(study: dict[str, Any]) -> Trial:
-    """One v2 study -> Trial. Raises ApiError when the record lacks protocolSection or nctId."""
+def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
+    """One v2 study -> Trial (raw: its JSON text as received, if at hand). ApiError without protocolSection or nctId."""
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         raise ApiError(f"study {study_label(study)} has no protocolSection")
     p = study["protocolSection"]
@@ -176,14 +232,15 @@ def parse_study(study: dict[str, Any]) -> Trial:
         has_results=has_results,
         references=references,
         url=STUDY_URL.format(nct_id),
-        raw_json=json.dumps(study, ensure_ascii=False, separators=(",", ":")),
+        raw_json=raw if raw is not None else json.dumps(study, ensure_ascii=False, separators=(",", ":")),
     )
 
 
 def parse_page(page: Page) -> Iterator[Trial]:
     """Trials of a page; a study without protocolSection or nctId is skipped with a warning naming it."""
-    for study in page.studies:
+    raws = page.raw if page.raw is not None and len(page.raw) == len(page.studies) else [None] * len(page.studies)
+    for study, raw in zip(page.studies, raws):
         try:
-            yield parse_study(study)
+            yield parse_study(study, raw)
         except ApiError as exc:
             log.warning("skipped a ClinicalTrials.gov record: %s", exc)
