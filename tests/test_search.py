@@ -14,7 +14,7 @@ from tracker.cli import cli
 from tracker.sources import ctgov, pubmed
 from tracker.store import open_store
 
-from .conftest import fixture_path, real_studies
+from .conftest import real_studies
 from .fakes import EFETCH_HEAD
 from .test_pubmed import real_articles
 
@@ -229,7 +229,7 @@ def test_export_refuses_formats_and_filters_that_do_not_fit(filled):
 def test_both_tables_have_the_fts_datasette_uses(filled, settings):
     db = sqlite_utils.Database(settings.db_path)
     assert (db["trials"].detect_fts(), db["publications"].detect_fts()) == ("trials_fts", "publications_fts")
-    assert [r["nct_id"] for r in db["trials"].search("transplantation", columns=["nct_id"])] is not None
+    assert [r["nct_id"] for r in db["trials"].search("transplantation", columns=["nct_id"])] != None
 
 
 def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov, fake_pubmed):

@@ -7,7 +7,6 @@ import json
 import re
 import smtplib
 import ssl
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage

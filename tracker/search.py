@@ -9,11 +9,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError, TrackerError
+from .errors import TrackerError
 from .http import HttpClient
 from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import SEARCH_WINDOW, RecordFilter, Store, select_search
+from .store import RecordFilter, Store, select_search
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
+import xml.etree.ElementTree as ET
+
 from Bio import Entrez
 
 from ..errors import ApiError
@@ -25,8 +27,6 @@ CAP = 10_000  # PubMed returns at most the first 10,000 hits of a query
 OVERLAP_DAYS = 3
 FIRST_DATE = date(1781, 1, 1)  # older than anything PubMed indexes
 NCT_RE = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
-# Bio.Entrez decodes entities but keeps PubMed's inline markup as text; strip only that markup, so "<5 mg" stays.
-TAG_RE = re.compile(r"</?(?:i|b|u|sub|sup|mml:[A-Za-z]+)(?:\s[^<>]*)?/?>")
 DOCTYPE_RE = re.compile(rb"(<!DOCTYPE[^>]*?)\"http://(www\.ncbi\.nlm\.nih\.gov|dtd\.nlm\.nih\.gov)/")
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
@@ -203,47 +203,49 @@ def next_cursor(now: datetime) -> str:
 
 
 # -- parsing ---------------------------------------------------------------------------------------
+#
+# Articles are read with xml.etree: Bio.Entrez.read (which still reads esearch answers above) spends about 1.5 ms per
+# article building DTD-driven objects, three times the whole floor of download + parse + store (bench/). A test
+# checks, on every real recording, that this parser gives exactly what a Bio.Entrez.read-based parse gives.
 
-def flatten(value: Any) -> str | None:
-    """Inline markup (<i>, <sub>, MathML) flattened to text, whitespace collapsed."""
-    if value is None:
+def flatten(element: ET.Element | None) -> str | None:
+    """An element's text with its inline markup (<i>, <sub>, MathML) flattened and whitespace collapsed. Entities
+    are decoded by the XML parser, so "&lt;5 mg" reads "<5 mg" and stays text."""
+    if element is None:
         return None
-    text = TAG_RE.sub("", str(value))
-    text = " ".join(text.split())
+    text = " ".join("".join(element.itertext()).split())
     return text or None
 
 
-def _attr(element: Any, name: str) -> str | None:
-    return getattr(element, "attributes", {}).get(name)
+def _find_text(element: ET.Element | None, path: str) -> str | None:
+    found = element.find(path) if element is not None else None
+    return flatten(found) if found is not None else None
 
 
-def parse_abstract(abstract: Any) -> str | None:
-    if not abstract:
+def parse_abstract(abstract: ET.Element | None) -> str | None:
+    if abstract is None:
         return None
     parts = []
-    for section in abstract.get("AbstractText", []):
+    for section in abstract.findall("AbstractText"):
         text = flatten(section)
         if not text:
             continue
-        label = _attr(section, "Label")
+        label = section.get("Label")
         parts.append(f"{label}: {text}" if label else text)
     return "\n".join(parts) or None
 
 
-def parse_authors(author_list: Any) -> tuple[str, ...]:
+def parse_authors(container: ET.Element | None) -> tuple[str, ...]:
     names = []
-    lists = author_list if isinstance(author_list, list) else []
-    # BookDocument nests AuthorList as a list of lists
-    if lists and isinstance(lists[0], list):
-        lists = [a for sub in lists for a in sub]
-    for author in lists:
-        if not isinstance(author, dict):
-            continue
-        if author.get("CollectiveName"):
-            names.append(flatten(author["CollectiveName"]))
-        elif author.get("LastName"):
-            initials = author.get("Initials") or ""
-            names.append(f"{author['LastName']} {initials}".strip())
+    if container is None:
+        return ()
+    for author in container.iter("Author"):
+        collective = author.find("CollectiveName")
+        if collective is not None:
+            names.append(flatten(collective))
+        elif author.findtext("LastName"):
+            initials = author.findtext("Initials") or ""
+            names.append(f"{author.findtext('LastName').strip()} {initials.strip()}".strip())
     return tuple(n for n in names if n)
 
 
@@ -256,53 +258,50 @@ def _month(text: str | None) -> int | None:
     return MONTHS.get(text[:3]) or SEASONS.get(text)
 
 
-def parse_pub_date(pub_date: Any) -> tuple[str | None, str | None]:
+def parse_pub_date(pub_date: ET.Element | None) -> tuple[str | None, str | None]:
     """(as printed, sortable YYYY-MM-DD) from a PubDate: Year/Month/Day, Year/Season, or MedlineDate."""
-    if not pub_date:
+    if pub_date is None:
         return None, None
-    if pub_date.get("MedlineDate"):
-        printed = str(pub_date["MedlineDate"]).strip()
+    medline = pub_date.findtext("MedlineDate")
+    if medline:
+        printed = medline.strip()
         year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)
         month_match = re.search(r"\b([A-Za-z]{3})[a-z]*\b", printed)
         month = _month(month_match.group(1)) if month_match else None
         if not year:
             return printed, None
         return printed, f"{year.group(1)}-{month or 1:02d}-01"
-    year = str(pub_date.get("Year") or "").strip()
-    month_text = pub_date.get("Month") or pub_date.get("Season")
-    day = str(pub_date.get("Day") or "").strip()
-    printed = " ".join(str(p) for p in (year, month_text, day) if p)
+    year = (pub_date.findtext("Year") or "").strip()
+    month_text = pub_date.findtext("Month") or pub_date.findtext("Season")
+    day = (pub_date.findtext("Day") or "").strip()
+    printed = " ".join(str(p).strip() for p in (year, month_text, day) if p)
     if not year.isdigit():
         return printed or None, None
-    month = _month(str(month_text)) if month_text else None
+    month = _month(month_text) if month_text else None
     sortable = f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
     return printed, sortable
 
 
-def _ymd_dict(value: Any) -> str | None:
-    if not value:
+def _element_date(element: ET.Element | None) -> str | None:
+    if element is None:
         return None
-    if isinstance(value, list):
-        value = value[0] if value else None
-        if not value:
-            return None
     try:
-        return f"{int(value['Year']):04d}-{int(value.get('Month', 1)):02d}-{int(value.get('Day', 1)):02d}"
-    except (KeyError, ValueError, TypeError):
+        return f"{int(element.findtext('Year')):04d}-{int(element.findtext('Month') or 1):02d}-{int(element.findtext('Day') or 1):02d}"
+    except (TypeError, ValueError):
         return None
 
 
-def _history_date(history: Any, status: str) -> str | None:
-    for entry in history or []:
-        if _attr(entry, "PubStatus") == status:
-            return _ymd_dict(entry)
+def _history_date(history: ET.Element | None, status: str) -> str | None:
+    for entry in history.findall("PubMedPubDate") if history is not None else []:
+        if entry.get("PubStatus") == status:
+            return _element_date(entry)
     return None
 
 
-def _id_of(ids: Any, kind: str) -> str | None:
-    for value in ids or []:
-        if _attr(value, "IdType") == kind:
-            return str(value).strip() or None
+def _id_of(ids: ET.Element | None, kind: str) -> str | None:
+    for value in ids.findall("ArticleId") if ids is not None else []:
+        if value.get("IdType") == kind:
+            return (value.text or "").strip() or None
     return None
 
 
@@ -314,14 +313,106 @@ def _nct_in_text(*texts: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _corrections(citation: Any) -> tuple[Correction, ...]:
+def _corrections(citation: ET.Element) -> tuple[Correction, ...]:
     result = []
-    for entry in citation.get("CommentsCorrectionsList", []) or []:
-        kind = _attr(entry, "RefType")
+    for entry in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+        kind = entry.get("RefType")
         if kind in CORRECTION_TYPES:
-            pmid = entry.get("PMID")
-            result.append(Correction(type=kind, pmid=str(pmid) if pmid else None, source=entry.get("RefSource")))
+            pmid = (entry.findtext("PMID") or "").strip()
+            result.append(Correction(type=kind, pmid=pmid or None, source=entry.findtext("RefSource")))
     return tuple(result)
+
+
+def _keywords(parent: ET.Element) -> tuple[str, ...]:
+    return tuple(k for k in (flatten(el) for el in parent.iterfind("KeywordList/Keyword")) if k)
+
+
+def parse_article(article: ET.Element, raw: str = "") -> Publication:
+    citation = article.find("MedlineCitation")
+    art = citation.find("Article")
+    data = article.find("PubmedData")
+    pmid_el = citation.find("PMID")
+    journal = art.find("Journal")
+    issue = journal.find("JournalIssue") if journal is not None else None
+    printed, sortable = parse_pub_date(issue.find("PubDate") if issue is not None else None)
+    doi = None
+    for loc in art.findall("ELocationID"):
+        if loc.get("EIdType") == "doi":
+            doi = (loc.text or "").strip() or None
+    ids = data.find("ArticleIdList") if data is not None else None
+    doi = doi or _id_of(ids, "doi")
+    nct_ids = []
+    for bank in art.iterfind("DataBankList/DataBank"):
+        if (bank.findtext("DataBankName") or "").lower().startswith("clinicaltrials"):
+            nct_ids.extend((a.text or "").strip().upper() for a in bank.iterfind("AccessionNumberList/AccessionNumber"))
+    types = tuple((t.text or "").strip() for t in art.iterfind("PublicationTypeList/PublicationType"))
+    corrections = _corrections(citation)
+    title = _find_text(art, "ArticleTitle") or _find_text(art, "VernacularTitle")
+    abstract = parse_abstract(art.find("Abstract"))
+    mesh = tuple((d.text or "").strip() for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName"))
+    language = art.findtext("Language")
+    return Publication(
+        pmid=(pmid_el.text or "").strip(),
+        version=pmid_el.get("Version"),
+        title=title,
+        abstract=abstract,
+        authors=parse_authors(art.find("AuthorList")),
+        journal=_find_text(journal, "Title"),
+        journal_abbrev=_find_text(journal, "ISOAbbreviation"),
+        volume=_find_text(issue, "Volume"),
+        issue=_find_text(issue, "Issue"),
+        pages=_find_text(art, "Pagination/MedlinePgn"),
+        pub_date=printed,
+        sort_date=sortable,
+        article_date=_element_date(art.find("ArticleDate")),
+        entrez_date=_history_date(data.find("History") if data is not None else None, "entrez"),
+        doi=doi,
+        pmcid=_id_of(ids, "pmc"),
+        publication_types=types,
+        mesh_terms=mesh,
+        keywords=_keywords(citation),
+        language=language.strip() if language else None,
+        nct_ids=tuple(dict.fromkeys(nct_ids)),
+        text_nct_ids=_nct_in_text(title, abstract),
+        is_retracted="Retracted Publication" in types or any(c.type == "RetractionIn" for c in corrections),
+        corrections=corrections,
+        raw_xml=raw,
+    )
+
+
+def parse_book(article: ET.Element, raw: str = "") -> Publication:
+    doc = article.find("BookDocument")
+    data = article.find("PubmedBookData")
+    book = doc.find("Book")
+    printed, sortable = parse_pub_date(book.find("PubDate") if book is not None else None)
+    title = _find_text(doc, "ArticleTitle") or _find_text(book, "BookTitle")
+    abstract = parse_abstract(doc.find("Abstract"))
+    language = doc.findtext("Language")
+    authors = ()
+    for author_list in doc.findall("AuthorList"):
+        authors += parse_authors(author_list)
+    if not authors and book is not None:
+        for author_list in book.findall("AuthorList"):
+            authors += parse_authors(author_list)
+    pmid_el = doc.find("PMID")
+    return Publication(
+        pmid=(pmid_el.text or "").strip(),
+        version=pmid_el.get("Version"),
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        journal=_find_text(book, "BookTitle"),
+        pub_date=printed,
+        sort_date=sortable or _element_date(doc.find("ContributionDate")),
+        entrez_date=_history_date(data.find("History") if data is not None else None, "entrez"),
+        doi=_id_of(data.find("ArticleIdList") if data is not None else None, "doi"),
+        publication_types=tuple((t.text or "").strip() for t in doc.findall("PublicationType")),
+        keywords=_keywords(doc),
+        language=language.strip() if language else None,
+        text_nct_ids=_nct_in_text(title, abstract),
+        is_book=True,
+        raw_xml=raw,
+    )
 
 
 RECORD_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
@@ -338,106 +429,30 @@ def split_records(body: bytes) -> dict[str, str]:
     return records
 
 
-def parse_article(article: Any, raw: str = "") -> Publication:
-    citation = article["MedlineCitation"]
-    art = citation["Article"]
-    data = article.get("PubmedData", {}) or {}
-    pmid_el = citation["PMID"]
-    journal = art.get("Journal", {}) or {}
-    issue = journal.get("JournalIssue", {}) or {}
-    printed, sortable = parse_pub_date(issue.get("PubDate"))
-    doi = None
-    for loc in art.get("ELocationID", []) or []:
-        if _attr(loc, "EIdType") == "doi":
-            doi = str(loc).strip()
-    doi = doi or _id_of(data.get("ArticleIdList"), "doi")
-    nct_ids = []
-    for bank in art.get("DataBankList", []) or []:
-        if str(bank.get("DataBankName", "")).lower().startswith("clinicaltrials"):
-            nct_ids.extend(str(a).strip().upper() for a in bank.get("AccessionNumberList", []))
-    types = tuple(str(t) for t in art.get("PublicationTypeList", []) or [])
-    corrections = _corrections(citation)
-    title = flatten(art.get("ArticleTitle")) or flatten(art.get("VernacularTitle"))
-    abstract = parse_abstract(art.get("Abstract"))
-    mesh = tuple(str(h["DescriptorName"]) for h in citation.get("MeshHeadingList", []) or [] if h.get("DescriptorName"))
-    keywords = tuple(flatten(k) for group in citation.get("KeywordList", []) or [] for k in group if flatten(k))
-    language = art.get("Language") or []
-    return Publication(
-        pmid=str(pmid_el).strip(),
-        version=_attr(pmid_el, "Version"),
-        title=title,
-        abstract=abstract,
-        authors=parse_authors(art.get("AuthorList", [])),
-        journal=flatten(journal.get("Title")),
-        journal_abbrev=flatten(journal.get("ISOAbbreviation")),
-        volume=flatten(issue.get("Volume")),
-        issue=flatten(issue.get("Issue")),
-        pages=flatten((art.get("Pagination") or {}).get("MedlinePgn")),
-        pub_date=printed,
-        sort_date=sortable,
-        article_date=_ymd_dict(art.get("ArticleDate")),
-        entrez_date=_history_date(data.get("History"), "entrez"),
-        doi=doi,
-        pmcid=_id_of(data.get("ArticleIdList"), "pmc"),
-        publication_types=types,
-        mesh_terms=mesh,
-        keywords=keywords,
-        language=str(language[0]) if language else None,
-        nct_ids=tuple(dict.fromkeys(nct_ids)),
-        text_nct_ids=_nct_in_text(title, abstract),
-        is_retracted="Retracted Publication" in types or any(c.type == "RetractionIn" for c in corrections),
-        corrections=corrections,
-        raw_xml=raw,
-    )
-
-
-def parse_book(article: Any, raw: str = "") -> Publication:
-    doc = article["BookDocument"]
-    data = article.get("PubmedBookData", {}) or {}
-    book = doc.get("Book", {}) or {}
-    printed, sortable = parse_pub_date(book.get("PubDate"))
-    title = flatten(doc.get("ArticleTitle")) or flatten(book.get("BookTitle"))
-    abstract = parse_abstract(doc.get("Abstract"))
-    language = doc.get("Language") or []
-    return Publication(
-        pmid=str(doc["PMID"]).strip(),
-        version=_attr(doc["PMID"], "Version"),
-        title=title,
-        abstract=abstract,
-        authors=parse_authors(doc.get("AuthorList", [])) or parse_authors(book.get("AuthorList", [])),
-        journal=flatten(book.get("BookTitle")),
-        pub_date=printed,
-        sort_date=sortable or _ymd_dict(doc.get("ContributionDate")),
-        entrez_date=_history_date(data.get("History"), "entrez"),
-        doi=_id_of(data.get("ArticleIdList"), "doi"),
-        publication_types=tuple(str(t) for t in doc.get("PublicationType", []) or []),
-        keywords=tuple(flatten(k) for group in doc.get("KeywordList", []) or [] for k in group if flatten(k)),
-        language=str(language[0]) if language else None,
-        text_nct_ids=_nct_in_text(title, abstract),
-        is_book=True,
-        raw_xml=raw,
-    )
-
-
 def parse_pubmed_xml(body: bytes) -> list[Publication]:
-    """An efetch PubmedArticleSet -> publications (articles, book articles, and deleted citations marked deleted)."""
-    data = read_xml(body)
-    if isinstance(data, list):  # older DTDs (before 2017) give a plain list of records
-        data = {
-            "PubmedArticle": [a for a in data if "MedlineCitation" in a],
-            "PubmedBookArticle": [a for a in data if "BookDocument" in a],
-        }
-    if not isinstance(data, dict):
-        raise ApiError("efetch answer is not a PubmedArticleSet")
+    """An efetch PubmedArticleSet -> publications (articles, book articles, and deleted citations marked deleted).
+    A rate-limit notice or malformed XML is a RetryableBody; an <ERROR> answer is an ApiError."""
+    _check_rate_limit(body)
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise RetryableBody(f"malformed or cut-off XML ({exc})") from None
+    if root.tag != "PubmedArticleSet":
+        error = root.findtext(".//ERROR")
+        if error:
+            raise ApiError(" ".join(error.split()))
+        raise ApiError(f"efetch answer is a {root.tag}, not a PubmedArticleSet")
     raw = split_records(body)
     pubs: list[Publication] = []
-    for article in data.get("PubmedArticle", []):
-        pmid = str(article["MedlineCitation"]["PMID"]).strip()
-        pubs.append(parse_article(article, raw.get(pmid, "")))
-    for article in data.get("PubmedBookArticle", []):
-        pmid = str(article["BookDocument"]["PMID"]).strip()
-        pubs.append(parse_book(article, raw.get(pmid, "")))
-    for deleted in data.get("DeleteCitation", []) or []:
-        for pmid in deleted if isinstance(deleted, list) else [deleted]:
-            pubs.append(Publication(pmid=str(pmid).strip(), is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{pmid}</PMID></DeleteCitation>"))
+    for element in root:
+        if element.tag == "PubmedArticle":
+            pmid = (element.findtext("MedlineCitation/PMID") or "").strip()
+            pubs.append(parse_article(element, raw.get(pmid, "")))
+        elif element.tag == "PubmedBookArticle":
+            pmid = (element.findtext("BookDocument/PMID") or "").strip()
+            pubs.append(parse_book(element, raw.get(pmid, "")))
+        elif element.tag == "DeleteCitation":
+            for pmid_el in element.findall("PMID"):
+                pmid = (pmid_el.text or "").strip()
+                pubs.append(Publication(pmid=pmid, is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{pmid}</PMID></DeleteCitation>"))
     return pubs
