@@ -191,6 +191,16 @@ def m002_chart_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_trials_chart ON trials (nct_id, first_seen_at, start_date)")
 
 
+@migrations()
+def m003_fewer_write_indexes(db: sqlite_utils.Database) -> None:
+    """Every index is paid on each upsert. Status, start-date and publication-date filters are applied to FTS hits
+    (joined by rowid) and never used these; a DOI is looked up case-insensitively, which the plain index could not serve."""
+    for name in ("idx_trials_overall_status", "idx_trials_start_date", "idx_publications_sort_date", "idx_publications_doi",
+                 "idx_query_matches_first_seen_at"):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_publications_doi_nocase ON publications (doi COLLATE NOCASE)")
+
+
 def iso(moment: datetime) -> str:
     """Timestamps are ISO-8601 UTC strings, second precision, so they sort and compare as text."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -493,7 +503,7 @@ class Store:
         return rows[0] if rows else None
 
     def select_pmid_by_doi(self, doi: str) -> str | None:
-        rows = self._rows("SELECT pmid FROM publications WHERE lower(doi) = lower(?)", (doi,))
+        rows = self._rows("SELECT pmid FROM publications WHERE doi = ? COLLATE NOCASE", (doi,))
         return rows[0]["pmid"] if rows else None
 
     def select_changes(self, table: str, record_id: str) -> list[dict[str, Any]]:
@@ -657,7 +667,7 @@ class DigestQueries:
         return self.store._rows("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT ?", (limit,))
 
 
-@dataclass
+@dataclass(frozen=True)
 class RecordFilter:
     """Filters shared by search and export. Trial-only filters (status, phase, has_results) exclude publications."""
 
