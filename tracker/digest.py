@@ -269,7 +269,7 @@ def md_escape(value: Any) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(value).split()))
 
 
-def _environment(autoescape: bool) -> Environment:
+def template_environment(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("tracker", "templates"),
         autoescape=autoescape,  # by flag: select_autoescape would miss the .j2 suffix
@@ -285,7 +285,7 @@ def _environment(autoescape: bool) -> Environment:
 
 
 def render_markdown(digest: Digest) -> str:
-    return _environment(False).get_template("digest.md.j2").render(d=digest)
+    return template_environment(False).get_template("digest.md.j2").render(d=digest)
 
 
 def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 90) -> dict[str, Any] | None:
@@ -307,7 +307,7 @@ def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 
 
 def render_html(digest: Digest) -> str:
     charts = {line.name: {k: chart_svg(v) for k, v in line.chart.items()} for line in digest.lines}
-    return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts)
+    return template_environment(True).get_template("digest.html.j2").render(d=digest, charts=charts)
 
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -345,19 +345,20 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
         raise TrackerError(f"cannot create the report directory {reports_dir}: {exc.strerror}") from None
     written = []
     if "md" in formats:
-        written.append(_write(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
+        written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
     if "html" in formats:
-        written.append(_write(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
+        written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
     reads = DigestQueries(store)
     reads.save_digest(
         created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary
     )
     if "atom" in formats:
-        written.append(_write(reports_dir / "feed.xml", render_atom(reads.digests(), updated=iso(now))))
+        written.append(write_text_atomic(reports_dir / "feed.xml", render_atom(reads.digests(), updated=iso(now))))
     return written
 
 
-def _write(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a whole file through a temporary one, so a reader never sees half a report."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -113,13 +113,11 @@ class SaveResult:
     fetched: int = 0
     new: int = 0
     changed: int = 0
-    new_ids: list[str] = field(default_factory=list)
 
     def add(self, other: "SaveResult") -> None:
         self.fetched += other.fetched
         self.new += other.new
         self.changed += other.changed
-        self.new_ids.extend(other.new_ids)
 
 
 def as_plain(value: Any) -> Any:

@@ -211,6 +211,8 @@ def _hash(text: str) -> str:
 
 
 def _json(value: Any) -> str:
+    if isinstance(value, tuple) and all(type(v) is str for v in value):  # the common case: a list of names
+        return json.dumps(list(value), ensure_ascii=False)
     return json.dumps(as_plain(value), ensure_ascii=False)
 
 
@@ -402,7 +404,6 @@ class Store:
             old = existing.get(record_id)
             if old is None:
                 result.new += 1
-                result.new_ids.append(record_id)
                 write.append(row)
                 touched.add(record_id)
             elif old["raw_hash"] != row["raw_hash"]:
@@ -414,14 +415,14 @@ class Store:
                 touched.add(record_id)
         if write:
             columns = list(write[0].keys())
-            placeholders = ", ".join(f":{c}" for c in columns)
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
             sql = (
                 f"INSERT INTO {table} ({', '.join(columns)}, first_seen_at, updated_at) "
-                f"VALUES ({placeholders}, :_stamp, :_stamp) "
+                f"VALUES ({', '.join('?' * (len(columns) + 2))}) "
                 f"ON CONFLICT({key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
             )
-            self.db.conn.executemany(sql, [{**row, "_stamp": stamp} for row in write])
+            # positional tuples: sqlite3 binds them faster than named parameters from dicts
+            self.db.conn.executemany(sql, [(*row.values(), stamp, stamp) for row in write])
         if changes:
             self.db.conn.executemany(
                 f"INSERT INTO {changes_table} ({key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
