@@ -8,7 +8,7 @@ from typing import Any
 
 from tracker.errors import ApiError
 from tracker.models import Correction, Publication
-from tracker.sources.pubmed import CORRECTION_TYPES, MONTHS, SEASONS, _nct_in_text, read_xml, split_records
+from tracker.sources.pubmed import CORRECTION_TYPES, _month, _nct_in_text, read_xml, split_records
 
 # Bio.Entrez decodes entities but keeps inline markup as text (MathML rewritten without its mml: prefix);
 # strip those tags by name so that "<5 mg" stays.
@@ -58,15 +58,6 @@ def parse_authors(author_list: Any) -> tuple[str, ...]:
             initials = author.get("Initials") or ""
             names.append(f"{author['LastName']} {initials}".strip())
     return tuple(n for n in names if n)
-
-
-def _month(text: str | None) -> int | None:
-    if not text:
-        return None
-    text = text.strip().lower()
-    if text.isdigit():
-        return int(text) if 1 <= int(text) <= 12 else None
-    return MONTHS.get(text[:3]) or SEASONS.get(text)
 
 
 def parse_pub_date(pub_date: Any) -> tuple[str | None, str | None]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigError, TrackerError
 from .http import HttpClient
-from .settings import Settings, read_toml
+from .settings import Settings, pick, read_toml
 from .sources import ctgov, pubmed
 from .store import ClaimQueries, Store, iso
 
@@ -432,10 +432,4 @@ def select_claim_flips(store: Store, start: str, end: str, claims_path: Path | N
 
 
 def select_claims(claims: list[Claim], ids: tuple[str, ...]) -> list[Claim]:
-    if not ids:
-        return claims
-    known = {c.id: c for c in claims}
-    missing = [i for i in ids if i not in known]
-    if missing:
-        raise TrackerError(f"unknown claim {missing[0]!r} (known: {', '.join(known)})")
-    return [known[i] for i in ids]
+    return pick(claims, ids, key=lambda c: c.id, what="claim")

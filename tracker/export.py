@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
-JSON_COLUMNS = {"phases", "conditions", "interventions", "countries", "study_references", "authors", "publication_types",
-                "mesh_terms", "keywords", "nct_ids", "corrections"}
+from .store import JSON_COLUMNS
+
 FORMATS = {"trials": ("csv", "json"), "publications": ("csv", "json", "ris", "bibtex")}
 
 

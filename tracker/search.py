@@ -13,7 +13,7 @@ from .errors import TrackerError
 from .http import HttpClient
 from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import RecordFilter, Store, select_search
+from .store import JSON_COLUMNS, RAW_COLUMNS, RecordFilter, Store, select_search
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -202,10 +202,5 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
         changes = store.select_changes("publication_changes", value)
         links = store.select_links(pmid=value)
         matches = store.select_matches("pubmed", value)
-    for column in ("phases", "conditions", "interventions", "countries", "study_references", "authors", "publication_types",
-                   "mesh_terms", "keywords", "nct_ids", "corrections"):
-        if column in record and record[column]:
-            record[column] = json.loads(record[column])
-    for column in ("raw_json", "raw_xml", "raw_hash"):
-        record.pop(column, None)
+    record = {k: (json.loads(v) if k in JSON_COLUMNS and v else v) for k, v in record.items() if k not in RAW_COLUMNS}
     return {"kind": kind, "id": value, "record": record, "changes": changes, "links": links, "lines": matches}

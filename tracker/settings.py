@@ -10,7 +10,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -216,11 +216,19 @@ def load_queries(directory: Path) -> list[Query]:
     return queries
 
 
-def select_queries(queries: list[Query], names: tuple[str, ...] | list[str]) -> list[Query]:
+T = TypeVar("T")
+
+
+def pick(items: list[T], names: tuple[str, ...] | list[str], *, key: Callable[[T], str], what: str) -> list[T]:
+    """The items named, in the order named (all when none are); an unknown name is a ConfigError listing the known."""
     if not names:
-        return queries
-    known = {q.name: q for q in queries}
+        return items
+    known = {key(item): item for item in items}
     missing = [n for n in names if n not in known]
     if missing:
-        raise ConfigError(f"unknown topic line {missing[0]!r} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"unknown {what} {missing[0]!r} (known: {', '.join(known)})")
     return [known[n] for n in names]
+
+
+def select_queries(queries: list[Query], names: tuple[str, ...] | list[str]) -> list[Query]:
+    return pick(queries, names, key=lambda q: q.name, what="topic line")

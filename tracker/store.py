@@ -27,6 +27,8 @@ migrations = Migrations("tracker")
 
 TRIAL_JSON_COLUMNS = ("phases", "conditions", "interventions", "countries", "study_references")
 PUBLICATION_JSON_COLUMNS = ("authors", "publication_types", "mesh_terms", "keywords", "nct_ids", "corrections")
+JSON_COLUMNS = frozenset(TRIAL_JSON_COLUMNS + PUBLICATION_JSON_COLUMNS)
+RAW_COLUMNS = ("raw_json", "raw_xml", "raw_hash")  # kept for back-filling, never shown or exported
 # Fields whose change a clinician wants to hear about.
 TRACKED_TRIAL_FIELDS = (
     "title",
@@ -784,11 +786,7 @@ def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None
     cursor = store.db.execute(sql, params)
     names = [d[0] for d in cursor.description]
     for row in cursor:
-        record = dict(zip(names, row))
-        record.pop("raw_json", None)
-        record.pop("raw_xml", None)
-        record.pop("raw_hash", None)
-        yield record
+        yield {k: v for k, v in zip(names, row) if k not in RAW_COLUMNS}
 
 
 class ClaimQueries:
