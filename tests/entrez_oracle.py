@@ -8,7 +8,7 @@ from typing import Any
 
 from tracker.errors import ApiError
 from tracker.models import Correction, Publication
-from tracker.sources.pubmed import CORRECTION_TYPES, _month, _nct_in_text, read_xml, split_records
+from tracker.sources.pubmed import CORRECTION_TYPES, _nct_in_text, pub_date_fields, read_xml, split_records
 
 # Bio.Entrez decodes entities but keeps inline markup as text (MathML rewritten without its mml: prefix);
 # strip those tags by name so that "<5 mg" stays.
@@ -61,26 +61,10 @@ def parse_authors(author_list: Any) -> tuple[str, ...]:
 
 
 def parse_pub_date(pub_date: Any) -> tuple[str | None, str | None]:
-    """(as printed, sortable YYYY-MM-DD) from a PubDate: Year/Month/Day, Year/Season, or MedlineDate."""
     if not pub_date:
         return None, None
-    if pub_date.get("MedlineDate"):
-        printed = str(pub_date["MedlineDate"]).strip()
-        year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)
-        month_match = re.search(r"\b([A-Za-z]{3})[a-z]*\b", printed)
-        month = _month(month_match.group(1)) if month_match else None
-        if not year:
-            return printed, None
-        return printed, f"{year.group(1)}-{month or 1:02d}-01"
-    year = str(pub_date.get("Year") or "").strip()
-    month_text = pub_date.get("Month") or pub_date.get("Season")
-    day = str(pub_date.get("Day") or "").strip()
-    printed = " ".join(str(p) for p in (year, month_text, day) if p)
-    if not year.isdigit():
-        return printed or None, None
-    month = _month(str(month_text)) if month_text else None
-    sortable = f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
-    return printed, sortable
+    month = pub_date.get("Month") or pub_date.get("Season")
+    return pub_date_fields(pub_date.get("Year"), str(month) if month else None, pub_date.get("Day"), pub_date.get("MedlineDate"))
 
 
 def _ymd_dict(value: Any) -> str | None:

@@ -258,28 +258,32 @@ def _month(text: str | None) -> int | None:
     return MONTHS.get(text[:3]) or SEASONS.get(text)
 
 
-def parse_pub_date(pub_date: ET.Element | None) -> tuple[str | None, str | None]:
-    """(as printed, sortable YYYY-MM-DD) from a PubDate: Year/Month/Day, Year/Season, or MedlineDate."""
-    if pub_date is None:
-        return None, None
-    medline = pub_date.findtext("MedlineDate")
+def pub_date_fields(year: str | None, month_text: str | None, day: str | None, medline: str | None) -> tuple[str | None, str | None]:
+    """(as printed, sortable YYYY-MM-DD) from a PubDate's parts: Year/Month/Day, Year/Season, or a MedlineDate
+    such as "1998 Dec-1999 Jan" (sorted by its first year and month)."""
     if medline:
         printed = medline.strip()
-        year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)
+        found_year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)
         month_match = re.search(r"\b([A-Za-z]{3})[a-z]*\b", printed)
         month = _month(month_match.group(1)) if month_match else None
-        if not year:
+        if not found_year:
             return printed, None
-        return printed, f"{year.group(1)}-{month or 1:02d}-01"
-    year = (pub_date.findtext("Year") or "").strip()
-    month_text = pub_date.findtext("Month") or pub_date.findtext("Season")
-    day = (pub_date.findtext("Day") or "").strip()
+        return printed, f"{found_year.group(1)}-{month or 1:02d}-01"
+    year, day = (year or "").strip(), (day or "").strip()
     printed = " ".join(str(p).strip() for p in (year, month_text, day) if p)
     if not year.isdigit():
         return printed or None, None
     month = _month(month_text) if month_text else None
-    sortable = f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
-    return printed, sortable
+    return printed, f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
+
+
+def parse_pub_date(pub_date: ET.Element | None) -> tuple[str | None, str | None]:
+    if pub_date is None:
+        return None, None
+    return pub_date_fields(
+        pub_date.findtext("Year"), pub_date.findtext("Month") or pub_date.findtext("Season"), pub_date.findtext("Day"),
+        pub_date.findtext("MedlineDate"),
+    )
 
 
 def _element_date(element: ET.Element | None) -> str | None:
