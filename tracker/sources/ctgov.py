@@ -152,6 +152,12 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def _module(parent: dict[str, Any], name: str) -> dict[str, Any]:
+    """A sub-object, or an empty dict when it is missing or not an object (any module may be absent)."""
+    value = parent.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -180,25 +186,27 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         raise ApiError(f"study {study_label(study)} has no protocolSection")
     p = study["protocolSection"]
-    nct_id = _text(_get(p, "identificationModule", "nctId"))
+    ident = _module(p, "identificationModule")
+    nct_id = _text(ident.get("nctId"))
     if not nct_id:
         raise ApiError("study without identificationModule.nctId")
-    status = _get(p, "statusModule") or {}
-    design = _get(p, "designModule") or {}
-    enrollment = _get(design, "enrollmentInfo") or {}
+    status = _module(p, "statusModule")
+    design = _module(p, "designModule")
+    lead = _module(_module(p, "sponsorCollaboratorsModule"), "leadSponsor")
+    enrollment = _module(design, "enrollmentInfo")
     count = enrollment.get("count")
     start, start_type = _date(status.get("startDateStruct"))
     primary, primary_type = _date(status.get("primaryCompletionDateStruct"))
     completion, completion_type = _date(status.get("completionDateStruct"))
     interventions = [
         f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
-        for i in _get(p, "armsInterventionsModule", "interventions") or []
+        for i in _module(p, "armsInterventionsModule").get("interventions") or []
         if isinstance(i, dict) and i.get("name")
     ]
-    countries = [loc.get("country") for loc in _get(p, "contactsLocationsModule", "locations") or [] if isinstance(loc, dict)]
+    countries = [loc.get("country") for loc in _module(p, "contactsLocationsModule").get("locations") or [] if isinstance(loc, dict)]
     references = tuple(
         Reference(pmid=str(r["pmid"]).strip(), type=_text(r.get("type")))
-        for r in _get(p, "referencesModule", "references") or []
+        for r in _module(p, "referencesModule").get("references") or []
         if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
     )
     has_results = bool(study.get("hasResults")) or "resultsSection" in study or bool(
@@ -206,18 +214,18 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     )
     return Trial(
         nct_id=nct_id,
-        title=_text(_get(p, "identificationModule", "briefTitle")),
-        official_title=_text(_get(p, "identificationModule", "officialTitle")),
-        acronym=_text(_get(p, "identificationModule", "acronym")),
+        title=_text(ident.get("briefTitle")),
+        official_title=_text(ident.get("officialTitle")),
+        acronym=_text(ident.get("acronym")),
         overall_status=_text(status.get("overallStatus")),
         why_stopped=_text(status.get("whyStopped")),
         phases=tuple(design.get("phases") or ()),
         study_type=_text(design.get("studyType")),
         enrollment=int(count) if isinstance(count, (int, float)) else None,
         enrollment_type=_text(enrollment.get("type")),
-        lead_sponsor=_text(_get(p, "sponsorCollaboratorsModule", "leadSponsor", "name")),
-        lead_sponsor_class=_text(_get(p, "sponsorCollaboratorsModule", "leadSponsor", "class")),
-        conditions=_unique(list(_get(p, "conditionsModule", "conditions") or [])),
+        lead_sponsor=_text(lead.get("name")),
+        lead_sponsor_class=_text(lead.get("class")),
+        conditions=_unique(list(_module(p, "conditionsModule").get("conditions") or [])),
         interventions=_unique(interventions),
         countries=_unique(countries),
         start_date=start,
