@@ -104,6 +104,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
         with store.transaction():
             conn.executemany(pub_sql, rows)
             conn.executemany(match_sql, matches)
+    store.rebuild_line_years()  # the rows went in around _save, so the per-line counts are taken once here
     conn.execute("PRAGMA optimize")
     store.close()
     return {"seconds": time.perf_counter() - started, "db_mb": path.stat().st_size / 1e6}
@@ -126,6 +127,7 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
                 (nct, f"New trial {i} of autologous dermal papilla cells", f"https://clinicaltrials.gov/study/{nct}", when, when),
             )
             conn.execute("INSERT INTO query_matches VALUES (?, 'ctgov', ?, ?)", (LINES[i % 10], nct, when))
+            conn.execute("INSERT INTO line_years VALUES (?, 'ctgov', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
         for i in range(changed_trials):
             nct = data.nct(i * 97)
             conn.execute("INSERT INTO trial_changes (nct_id, field, old_value, new_value, detected_at, run_id) VALUES (?, 'overall_status', 'RECRUITING', 'COMPLETED', ?, 1)", (nct, when))
@@ -138,4 +140,5 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
                 (pm, f"New paper {i} on hair follicle stem cells", when, when),
             )
             conn.execute("INSERT INTO query_matches VALUES (?, 'pubmed', ?, ?)", (LINES[i % 10], pm, when))
+            conn.execute("INSERT INTO line_years VALUES (?, 'pubmed', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
     store.close()

@@ -201,3 +201,33 @@ def test_bad_dates_get_one_line(env, settings):
     assert result.exit_code == 2 and "'2026-13-01' is not a date of the form YYYY-MM-DD" in result.output
     result = CliRunner().invoke(cli, ["digest", "--since", "2026-11-02", "--until", "2026-11-01"], env=env)
     assert result.exit_code == 1 and result.output.strip() == "Error: empty digest window: 2026-11-02T00:00:00Z is not before 2026-11-01T00:00:00Z"
+
+
+JOIN_COUNTS = """
+SELECT m.query, 'pubmed' AS source, p.pub_year AS year, p.first_seen_at, count(*) AS n
+  FROM query_matches m JOIN publications p ON p.pmid = m.record_id WHERE m.source = 'pubmed' AND p.pub_year IS NOT NULL
+ GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT m.query, 'ctgov', CAST(substr(t.start_date, 1, 4) AS INTEGER), t.first_seen_at, count(*)
+  FROM query_matches m JOIN trials t ON t.nct_id = m.record_id WHERE m.source = 'ctgov' AND t.start_date IS NOT NULL
+ GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+"""
+
+
+def test_the_chart_counts_kept_on_save_equal_a_recount_from_the_matches(world, fake_ctgov, fake_pubmed):
+    env = world["env"]
+    change_upstream(world, fake_ctgov, fake_pubmed)
+    moved = fake_ctgov.study("NCT02552212")["protocolSection"]["statusModule"]
+    moved["startDateStruct"] = {"date": "2031-01", "type": "ESTIMATED"}  # a start year that moves
+    moved["lastUpdatePostDateStruct"] = {"date": "2026-11-23", "type": "ACTUAL"}
+    write_query(world["settings"].queries_dir, "third", ctgov={"query.term": "late"}, prefix="3-")  # matches known trials
+    assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 0
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    kept = conn.execute(
+        "SELECT query, source, year, first_seen_at, sum(n) FROM line_years WHERE year > 0 GROUP BY 1, 2, 3, 4 HAVING sum(n) > 0 ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+    recount = conn.execute(JOIN_COUNTS).fetchall()
+    conn.close()
+    assert kept == recount
+    assert ("third", "ctgov", 2031, "2026-11-23T06:00:00Z", 1) in kept and ("first", "ctgov", 2031, "2026-11-23T06:00:00Z", 1) in kept

@@ -203,6 +203,36 @@ def m003_fewer_write_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_publications_doi_nocase ON publications (doi COLLATE NOCASE)")
 
 
+LINE_YEARS_BACKFILL = """
+INSERT INTO line_years (query, source, year, first_seen_at, n)
+SELECT m.query, 'pubmed', coalesce(p.pub_year, 0), p.first_seen_at, count(*)
+  FROM query_matches m JOIN publications p ON p.pmid = m.record_id WHERE m.source = 'pubmed'
+ GROUP BY m.query, coalesce(p.pub_year, 0), p.first_seen_at
+UNION ALL
+SELECT m.query, 'ctgov', coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at, count(*)
+  FROM query_matches m JOIN trials t ON t.nct_id = m.record_id WHERE m.source = 'ctgov'
+ GROUP BY m.query, coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at
+"""
+
+
+@migrations()
+def m004_line_years(db: sqlite_utils.Database) -> None:
+    """Per line, source, year and first-seen time: how many records. Kept current on every save, so a digest's
+    charts read a few rows instead of joining every match of a line (1.2 s of a 1.9 s digest at full scale)."""
+    db["line_years"].create(
+        {"query": str, "source": str, "year": int, "first_seen_at": str, "n": int}, pk=("query", "source", "year", "first_seen_at")
+    )
+    db.execute(LINE_YEARS_BACKFILL)
+
+
+def chart_year(table: str, row: dict[str, Any]) -> int:
+    """The year a record is charted under (0: unknown): publication year, or a trial's start year."""
+    if table == "publications":
+        return int(row.get("pub_year") or 0)
+    start = row.get("start_date") or ""
+    return int(start[:4]) if start[:4].isdigit() else 0
+
+
 def iso(moment: datetime) -> str:
     """Timestamps are ISO-8601 UTC strings, second precision, so they sort and compare as text."""
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -373,7 +403,8 @@ class Store:
     # -- saving --------------------------------------------------------------------------------
     def _existing(self, table: str, key: str, ids: list[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        cols = ", ".join([key, "raw_hash", *columns])
+        year_column = "pub_year" if table == "publications" else "start_date"
+        cols = ", ".join(dict.fromkeys([key, "raw_hash", "first_seen_at", year_column, *columns]))
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -430,11 +461,53 @@ class Store:
                 f"INSERT INTO {changes_table} ({key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
                 [(c.record_id, c.field, c.old_value, c.new_value, stamp, run_id) for c in changes],
             )
+        self._count_years(table, source, query, by_id, existing, stamp)
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?)",
             [(query, source, record_id, stamp) for record_id in by_id],
         )
         return result, touched
+
+    def _count_years(
+        self, table: str, source: str, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str
+    ) -> None:
+        """Keep line_years current: a record newly matched by this line adds one to its year; a known record whose
+        year moved is moved in every line that had matched it."""
+        ids = list(by_id)
+        matched: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            matched.update(r[0] for r in self.db.execute(
+                f"SELECT record_id FROM query_matches WHERE query = ? AND source = ? AND record_id IN ({','.join('?' * len(chunk))})",
+                [query, source, *chunk],
+            ))
+        deltas: dict[tuple[str, int, str], int] = {}
+        for record_id, row in by_id.items():
+            old = existing.get(record_id)
+            first_seen = old["first_seen_at"] if old else stamp
+            year = chart_year(table, row)
+            if record_id not in matched:
+                deltas[(query, year, first_seen)] = deltas.get((query, year, first_seen), 0) + 1
+            if old is not None and chart_year(table, old) != year:
+                for (line,) in self.db.execute(
+                    "SELECT query FROM query_matches WHERE source = ? AND record_id = ?", (source, record_id)
+                ).fetchall():
+                    before = (line, chart_year(table, old), first_seen)
+                    after = (line, year, first_seen)
+                    deltas[before] = deltas.get(before, 0) - 1
+                    deltas[after] = deltas.get(after, 0) + 1
+        if deltas:
+            self.db.conn.executemany(
+                "INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (query, source, year, first_seen_at) DO UPDATE SET n = n + excluded.n",
+                [(line, source, year, first_seen, n) for (line, year, first_seen), n in deltas.items() if n],
+            )
+
+    def rebuild_line_years(self) -> None:
+        """Recount line_years from the matches (after rows were written around _save, as the benchmark's bulk load does)."""
+        with self.transaction():
+            self._execute("DELETE FROM line_years")
+            self._execute(LINE_YEARS_BACKFILL)
 
     def save_trials(self, trials: Iterable[Trial], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
         trials = list(trials)
@@ -633,17 +706,14 @@ class DigestQueries:
 
     def year_counts(self, query: str, end: str) -> dict[str, list[tuple[int, int]]]:
         """Publications per year and trials by start year for a line, counting records known before `end`."""
-        pubs = self._rows(
-            "SELECT p.pub_year AS year, count(*) AS n FROM query_matches m JOIN publications p ON p.pmid = m.record_id "
-            "WHERE m.query = :query AND m.source = 'pubmed' AND p.first_seen_at < :end AND p.pub_year IS NOT NULL GROUP BY p.pub_year ORDER BY p.pub_year",
+        counts: dict[str, list[tuple[int, int]]] = {"publications": [], "trials": []}
+        for row in self._rows(
+            "SELECT source, year, sum(n) AS n FROM line_years WHERE query = :query AND first_seen_at < :end AND year > 0 "
+            "GROUP BY source, year HAVING sum(n) > 0 ORDER BY source, year",
             {"query": query, "end": end},
-        )
-        trials = self._rows(
-            "SELECT CAST(substr(t.start_date, 1, 4) AS INTEGER) AS year, count(*) AS n FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
-            "WHERE m.query = :query AND m.source = 'ctgov' AND t.first_seen_at < :end AND t.start_date IS NOT NULL GROUP BY year ORDER BY year",
-            {"query": query, "end": end},
-        )
-        return {"publications": [(r["year"], r["n"]) for r in pubs], "trials": [(r["year"], r["n"]) for r in trials]}
+        ):
+            counts["publications" if row["source"] == "pubmed" else "trials"].append((row["year"], row["n"]))
+        return counts
 
     def last_digest_end(self) -> str | None:
         rows = self.store._rows("SELECT max(window_end) AS end FROM digests")
