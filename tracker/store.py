@@ -225,6 +225,13 @@ def m004_line_years(db: sqlite_utils.Database) -> None:
     db.execute(LINE_YEARS_BACKFILL)
 
 
+@migrations()
+def m005_drop_chart_indexes(db: sqlite_utils.Database) -> None:
+    """line_years serves the charts now; the covering indexes of m002 only cost writes."""
+    db.execute("DROP INDEX IF EXISTS idx_publications_chart")
+    db.execute("DROP INDEX IF EXISTS idx_trials_chart")
+
+
 def chart_year(table: str, row: dict[str, Any]) -> int:
     """The year a record is charted under (0: unknown): publication year, or a trial's start year."""
     if table == "publications":
