@@ -154,6 +154,20 @@ def test_run_writes_the_digest_even_when_a_source_fails_and_exits_non_zero(env, 
     assert "**Warning: this digest is incomplete.**" in md and "- line [pubmed]: failed: PubMed: esearch.fcgi failed" in md
 
 
+def test_a_digest_after_failed_updates_never_calls_the_week_quiet(env, settings, fake_ctgov):
+    fake_ctgov.always = lambda request: Response("down", status=503)
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT)
+    result = invoke(env, "run", "--format", "md", now="2026-11-23T06:00:00Z")
+    assert result.exit_code == 1
+    summary = [line for line in result.output.splitlines() if not line.startswith(("WARNING", "line [", "wrote", "Error"))]
+    assert summary == [
+        "Nothing new was stored in this window, but updates failed, so this digest cannot say the week was quiet. "
+        "Not complete: line [ctgov] failed."
+    ]
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
+    assert "quiet week" not in md and "Nothing new in the" not in md and "**Warning: this digest is incomplete.**" in md
+
+
 def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, fake_pubmed):
     from aiosmtpd.controller import Controller
 

@@ -83,7 +83,9 @@ class Digest:
     @property
     def summary(self) -> str:
         c = self.counts
-        if self.quiet:
+        if self.quiet and self.failures:
+            text = "Nothing new was stored in this window, but updates failed, so this digest cannot say the week was quiet."
+        elif self.quiet:
             text = "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
         else:
             text = ", ".join(
