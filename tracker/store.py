@@ -396,17 +396,6 @@ class Store:
         )
         return rows[0]["cursor"] if rows else None
 
-    def select_runs(self, *, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs WHERE 1=1"
-        params: list[Any] = []
-        if since:
-            sql += " AND started_at >= ?"
-            params.append(since)
-        if until:
-            sql += " AND started_at < ?"
-            params.append(until)
-        return self._rows(sql + " ORDER BY id", params)
-
     # -- saving --------------------------------------------------------------------------------
     def _existing(self, table: str, key: str, ids: list[str], columns: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -571,12 +560,6 @@ class Store:
             )
 
     # -- reading -------------------------------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        return {
-            table: self._rows(f"SELECT count(*) AS n FROM {table}")[0]["n"]
-            for table in ("trials", "publications", "trial_changes", "publication_changes", "trial_publications", "query_matches", "runs")
-        }
-
     def select_trial(self, nct_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM trials WHERE nct_id = ?", (nct_id,))
         return rows[0] if rows else None

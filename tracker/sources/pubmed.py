@@ -198,10 +198,6 @@ def fetch_line(
             yield from fetch_search(client, settings, window)
 
 
-def next_cursor(now: datetime) -> str:
-    return now.date().isoformat()
-
-
 # -- parsing ---------------------------------------------------------------------------------------
 #
 # Articles are read with xml.etree: Bio.Entrez.read (which still reads esearch answers above) spends about 1.5 ms per
