@@ -234,6 +234,22 @@ def test_second_run_with_nothing_new_makes_at_most_two_requests(env, settings, f
     assert "fetched 0, new 0, changed 0" in result.output
 
 
+def test_a_record_in_both_the_entry_and_the_modification_window_is_counted_once(env, settings, fake_pubmed):
+    from datetime import date
+
+    articles = real_articles()[:6]
+    fake_pubmed.articles = articles[:5]
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    assert run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
+    from .test_digest import set_entrez
+
+    fake_pubmed.articles.append(set_entrez(articles[5], 2026, 11, 24))  # entered this week ...
+    fake_pubmed.modified[fake_pubmed.pmid(articles[5])] = date(2026, 11, 24)  # ... and so also modified this week
+    result = run({**env, "TRACKER_NOW": "2026-11-25T06:00:00Z"})
+    assert "line-p [PubMed]: fetched 1, new 1, changed 0" in result.output, result.output
+    assert [r["path"] for r in fake_pubmed.requests[-4:]] == ["esearch", "efetch", "esearch", "efetch"]
+
+
 def test_a_record_revised_upstream_is_refetched_through_the_mdat_window_and_a_retraction_is_a_change(env, settings, fake_pubmed):
     articles = real_articles()[:10]
     fake_pubmed.articles = list(articles)

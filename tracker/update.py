@@ -99,6 +99,7 @@ def update_line(
     """Fetch one line of one source into a spool, then write it and its new cursor in one transaction."""
     run_id = store.start_run(source, query.name, now)
     spool = Spool()
+    seen: set[str] = set()  # PubMed's entry- and modification-date windows overlap; pages may repeat while paging
     try:
         batches: Iterable[tuple[list, int | None]] = (
             _ctgov_batches(store, client, settings, query, full)
@@ -106,7 +107,9 @@ def update_line(
             else _pubmed_batches(store, client, settings, query, full, now)
         )
         for records, expected in batches:
-            spool.add(records)
+            fresh = [r for r in records if _key(r) not in seen]
+            seen.update(_key(r) for r in fresh)
+            spool.add(fresh)
             if progress:
                 progress(spool.count, expected)
         save = store.save_trials if source == "ctgov" else store.save_publications
@@ -122,6 +125,10 @@ def update_line(
         raise
     finally:
         spool.close()
+
+
+def _key(record: Any) -> str:
+    return record.nct_id if hasattr(record, "nct_id") else record.pmid
 
 
 def applies(query: Query, source: str) -> bool:
