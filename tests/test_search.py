@@ -55,6 +55,9 @@ def test_snippets_highlight_the_match_and_ranking_puts_title_matches_first(fille
     # the only trial with the word in its title outranks those that name it among their conditions
     assert [h["id"] for h in trials][0] == "NCT04523987"
     assert {h["id"] for h in trials} == {"NCT04523987", "NCT00763412", "NCT05431270", "NCT02576665"}
+    # a match in a list column reads as a list, not as JSON
+    conditions = next(h for h in trials if h["id"] == "NCT00763412")
+    assert conditions["snippet"] == "Cystic Fibrosis Related Diabetes; [Pancreatic] Insufficiency"
 
 
 def test_filters_status_phase_line_dates_and_results(filled):
