@@ -203,18 +203,25 @@ def test_readers_and_the_digest_wait_out_a_write_transaction_instead_of_failing(
     writer = sqlite3.connect(env["TRACKER_DB"], isolation_level=None, check_same_thread=False)
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("UPDATE trials SET title = title")
-    timer = threading.Timer(1.5, lambda: writer.execute("COMMIT"))
-    timer.start()
+    outcome = {}
+
+    def digest():
+        outcome["result"] = invoke(env, "digest", "--format", "md")
+        outcome["finished"] = time.monotonic()
+
     try:
         assert invoke(env, "search", "cell").exit_code == 0  # WAL: readers never wait
-        started = time.monotonic()
-        digest = invoke(env, "digest", "--format", "md")
-        waited = time.monotonic() - started
-        assert digest.exit_code == 0, digest.output
-        assert waited >= 0.5  # it waited for the writer (busy timeout) rather than failing
+        thread = threading.Thread(target=digest)
+        thread.start()
+        time.sleep(1.0)
+        assert thread.is_alive()  # it cannot record the digest while the writer holds the lock
+        committed = time.monotonic()
+        writer.execute("COMMIT")
+        thread.join(30)
     finally:
-        timer.join()
         writer.close()
+    assert outcome["result"].exit_code == 0, outcome["result"].output
+    assert outcome["finished"] >= committed  # it waited (busy timeout) and then succeeded
 
 
 def test_two_updates_in_one_process_never_interleave(env, settings, two_sources):
