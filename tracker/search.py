@@ -13,7 +13,7 @@ from .errors import TrackerError
 from .http import HttpClient
 from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import JSON_COLUMNS, RAW_COLUMNS, RecordFilter, Store, select_search
+from .store import JSON_COLUMNS, RAW_COLUMNS, RecordFilter, Store, publication_row, select_search, trial_row
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -153,27 +153,15 @@ def search_live(client: HttpClient, settings: Settings, text: str, *, source: st
             {"query.term": text, "pageSize": str(limit), "countTotal": "true", "format": "json"},
             parse=ctgov.parse_json_page,
         )
-        trials = list(ctgov.parse_page(ctgov.Page(studies=page.get("studies") or [], total_count=page.get("totalCount"), next_page_token=None)))
-        hits = [
-            _trial_hit(
-                {"nct_id": t.nct_id, "title": t.title, "phases": json.dumps(list(t.phases)), "start_date": t.start_date,
-                 "overall_status": t.overall_status, "has_results": t.has_results, "lead_sponsor": t.lead_sponsor}
-            )
-            for t in trials
-        ]
+        trials = ctgov.parse_page(ctgov.Page(studies=page["studies"], total_count=page.get("totalCount"), next_page_token=None, raw=page["_raw"]))
+        hits = [_trial_hit(trial_row(t)) for t in trials]
         results.append(LiveResult(source="ClinicalTrials.gov", total=int(page.get("totalCount") or len(hits)), hits=hits))
     if source in ("all", "publications"):
         found = pubmed.esearch(client, settings, text, retmax=limit, label="live search")
         pubs = pubmed.efetch_ids(client, settings, found.ids) if found.ids else []
         order = {pmid: i for i, pmid in enumerate(found.ids)}
         pubs.sort(key=lambda p: order.get(p.pmid, len(order)))
-        hits = [
-            _publication_hit(
-                {"pmid": p.pmid, "title": p.title, "journal_abbrev": p.journal_abbrev, "journal": p.journal, "pub_date": p.pub_date,
-                 "sort_date": p.sort_date, "doi": p.doi, "authors": json.dumps(list(p.authors)), "is_retracted": p.is_retracted}
-            )
-            for p in pubs
-        ]
+        hits = [_publication_hit(publication_row(p)) for p in pubs]
         results.append(LiveResult(source="PubMed", total=found.count, hits=hits))
     return results
 
