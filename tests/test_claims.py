@@ -140,6 +140,8 @@ BAD_CLAIMS = [
     ("[[claim]]\nid = 'X'\nwording = 'w'\nwhere = 'p'\nas_of = '2016-03-01'\n[[claim.check]]\nkind = 'none_exists'\nline = 'a'\nany_of = [{phase = ['PHASE3']}]\n",
      "claim X: unknown key 'phase' in any_of"),
     ("[[claim]]\nid = 'X'\nwording = 'w'\n", "claim X: missing or empty 'where'"),
+    ("[[claim]]\nid = 'X'\nwording = 'w'\nwhere = 'p'\nas_of = '2016-03-01'\n[[claim.check]]\nkind = 'count'\nctgov = {'filter.phase' = 'PHASE3', 'query.term' = 'x'}\nminimum = 1\n",
+     "claim X: ctgov unknown parameter 'filter.phase'"),
     ("claim = 'x'\n", "no [[claim]] tables"),
     ("[[claim\n", "not valid TOML"),
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigError, TrackerError
 from .http import HttpClient
-from .settings import Settings, pick, read_toml
+from .settings import Settings, parse_ctgov, pick, read_toml
 from .sources import ctgov, pubmed
 from .store import ClaimQueries, Store, iso
 
@@ -72,8 +72,9 @@ def parse_check(path: Path, where: str, raw: Any) -> Check:
         raise _fail(path, where, f"unknown key {unknown[0]!r} for a {kind} check")
     params = dict(raw)
     if kind == "count":
-        if not isinstance(raw.get("ctgov"), dict) or not raw["ctgov"]:
+        if "ctgov" not in raw:
             raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
+        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
         _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
         if "understated_above" in raw:
             _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
@@ -82,8 +83,8 @@ def parse_check(path: Path, where: str, raw: Any) -> Check:
             raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
         if "line" in raw:
             _expect(path, where, "line", raw["line"], str, "a topic-line name")
-        if "ctgov" in raw and not isinstance(raw["ctgov"], dict):
-            raise _fail(path, where, "'ctgov' must be a table of query parameters")
+        if "ctgov" in raw:
+            params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
         alternatives = raw.get("any_of", [{}])
         if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
             raise _fail(path, where, "'any_of' must be a list of tables")
@@ -242,7 +243,7 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
                                               r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
         sources.append(f"{len(rows)} stored trials of line {p['line']}")
     if ctx.live and p.get("ctgov"):
-        params = {**{k: (",".join(v) if isinstance(v, list) else v) for k, v in p["ctgov"].items()}, "pageSize": "1000", "format": "json"}
+        params = {**p["ctgov"], "pageSize": "1000", "format": "json"}
         count = 0
         for page in ctgov.fetch_studies(ctx.client, ctx.settings.ctgov_url, params):
             for t in ctgov.parse_page(page):
@@ -274,8 +275,7 @@ def check_count(check: Check, ctx: Context, claim: Claim) -> Outcome:
             return Outcome("REVIEW", "A live count is needed and none was ever taken; run `tracker claims --live`.")
         prefix = f"Offline: the last live count ({last['checked_at'][:10]})"
     else:
-        params = {k: (",".join(v) if isinstance(v, list) else v) for k, v in p["ctgov"].items()}
-        count = ctgov.fetch_count(ctx.client, ctx.settings.ctgov_url, params)
+        count = ctgov.fetch_count(ctx.client, ctx.settings.ctgov_url, p["ctgov"])
         prefix = "ClinicalTrials.gov counts"
     evidence = [{"type": "count", "value": count, "query": p["ctgov"], "minimum": p["minimum"]}]
     if count < p["minimum"]:

@@ -156,6 +156,25 @@ def _text(path: Path, key: str, value: Any, *, required: bool = True) -> str | N
     return value.strip()
 
 
+def parse_ctgov(path: Path, where: str, table: Any) -> dict[str, str]:
+    """ClinicalTrials.gov search parameters of a topic line or a claim check, validated; a status list becomes the
+    comma-separated form the API takes. `where` names the table in messages."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    params = {}
+    for key, value in _flatten(table).items():
+        if key not in CTGOV_KEYS:
+            raise ConfigError(f"{path}: {where} unknown parameter {key!r} (allowed: {', '.join(CTGOV_KEYS)})")
+        if key == "filter.overallStatus" and isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{path}: {where} 'filter.overallStatus' must list strings")
+            value = ",".join(value)
+        params[key] = _text(path, f"ctgov.{key}", value)
+    if not any(k.startswith("query.") for k in params):
+        raise ConfigError(f"{path}: {where} needs at least one query.* parameter")
+    return params
+
+
 def parse_query(path: Path, data: dict[str, Any]) -> Query:
     unknown = sorted(set(data) - QUERY_KEYS)
     if unknown:
@@ -166,21 +185,7 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
     title = _text(path, "title", data.get("title"))
     description = _text(path, "description", data.get("description"), required=False) or ""
 
-    ctgov = None
-    if "ctgov" in data:
-        if not isinstance(data["ctgov"], dict):
-            raise ConfigError(f"{path}: [ctgov] must be a table")
-        ctgov = {}
-        for key, value in _flatten(data["ctgov"]).items():
-            if key not in CTGOV_KEYS:
-                raise ConfigError(f"{path}: [ctgov] unknown parameter {key!r} (allowed: {', '.join(CTGOV_KEYS)})")
-            if key == "filter.overallStatus" and isinstance(value, list):
-                if not all(isinstance(v, str) for v in value):
-                    raise ConfigError(f"{path}: [ctgov] 'filter.overallStatus' must list strings")
-                value = ",".join(value)
-            ctgov[key] = _text(path, f"ctgov.{key}", value)
-        if not any(k.startswith("query.") for k in ctgov):
-            raise ConfigError(f"{path}: [ctgov] needs at least one query.* parameter")
+    ctgov = parse_ctgov(path, "[ctgov]", data["ctgov"]) if "ctgov" in data else None
 
     pubmed_term = None
     if "pubmed" in data:
