@@ -59,7 +59,7 @@ def _pools(rng: random.Random, trials_pool: int, pubs_pool: int):
 
 def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[str, float]:
     """Create the database at `path` and return build figures."""
-    from tracker.store import open_store
+    from tracker.store import open_store, save_line_years_rebuilt
 
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -104,7 +104,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
         with store.transaction():
             conn.executemany(pub_sql, rows)
             conn.executemany(match_sql, matches)
-    store.rebuild_line_years()  # the rows went in around _save, so the per-line counts are taken once here
+    save_line_years_rebuilt(store)  # the rows went in around save_*, so the per-line counts are taken once here
     conn.execute("PRAGMA optimize")
     store.close()
     return {"seconds": time.perf_counter() - started, "db_mb": path.stat().st_size / 1e6}

@@ -70,7 +70,7 @@ def test_search_params_and_the_date_window_with_the_lines_own_filter():
     from tracker.models import Query
 
     query = Query(name="x", title="x", description="", ctgov={"query.cond": "alopecia", "filter.advanced": "AREA[StudyType]INTERVENTIONAL"})
-    params = ctgov.search_params(query, since=ctgov.window_start("2026-11-20"))
+    params = ctgov.search_params(query, since=ctgov.SOURCE.window_start("2026-11-20"))
     assert params == {
         "query.cond": "alopecia",
         "filter.advanced": "(AREA[StudyType]INTERVENTIONAL) AND AREA[LastUpdatePostDate]RANGE[2026-11-19,MAX]",

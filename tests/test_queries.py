@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.errors import ConfigError
-from tracker.settings import load_queries
+from tracker.topics import load_queries
 
 from .conftest import ROOT, write_query
 

@@ -253,10 +253,22 @@ def test_the_scheduler_runs_one_update_at_a_time():
 )
 def test_unusable_database_paths_get_one_line(env, settings, db_path, message):
     write_query(settings.queries_dir, "line", ctgov=LINE)
-    for command in (["update"], ["search", "x"], ["digest"], ["show", "NCT00000001"]):
+    for command in (["update"], ["digest"]):
         result = invoke(env, *command, "--db", db_path)
         assert result.exit_code == 1
         assert result.output.strip().startswith(message) and len(result.output.strip().splitlines()) == 1, result.output
+    for command in (["search", "x"], ["show", "NCT00000001"], ["export", "trials"]):  # readers never try to create one
+        result = invoke(env, *command, "--db", db_path)
+        assert (result.exit_code, result.output) == (1, f"Error: no database at {db_path} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH\n")
+
+
+def test_commands_that_only_read_create_nothing_at_a_mistyped_path(env, settings, tmp_path):
+    write_query(settings.queries_dir, "line", ctgov=LINE)
+    typo = tmp_path / "dta" / "tracker.db"
+    for command in (["search", "x"], ["show", "NCT00000001"], ["export", "publications", "--format", "ris"]):
+        result = invoke(env, *command, "--db", str(typo))
+        assert (result.exit_code, result.output) == (1, f"Error: no database at {typo} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH\n")
+    assert not typo.parent.exists()
 
 
 def test_a_directory_as_database_and_a_corrupt_file_get_one_line(env, settings, tmp_path):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from tracker.cli import scheduled_jobs
+from tracker.jobs import scheduled_jobs
 from tracker.errors import ConfigError
 from tracker.schedule import build_scheduler, parse_cron
 from tracker.settings import load_settings

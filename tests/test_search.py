@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.sources import ctgov, pubmed
-from tracker.store import open_store
+from tracker.store import open_store, save_publications, save_trials
 
 from .conftest import real_studies
 from .fakes import EFETCH_HEAD
@@ -28,9 +28,9 @@ def filled(env, settings):
     studies = [ctgov.parse_study(s) for s in real_studies()]
     pubs = pubmed.parse_pubmed_xml((EFETCH_HEAD + "".join(real_articles()) + "</PubmedArticleSet>").encode())
     with store.transaction():
-        store.save_trials(studies, query="trials-line", run_id=None, now=NOW)
-        store.save_trials(studies[:5], query="second-line", run_id=None, now=NOW)
-        store.save_publications(pubs, query="papers-line", run_id=None, now=NOW)
+        save_trials(store, studies, query="trials-line", run_id=None, now=NOW)
+        save_trials(store, studies[:5], query="second-line", run_id=None, now=NOW)
+        save_publications(store, pubs, query="papers-line", run_id=None, now=NOW)
     store.close()
     return {"env": env, "trials": {t.nct_id: t for t in studies}, "pubs": {p.pmid: p for p in pubs}}
 
@@ -116,7 +116,7 @@ def test_show_a_trial_with_changes_links_and_lines(filled, settings):
     study = json.loads(filled["trials"]["NCT02552212"].raw_json)
     study["protocolSection"]["statusModule"]["overallStatus"] = "TERMINATED"
     with store.transaction():
-        store.save_trials([ctgov.parse_study(study)], query="trials-line", run_id=7, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+        save_trials(store, [ctgov.parse_study(study)], query="trials-line", run_id=7, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
     store.close()
     shown = cli_json(filled["env"], "show", "nct02552212")
     assert shown["kind"] == "trial" and shown["id"] == "NCT02552212"
@@ -250,7 +250,7 @@ def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov
 
 
 def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(filled, settings, monkeypatch):
-    from tracker import store as store_module
+    from tracker.store import reads as store_reads
     from tracker.store import RecordFilter, select_search
 
     store = open_store(settings.db_path)
@@ -270,7 +270,7 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
         assert not capped and all(r["sort_date"] < "2010-01-01" for r in rows)
     finally:
         store.close()
-    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 20)
+    monkeypatch.setattr(store_reads, "SEARCH_WINDOW", 20)
     result = CliRunner().invoke(cli, ["search", "cell OR cells OR study", "--raw", "--source", "publications"], env=filled["env"])
     assert result.exit_code == 0
     assert "note: more than 20 publications match; these are the best of the 20 most recently stored." in result.output

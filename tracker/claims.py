@@ -1,6 +1,6 @@
-"""Claims register: is what the article says still current? Loads queries/claims.toml, runs each check against
-the store (offline) or the APIs too (live), gives CURRENT / OUTDATED / REVIEW with evidence, and keeps every verdict
-in claim_checks so a flip shows up in the digest."""
+"""Claims register: is what the article says still current? Runs each check of the claims (loaded by topics.py)
+against the store (offline) or the APIs too (live), gives CURRENT / OUTDATED / REVIEW with evidence, keeps every
+verdict in claim_checks so a flip shows up in the digest, and writes the claims report."""
 
 from __future__ import annotations
 
@@ -11,162 +11,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, TrackerError
+from .errors import TrackerError
 from .http import HttpClient
-from .settings import Settings, parse_ctgov, pick, read_toml
+from .models import Check, Claim
+from .reports import template_environment, write_text_atomic
+from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import ClaimQueries, Store, iso
-
-VERDICTS = ("CURRENT", "REVIEW", "OUTDATED")  # in rising order of severity
-KINDS = {
-    "count": {"kind", "ctgov", "minimum", "understated_above"},
-    "none_exists": {"kind", "line", "ctgov", "any_of", "require_terms", "exclude_terms", "context_terms", "match_title", "on_match"},
-    "citation": {"kind", "pmid", "stated_journal", "stated_date", "stated_title"},
-    "newer_evidence": {"kind", "line", "pubmed_term", "types", "journals", "verdict_if_found"},
-}
-CRITERIA_KEYS = {"statuses", "phases", "has_results", "min_enrollment"}
-CLAIM_KEYS = {"id", "wording", "where", "as_of", "check"}
-
-
-@dataclass(frozen=True)
-class Check:
-    kind: str
-    params: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    wording: str
-    where: str
-    as_of: str
-    checks: tuple[Check, ...]
-
-
-# -- loading ---------------------------------------------------------------------------------------
-
-def _fail(path: Path, where: str, problem: str) -> ConfigError:
-    return ConfigError(f"{path}: {where}: {problem}")
-
-
-def _expect(path: Path, where: str, key: str, value: Any, kind: type | tuple[type, ...], name: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):  # TOML true is not an integer
-        raise _fail(path, where, f"{key!r} must be {name}, not {type(value).__name__}")
-    return value
-
-
-def _strings(path: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, where, f"{key!r} must be a list of non-empty strings")
-    return tuple(value)
-
-
-def parse_check(path: Path, where: str, raw: Any) -> Check:
-    if not isinstance(raw, dict):
-        raise _fail(path, where, "each [[claim.check]] must be a table")
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise _fail(path, where, f"check kind {kind!r} is not one of {', '.join(KINDS)}")
-    unknown = sorted(set(raw) - KINDS[kind])
-    if unknown:
-        raise _fail(path, where, f"unknown key {unknown[0]!r} for a {kind} check")
-    params = dict(raw)
-    if kind == "count":
-        if "ctgov" not in raw:
-            raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
-        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
-        _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
-        if "understated_above" in raw:
-            _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
-    elif kind == "none_exists":
-        if not raw.get("line") and not raw.get("ctgov"):
-            raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
-        if "line" in raw:
-            _expect(path, where, "line", raw["line"], str, "a topic-line name")
-        if "ctgov" in raw:
-            params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
-        alternatives = raw.get("any_of", [{}])
-        if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
-            raise _fail(path, where, "'any_of' must be a list of tables")
-        for alt in alternatives:
-            extra = sorted(set(alt) - CRITERIA_KEYS)
-            if extra:
-                raise _fail(path, where, f"unknown key {extra[0]!r} in any_of (allowed: {', '.join(sorted(CRITERIA_KEYS))})")
-            for key in ("statuses", "phases"):
-                if key in alt:
-                    _strings(path, where, key, alt[key])
-            if "has_results" in alt:
-                _expect(path, where, "has_results", alt["has_results"], bool, "true or false")
-            if "min_enrollment" in alt:
-                _expect(path, where, "min_enrollment", alt["min_enrollment"], int, "an integer")
-        params["any_of"] = alternatives
-        for key in ("require_terms", "exclude_terms", "context_terms"):
-            if key in raw:
-                terms = _strings(path, where, key, raw[key])
-                for term in terms:
-                    try:
-                        re.compile(term)
-                    except re.error as exc:
-                        raise _fail(path, where, f"{key} term {term!r} is not a valid pattern: {exc}") from None
-        if raw.get("on_match", "OUTDATED") not in ("OUTDATED", "REVIEW"):
-            raise _fail(path, where, "'on_match' must be OUTDATED or REVIEW")
-    elif kind == "citation":
-        pmid = _expect(path, where, "pmid", raw.get("pmid"), str, "a string of digits")
-        if not pmid.isdigit():
-            raise _fail(path, where, f"pmid {pmid!r} is not a PMID")
-        _expect(path, where, "stated_journal", raw.get("stated_journal"), str, "a string")
-        stated = _expect(path, where, "stated_date", raw.get("stated_date"), str, "a YYYY or YYYY-MM string")
-        if not re.fullmatch(r"\d{4}(-\d{2})?", stated):
-            raise _fail(path, where, f"stated_date {stated!r} must be YYYY or YYYY-MM")
-    elif kind == "newer_evidence":
-        if not raw.get("line") and not raw.get("pubmed_term"):
-            raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
-        for key in ("types", "journals"):
-            if key in raw:
-                _strings(path, where, key, raw[key])
-        if raw.get("verdict_if_found", "REVIEW") not in VERDICTS:
-            raise _fail(path, where, f"'verdict_if_found' must be one of {', '.join(VERDICTS)}")
-    return Check(kind=kind, params=params)
-
-
-def load_claims(path: Path) -> list[Claim]:
-    data = read_toml(path)
-    extra = sorted(set(data) - {"claim"})
-    if extra:
-        raise ConfigError(f"{path}: unknown top-level key {extra[0]!r} (claims are [[claim]] tables)")
-    raw_claims = data.get("claim")
-    if not isinstance(raw_claims, list) or not raw_claims:
-        raise ConfigError(f"{path}: no [[claim]] tables")
-    claims, seen = [], set()
-    for index, raw in enumerate(raw_claims, 1):
-        where = f"claim {raw.get('id', f'#{index}') if isinstance(raw, dict) else f'#{index}'}"
-        if not isinstance(raw, dict):
-            raise _fail(path, where, "must be a table")
-        unknown = sorted(set(raw) - CLAIM_KEYS)
-        if unknown:
-            raise _fail(path, where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})")
-        for key in ("id", "wording", "where", "as_of"):
-            value = raw.get(key)
-            if key == "as_of" and isinstance(value, date):
-                value = raw[key] = value.isoformat()
-            if not isinstance(value, str) or not value.strip():
-                raise _fail(path, where, f"missing or empty {key!r}")
-        try:
-            date.fromisoformat(raw["as_of"])
-        except ValueError:
-            raise _fail(path, where, f"as_of {raw['as_of']!r} is not a date (YYYY-MM-DD)") from None
-        if raw["id"] in seen:
-            raise _fail(path, where, "id is used twice")
-        seen.add(raw["id"])
-        checks = raw.get("check")
-        if not isinstance(checks, list) or not checks:
-            raise _fail(path, where, "needs at least one [[claim.check]]")
-        claims.append(
-            Claim(id=raw["id"], wording=raw["wording"].strip(), where=raw["where"].strip(), as_of=raw["as_of"],
-                  checks=tuple(parse_check(path, where, c) for c in checks))
-        )
-    return claims
-
+from .store import (
+    Store,
+    iso,
+    save_claim_check,
+    select_claim_flips,
+    select_last_claim_check,
+    select_line_publications,
+    select_line_trials,
+    select_publication,
+)
+from .topics import VERDICTS, load_claims
 
 # -- checking --------------------------------------------------------------------------------------
 
@@ -237,7 +98,7 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     trials: dict[str, dict[str, Any]] = {}
     sources = []
     if p.get("line"):
-        rows = ClaimQueries(ctx.store).line_trials(p["line"])
+        rows = select_line_trials(ctx.store, p["line"])
         for r in rows:
             trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
                                               r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
@@ -269,7 +130,7 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
 def check_count(check: Check, ctx: Context, claim: Claim) -> Outcome:
     p = check.params
     if not ctx.live:
-        last = ClaimQueries(ctx.store).last_check(claim.id, mode="live")
+        last = select_last_claim_check(ctx.store, claim.id, mode="live")
         count = next((e["value"] for e in json.loads(last["evidence"]) if e.get("type") == "count"), None) if last else None
         if count is None:
             return Outcome("REVIEW", "A live count is needed and none was ever taken; run `tracker claims --live`.")
@@ -307,7 +168,7 @@ def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
         found = pubmed.efetch_ids(ctx.client, ctx.settings, [p["pmid"]])
         pub = next(({**vars(x), "authors": list(x.authors)} for x in found if x.pmid == p["pmid"]), None)
     else:
-        row = ctx.store.select_publication(p["pmid"])
+        row = select_publication(ctx.store, p["pmid"])
         if row:
             pub = {**row, "authors": json.loads(row["authors"] or "[]")}
     if pub is None:
@@ -336,7 +197,7 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
     types, journals = set(p.get("types", [])), {_norm(j) for j in p.get("journals", [])}
     found: dict[str, dict[str, Any]] = {}
     if p.get("line"):
-        for r in ClaimQueries(ctx.store).line_publications(p["line"], claim.as_of):
+        for r in select_line_publications(ctx.store, p["line"], claim.as_of):
             pts = set(json.loads(r["publication_types"] or "[]"))
             if types and not types & pts:
                 continue
@@ -402,7 +263,6 @@ def _since_last(previous: dict[str, Any] | None, verdict: str, evidence: list[di
 
 def check_claims(claims: list[Claim], ctx: Context) -> list[ClaimResult]:
     """Run every check of every claim; the worst outcome is the claim's verdict. Each verdict is stored."""
-    reads = ClaimQueries(ctx.store)
     mode = "live" if ctx.live else "offline"
     results = []
     for claim in claims:
@@ -410,16 +270,16 @@ def check_claims(claims: list[Claim], ctx: Context) -> list[ClaimResult]:
         verdict = max((o.verdict for o in outcomes), key=VERDICTS.index)
         summary = " ".join(o.summary for o in outcomes)
         evidence = [e for o in outcomes for e in o.evidence]
-        previous = reads.last_check(claim.id)
+        previous = select_last_claim_check(ctx.store, claim.id)
         checked_at = iso(ctx.now)
         results.append(ClaimResult(claim, verdict, summary, evidence, checked_at, mode, _since_last(previous, verdict, evidence)))
-        reads.save_check(claim_id=claim.id, checked_at=checked_at, verdict=verdict, summary=summary, evidence=evidence, mode=mode)
+        save_claim_check(ctx.store, claim_id=claim.id, checked_at=checked_at, verdict=verdict, summary=summary, evidence=evidence, mode=mode)
     return results
 
 
-def select_claim_flips(store: Store, start: str, end: str, claims_path: Path | None = None) -> list[dict[str, Any]]:
+def claim_flips(store: Store, start: str, end: str, claims_path: Path | None = None) -> list[dict[str, Any]]:
     """Claims whose verdict changed in the window, with their wording when the claims file is at hand."""
-    flips = ClaimQueries(store).flips(start, end)
+    flips = select_claim_flips(store, start, end)
     wording: dict[str, str] = {}
     if claims_path and claims_path.exists():
         try:
@@ -431,5 +291,17 @@ def select_claim_flips(store: Store, start: str, end: str, claims_path: Path | N
     return flips
 
 
-def select_claims(claims: list[Claim], ids: tuple[str, ...]) -> list[Claim]:
-    return pick(claims, ids, key=lambda c: c.id, what="claim")
+# -- the claims report -----------------------------------------------------------------------------
+
+def render_claims(results, *, now: datetime, html: bool) -> str:
+    template = "claims.html.j2" if html else "claims.md.j2"
+    return template_environment(html).get_template(template).render(results=results, checked=now.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def write_claims_report(results, reports_dir: Path, *, now: datetime) -> list[Path]:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    stem = reports_dir / f"claims-{now.date().isoformat()}"
+    return [
+        write_text_atomic(stem.with_suffix(".md"), render_claims(results, now=now, html=False)),
+        write_text_atomic(stem.with_suffix(".html"), render_claims(results, now=now, html=True)),
+    ]

@@ -1,61 +1,27 @@
-"""The `tracker` command: a click group. Parse options, open the store, call one function, print.
-No HTTP and no SQL here."""
+"""The `tracker` command: a click group. Each command parses its options, calls one use case in jobs.py and hands
+the result to console.py. No HTTP and no SQL here."""
 
 from __future__ import annotations
 
 import functools
-import json
-import logging
 import os
 import sqlite3
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from . import __version__
-from .errors import ConfigError, TrackerError
-from .http import HttpClient, redact
-from .settings import Settings, load_queries, load_settings, select_queries
-
-log = logging.getLogger("tracker")
-
-
-class RedactingFilter(logging.Filter):
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage(), self.secrets)
-        record.args = ()
-        return True
-
-
-def setup_logging(settings: Settings, quiet: bool) -> None:
-    root = logging.getLogger("tracker")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter(settings.secrets))
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-
-def utcnow() -> datetime:
-    """The clock, read here only. TRACKER_NOW (ISO-8601) pins it for reproducible runs and tests."""
-    pinned = os.environ.get("TRACKER_NOW")
-    if pinned:
-        try:
-            moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(f"TRACKER_NOW={pinned!r} is not an ISO-8601 time") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc).replace(microsecond=0)
+from . import __version__, console, jobs
+from .errors import TrackerError
+from .http import redact
+from .schedule import build_scheduler, next_runs, run_forever
+from .settings import Settings, load_settings
+from .sources import SOURCES
+from .sources.ctgov import PHASES, STATUSES
+from .store import RecordFilter
+from .topics import load_queries
 
 
 class TrackerGroup(click.Group):
@@ -91,6 +57,8 @@ def _secrets() -> tuple[str, ...]:
         return tuple(v for v in (os.environ.get("NCBI_API_KEY"), os.environ.get("TRACKER_SMTP_PASSWORD")) if v)
 
 
+# -- shared options --------------------------------------------------------------------------------
+
 def common_options(func: Callable) -> Callable:
     """--db, --queries, --reports and --quiet for every command; settings come from the environment first."""
 
@@ -101,7 +69,7 @@ def common_options(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, db_path: Path | None, queries_dir: Path | None, reports_dir: Path | None, quiet: bool, **kwargs: Any) -> Any:
         settings = load_settings().with_overrides(db_path=db_path, queries_dir=queries_dir, reports_dir=reports_dir)
-        setup_logging(settings, quiet)
+        console.setup_logging(settings, quiet)
         return func(*args, settings=settings, quiet=quiet, **kwargs)
 
     return wrapper
@@ -111,136 +79,7 @@ def json_option(func: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(func)
 
 
-def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
-@click.group(cls=TrackerGroup)
-@click.version_option(__version__, prog_name="tracker")
-def cli() -> None:
-    """Track clinical trials and publications on stem-cell approaches to hair loss.
-
-    \b
-    Example:
-        tracker run              # update every topic line, then write the digest
-    """
-
-
-def _progress_factory(quiet: bool) -> Callable[[str, str], Callable[[int, int | None], None] | None]:
-    def factory(query: str, source: str):
-        if quiet or not sys.stderr.isatty():
-            return None
-
-        def progress(done: int, total: int | None) -> None:
-            tail = f"/{total}" if total else ""
-            click.echo(f"\r  {query} [{source}]: {done}{tail} records", nl=False, err=True)
-
-        return progress
-
-    return factory
-
-
-def do_update(settings: Settings, *, sources: tuple[str, ...], names: tuple[str, ...], full: bool, quiet: bool, now: datetime):
-    from .store import open_store
-    from .update import run_update
-
-    queries = select_queries(load_queries(settings.queries_dir), names)
-    if "pubmed" in sources and not settings.ncbi_email and not quiet:
-        click.echo("note: NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.", err=True)
-    store = open_store(settings.db_path)
-    tty = sys.stderr.isatty() and not quiet
-
-    def on_line(line) -> None:
-        if tty:
-            click.echo("\r\033[K", nl=False, err=True)
-        if not quiet or not line.ok:
-            click.echo(line.summary(), err=not line.ok)
-
-    try:
-        with HttpClient(settings) as client:
-            return run_update(
-                store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line, progress_for=_progress_factory(quiet)
-            )
-    finally:
-        store.close()
-
-
-def failure_line(results) -> str | None:
-    failed = [r for r in results if not r.ok]
-    if not failed:
-        return None
-    first = failed[0]
-    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-    return f"{len(failed)} of {len(results)} updates failed; first: {first.query} [{first.source}]: {first.error}{more}"
-
-
-@cli.command()
-@click.option("--source", "sources", type=click.Choice(["ctgov", "pubmed"]), multiple=True, help="Only this source (repeatable; default both).")
-@click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
-@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
-@common_options
-def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tuple[str, ...], full: bool) -> None:
-    """Fetch new and changed records for every topic line into the database.
-
-    \b
-    Example:
-        tracker update --source ctgov --query aga-cell-therapy
-    """
-    from .update import SOURCES
-
-    results = do_update(settings, sources=sources or SOURCES, names=names, full=full, quiet=quiet, now=utcnow())
-    problem = failure_line(results)
-    if problem:
-        raise TrackerError(problem)
-
-
-@cli.command()
-@json_option
-@common_options
-def queries(settings: Settings, quiet: bool, as_json: bool) -> None:
-    """List and validate the topic lines; a malformed file is named with its problem.
-
-    \b
-    Example:
-        tracker queries --json
-    """
-    lines = load_queries(settings.queries_dir)
-    if as_json:
-        echo_json([{"name": q.name, "title": q.title, "description": q.description, "ctgov": q.ctgov, "pubmed": q.pubmed_term, "path": q.path} for q in lines])
-        return
-    for q in lines:
-        sources = ", ".join(s for s, on in (("ClinicalTrials.gov", q.ctgov), ("PubMed", q.pubmed_term)) if on)
-        click.echo(f"{q.name:28} {q.title}  [{sources}]")
-    if not quiet:
-        click.echo(f"{len(lines)} topic lines in {settings.queries_dir}, all valid.")
-
-
-def main() -> None:  # pragma: no cover
-    cli()
-
-
-FORMATS = ("md", "html", "atom")
-
-
-def do_digest(settings: Settings, *, now: datetime, since: str | None, until: str | None, formats: tuple[str, ...], email: bool):
-    from .claims import select_claim_flips
-    from .digest import build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
-    from .store import open_store
-
-    queries = load_queries(settings.queries_dir)
-    store = open_store(settings.db_path)
-    try:
-        start, end = digest_window(store, now=now, since=since, until=until)
-        flips = select_claim_flips(store, start, end, settings.queries_dir / "claims.toml")
-        digest = build_digest(store, queries, start=start, end=end, claim_flips=flips)
-        paths = write_digest(store, digest, settings.reports_dir, formats=formats, now=now)
-    finally:
-        store.close()
-    sent_to = send_digest(settings, digest, render_html(digest), render_markdown(digest)) if email else None
-    return digest, paths, sent_to
-
-
-def _date_option(name: str, help_text: str) -> Callable:
+def date_option(name: str, help_text: str) -> Callable:
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is None:
             return None
@@ -255,113 +94,14 @@ def _date_option(name: str, help_text: str) -> Callable:
 def digest_options(func: Callable) -> Callable:
     func = click.option("--email", is_flag=True, help="Also e-mail the HTML digest (TRACKER_SMTP_* settings).")(func)
     func = click.option(
-        "--format", "formats", type=click.Choice([*FORMATS, "all"]), multiple=True, help="md, html, atom or all (default all; repeatable)."
+        "--format", "formats", type=click.Choice([*jobs.DIGEST_FORMATS, "all"]), multiple=True,
+        help="md, html, atom or all (default all; repeatable).",
     )(func)
     return func
 
 
 def _formats(chosen: tuple[str, ...]) -> tuple[str, ...]:
-    return FORMATS if not chosen or "all" in chosen else chosen
-
-
-def _report_digest(digest, paths, sent_to, quiet: bool) -> None:
-    if quiet:
-        return
-    click.echo(digest.summary)
-    for path in paths:
-        click.echo(f"wrote {path}")
-    if sent_to:
-        click.echo(f"e-mailed to {sent_to}")
-
-
-@cli.command()
-@_date_option("--since", "Window start (default: the end of the previous digest).")
-@_date_option("--until", "Window end, exclusive (default: now).")
-@digest_options
-@common_options
-def digest(settings: Settings, quiet: bool, since: str | None, until: str | None, formats: tuple[str, ...], email: bool) -> None:
-    """Write the digest of new trials, changed trials and new publications.
-
-    \b
-    Example:
-        tracker digest --since 2026-11-16 --until 2026-11-23 --format all
-    """
-    result = do_digest(settings, now=utcnow(), since=since, until=until, formats=_formats(formats), email=email)
-    _report_digest(*result, quiet=quiet)
-
-
-@cli.command()
-@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
-@digest_options
-@common_options
-def run(settings: Settings, quiet: bool, full: bool, formats: tuple[str, ...], email: bool) -> None:
-    """Update every topic line of both sources, then write the digest (the main job).
-
-    When a source fails, the digest is still written from what is stored, says what failed, and the exit is non-zero.
-
-    \b
-    Example:
-        tracker run --quiet
-    """
-    from .update import SOURCES
-
-    now = utcnow()
-    results = do_update(settings, sources=SOURCES, names=(), full=full, quiet=quiet, now=now)
-    # the window end is exclusive and records carry the update's start time: end one second later at least
-    result = do_digest(settings, now=max(utcnow(), now + timedelta(seconds=1)), since=None, until=None, formats=_formats(formats), email=email)
-    _report_digest(*result, quiet=quiet)
-    problem = failure_line(results)
-    if problem:
-        raise TrackerError(problem)
-
-
-def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], object]]]:
-    def update_job() -> None:
-        from .update import SOURCES
-
-        results = do_update(settings, sources=SOURCES, names=(), full=False, quiet=True, now=utcnow())
-        problem = failure_line(results)
-        if problem:
-            raise TrackerError(problem)
-
-    def digest_job() -> None:
-        do_digest(settings, now=utcnow(), since=None, until=None, formats=FORMATS, email=bool(settings.smtp.get("host")))
-
-    return [("update", settings.update_cron, update_job), ("digest", settings.digest_cron, digest_job)]
-
-
-@cli.command()
-@click.option("--update-cron", help="Cron expression for the update (default $TRACKER_UPDATE_CRON or '0 6 * * *').")
-@click.option("--digest-cron", help="Cron expression for the digest (default $TRACKER_DIGEST_CRON or '0 7 * * mon').")
-@click.option("--timezone", help="Time zone of the cron expressions (default $TRACKER_TIMEZONE or UTC).")
-@common_options
-def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cron: str | None, timezone: str | None) -> None:
-    """Run the update daily and the digest weekly until stopped (SIGINT or SIGTERM).
-
-    \b
-    Example:
-        TRACKER_DIGEST_CRON='0 7 * * 1' tracker schedule
-    """
-    from .schedule import build_scheduler, next_runs, run_forever
-
-    settings = settings.with_overrides(update_cron=update_cron, digest_cron=digest_cron, timezone=timezone)
-    load_queries(settings.queries_dir)  # refuse to start on a malformed topic line
-    jobs = scheduled_jobs(settings)
-
-    def announce() -> None:
-        for job_id, when in next_runs(jobs, timezone=settings.timezone, now=utcnow()):
-            click.echo(f"{job_id}: next run {when.isoformat() if when else 'never'}")
-
-    run_forever(build_scheduler(jobs, timezone=settings.timezone), announce)
-    click.echo("scheduler stopped")
-
-
-STATUSES = (
-    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING", "RECRUITING", "SUSPENDED",
-    "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
-    "WITHHELD", "UNKNOWN",
-)
-PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+    return jobs.DIGEST_FORMATS if not chosen or "all" in chosen else chosen
 
 
 def _norm_status(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -386,51 +126,130 @@ def _norm_phase(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 
 
 def filter_options(func: Callable) -> Callable:
-    """The filters search and export share."""
-    for decorator in reversed(
-        (
-            click.option("--status", multiple=True, callback=_norm_status, help="Trial status, e.g. RECRUITING (repeatable)."),
-            click.option("--phase", multiple=True, callback=_norm_phase, help="Trial phase: 1-4, PHASE3, NA (repeatable)."),
-            click.option("--line", help="Only records matched by this topic line."),
-            _date_option("--since", "Trials starting / papers published on or after this date."),
-            _date_option("--until", "... and before this date."),
-            click.option("--has-results", is_flag=True, help="Only trials with posted results."),
-        )
-    ):
-        func = decorator(func)
-    return func
+    """The filters search and export share; the command receives them as one RecordFilter named `f`."""
+
+    @click.option("--status", multiple=True, callback=_norm_status, help="Trial status, e.g. RECRUITING (repeatable).")
+    @click.option("--phase", multiple=True, callback=_norm_phase, help="Trial phase: 1-4, PHASE3, NA (repeatable).")
+    @click.option("--line", help="Only records matched by this topic line.")
+    @date_option("--since", "Trials starting / papers published on or after this date.")
+    @date_option("--until", "... and before this date.")
+    @click.option("--has-results", is_flag=True, help="Only trials with posted results.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, status, phase, line, since, until, has_results, **kwargs: Any) -> Any:
+        f = RecordFilter(status=status, phase=phase, line=line, since=since, until=until, has_results=has_results)
+        return func(*args, f=f, **kwargs)
+
+    return wrapper
 
 
-def _record_filter(status, phase, line, since, until, has_results):
-    from .store import RecordFilter
-
-    return RecordFilter(status=status, phase=phase, line=line, since=since, until=until, has_results=has_results)
-
-
-def _print_hits(hits, *, as_json: bool, as_csv: bool) -> None:
-    if as_json:
-        echo_json([h.as_dict() for h in hits])
-        return
-    if as_csv:
-        import csv as _csv
-
-        writer = _csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["kind", "id", "date", "title", "detail", "snippet", "url"])
-        for h in hits:
-            writer.writerow([h.kind, h.id, h.date or "", h.title, h.detail, h.snippet, h.url])
-        return
-    for h in hits:
-        click.echo(f"{h.kind:11} {h.id:12} {(h.date or '')[:10]:10}  {_one_line(h.title, 90)}")
-        click.echo(f"{'':36}{_one_line(h.detail, 80)}")
-        if h.snippet:
-            click.echo(f"{'':36}{_one_line(h.snippet, 100)}")
+def _fail_on(results) -> None:
+    problem = jobs.failure_line(results)
+    if problem:
+        raise TrackerError(problem)
 
 
-def _one_line(text: str, width: int) -> str:
-    from .digest import clean_text
+# -- commands --------------------------------------------------------------------------------------
 
-    text = " ".join(clean_text(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+@click.group(cls=TrackerGroup)
+@click.version_option(__version__, prog_name="tracker")
+def cli() -> None:
+    """Track clinical trials and publications on stem-cell approaches to hair loss.
+
+    \b
+    Example:
+        tracker run              # update every topic line, then write the digest
+    """
+
+
+@cli.command()
+@click.option("--source", "sources", type=click.Choice(list(SOURCES)), multiple=True, help="Only this source (repeatable; default both).")
+@click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
+@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
+@common_options
+def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tuple[str, ...], full: bool) -> None:
+    """Fetch new and changed records for every topic line into the database.
+
+    \b
+    Example:
+        tracker update --source ctgov --query aga-cell-therapy
+    """
+    sources = sources or tuple(SOURCES)
+    console.note_missing_email(settings, sources, quiet)
+    _fail_on(jobs.update(settings, sources=sources, names=names, full=full, now=jobs.utcnow(),
+                         on_line=console.line_printer(quiet), progress_for=console.progress_for(quiet)))
+
+
+@cli.command()
+@json_option
+@common_options
+def queries(settings: Settings, quiet: bool, as_json: bool) -> None:
+    """List and validate the topic lines; a malformed file is named with its problem.
+
+    \b
+    Example:
+        tracker queries --json
+    """
+    console.print_queries(load_queries(settings.queries_dir), settings.queries_dir, as_json=as_json, quiet=quiet)
+
+
+@cli.command()
+@date_option("--since", "Window start (default: the end of the previous digest).")
+@date_option("--until", "Window end, exclusive (default: now).")
+@digest_options
+@common_options
+def digest(settings: Settings, quiet: bool, since: str | None, until: str | None, formats: tuple[str, ...], email: bool) -> None:
+    """Write the digest of new trials, changed trials and new publications.
+
+    \b
+    Example:
+        tracker digest --since 2026-11-16 --until 2026-11-23 --format all
+    """
+    outcome = jobs.digest(settings, now=jobs.utcnow(), since=since, until=until, formats=_formats(formats), email=email)
+    console.print_digest(outcome, quiet)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
+@digest_options
+@common_options
+def run(settings: Settings, quiet: bool, full: bool, formats: tuple[str, ...], email: bool) -> None:
+    """Update every topic line of both sources, then write the digest (the main job).
+
+    When a source fails, the digest is still written from what is stored, says what failed, and the exit is non-zero.
+
+    \b
+    Example:
+        tracker run --quiet
+    """
+    console.note_missing_email(settings, tuple(SOURCES), quiet)
+    results, outcome = jobs.run(settings, full=full, formats=_formats(formats), email=email,
+                                on_line=console.line_printer(quiet), progress_for=console.progress_for(quiet))
+    console.print_digest(outcome, quiet)
+    _fail_on(results)
+
+
+@cli.command()
+@click.option("--update-cron", help="Cron expression for the update (default $TRACKER_UPDATE_CRON or '0 6 * * *').")
+@click.option("--digest-cron", help="Cron expression for the digest (default $TRACKER_DIGEST_CRON or '0 7 * * mon').")
+@click.option("--timezone", help="Time zone of the cron expressions (default $TRACKER_TIMEZONE or UTC).")
+@common_options
+def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cron: str | None, timezone: str | None) -> None:
+    """Run the update daily and the digest weekly until stopped (SIGINT or SIGTERM).
+
+    \b
+    Example:
+        TRACKER_DIGEST_CRON='0 7 * * 1' tracker schedule
+    """
+    settings = settings.with_overrides(update_cron=update_cron, digest_cron=digest_cron, timezone=timezone)
+    load_queries(settings.queries_dir)  # refuse to start on a malformed topic line
+    scheduled = jobs.scheduled_jobs(settings)
+
+    def announce() -> None:
+        for job_id, when in next_runs(scheduled, timezone=settings.timezone, now=jobs.utcnow()):
+            click.echo(f"{job_id}: next run {when.isoformat() if when else 'never'}")
+
+    run_forever(build_scheduler(scheduled, timezone=settings.timezone), announce)
+    click.echo("scheduler stopped")
 
 
 @cli.command()
@@ -443,7 +262,7 @@ def _one_line(text: str, width: int) -> str:
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @json_option
 @common_options
-def search(settings: Settings, quiet: bool, text: str, source: str, status, phase, line, since, until, has_results, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
+def search(settings: Settings, quiet: bool, text: str, source: str, f: RecordFilter, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
     """Search stored trials and publications (stemmed, ranked, with highlighted snippets).
 
     \b
@@ -452,36 +271,12 @@ def search(settings: Settings, quiet: bool, text: str, source: str, status, phas
         tracker search --raw 'exosom* NEAR(alopecia, 5)'
         tracker search --live "hair follicle organoid"
     """
-    from .search import search_live, search_local
-    from .store import SEARCH_WINDOW
-
     if live:
-        with HttpClient(settings) as client:
-            results = search_live(client, settings, text, source=source, limit=min(limit, 100))
-        if as_json:
-            echo_json([{"source": r.source, "total": r.total, "hits": [h.as_dict() for h in r.hits]} for r in results])
-            return
-        for r in results:
-            if not as_csv:
-                click.echo(f"{r.source}: {r.total:,} in all; the first {len(r.hits)}:")
-            _print_hits(r.hits, as_json=False, as_csv=as_csv)
+        results = jobs.search_services(settings, text, source=source, limit=min(limit, 100))
+        console.print_live_search(results, as_json=as_json, as_csv=as_csv)
         return
-    from .store import open_store
-
-    store = open_store(settings.db_path)
-    try:
-        found = search_local(store, text, source=source, f=_record_filter(status, phase, line, since, until, has_results), limit=limit, raw=raw)
-    finally:
-        store.close()
-    _print_hits(found.hits, as_json=as_json, as_csv=as_csv)
-    if not found.hits and not (as_json or as_csv):
-        click.echo("no stored record matches; try --live to ask ClinicalTrials.gov and PubMed", err=True)
-    for kind in found.windowed:
-        click.echo(
-            f"note: more than {SEARCH_WINDOW:,} {kind} match; these are the best of the {SEARCH_WINDOW:,} most recently stored. "
-            "Add words or filters to narrow the search.",
-            err=True,
-        )
+    found = jobs.search(settings, text, source=source, f=f, limit=limit, raw=raw)
+    console.print_local_search(found, as_json=as_json, as_csv=as_csv)
 
 
 @cli.command()
@@ -496,36 +291,7 @@ def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> Non
         tracker show NCT02503852
         tracker show 10.1038/ncomms4071
     """
-    from .search import classify_id, show_record
-    from .store import open_store
-
-    classify_id(identifier)  # a malformed ID is refused before the database is touched
-    store = open_store(settings.db_path)
-    try:
-        shown = show_record(store, identifier)
-    finally:
-        store.close()
-    if as_json:
-        echo_json(shown)
-        return
-    record = shown["record"]
-    click.echo(f"{shown['id']}: {_one_line(record.get('title') or '', 200)}")
-    for key, value in record.items():
-        if key in ("title",) or value in (None, "", []):
-            continue
-        if isinstance(value, list):
-            value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
-        click.echo(f"  {key:28} {_one_line(str(value), 160)}")
-    click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
-    for c in shown["changes"]:
-        click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")
-    click.echo("Links:" if shown["links"] else "Links: none")
-    for link in shown["links"]:
-        other = link["pmid"] if shown["kind"] == "trial" else link["nct_id"]
-        kind = link["source"] + (f" ({link['reference_type']})" if link.get("reference_type") else "")
-        click.echo(f"  {other:12} via {kind}: {_one_line(link.get('title') or '(not stored)', 100)}")
-    lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
-    click.echo(f"Topic lines: {lines}")
+    console.print_record(jobs.show(settings, identifier), as_json=as_json)
 
 
 @cli.command()
@@ -535,40 +301,16 @@ def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> Non
 @filter_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @common_options
-def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, status, phase, line, since, until, has_results, output: Path | None) -> None:
+def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, f: RecordFilter, output: Path | None) -> None:
     """Export trials (CSV, JSON) or publications (CSV, JSON, RIS, BibTeX) with the search filters.
 
     \b
     Example:
         tracker export publications --format ris --line hfsc-ageing -o hfsc.ris
     """
-    from .export import FORMATS as EXPORT_FORMATS, RENDERERS
-    from .search import fts_query
-    from .store import open_store, select_export
-
-    if fmt not in EXPORT_FORMATS[kind]:
-        raise TrackerError(f"{kind} can be exported as {', '.join(EXPORT_FORMATS[kind])}, not {fmt}")
-    f = _record_filter(status, phase, line, since, until, has_results)
-    if kind == "publications" and f.trials_only:
-        raise TrackerError("--status, --phase and --has-results apply to trials only")
-    match = fts_query(text) if text else None
-    store = open_store(settings.db_path)
-    try:
-        chunks = RENDERERS[fmt](select_export(store, kind=kind, f=f, match=match))
-        if output:
-            tmp = output.with_name(output.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            tmp.replace(output)
-            if not quiet:
-                click.echo(f"wrote {output}", err=True)
-        else:
-            stream = sys.stdout
-            for chunk in chunks:
-                stream.write(chunk)
-    finally:
-        store.close()
+    jobs.export(settings, kind=kind, fmt=fmt, f=f, text=text, out=sys.stdout, output=output)
+    if output and not quiet:
+        click.echo(f"wrote {output}", err=True)
 
 
 @cli.command()
@@ -584,32 +326,5 @@ def claims(settings: Settings, quiet: bool, ids: tuple[str, ...], live: bool, cl
     Example:
         tracker claims --claim C2 --offline
     """
-    from .claims import Context, check_claims, load_claims, select_claims
-    from .reports import write_claims_report
-    from .store import open_store
-
-    path = claims_file or settings.queries_dir / "claims.toml"
-    chosen = select_claims(load_claims(path), ids)
-    now = utcnow()
-    store = open_store(settings.db_path)
-    try:
-        with HttpClient(settings) as client:
-            results = check_claims(chosen, Context(store=store, settings=settings, client=client if live else None, now=now))
-    finally:
-        store.close()
-    paths = write_claims_report(results, settings.reports_dir, now=now)
-    if as_json:
-        echo_json([r.as_dict() for r in results])
-        return
-    for r in results:
-        click.echo(f"{r.claim.id}  {r.verdict:8}  {_one_line(r.claim.wording, 100)}")
-        click.echo(f"    {r.summary}")
-        for e in r.evidence[:10]:
-            label = e.get("id") or e.get("value")
-            click.echo(f"    - {e.get('role', e['type'])}: {label} {_one_line(e.get('title') or '', 90)} {e.get('url') or ''}".rstrip())
-        if len(r.evidence) > 10:
-            click.echo(f"    ... and {len(r.evidence) - 10} more (see the report or --json)")
-        click.echo(f"    checked {r.checked_at} ({r.mode}); {r.since_last}")
-    if not quiet:
-        for path in paths:
-            click.echo(f"wrote {path}")
+    results, paths = jobs.claims(settings, ids=ids, live=live, claims_file=claims_file)
+    console.print_claims(results, paths, as_json=as_json, quiet=quiet)

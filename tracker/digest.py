@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -14,12 +13,24 @@ from pathlib import Path
 from typing import Any, Iterable
 from xml.etree import ElementTree as ET
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from .errors import TrackerError
 from .models import Query
+from .reports import clean_text, template_environment, write_text_atomic
 from .settings import Settings
-from .store import DigestQueries, Store, iso
+from .store import (
+    Store,
+    iso,
+    save_digest,
+    select_digests,
+    select_failed_runs,
+    select_last_digest_end,
+    select_new_links,
+    select_new_publications,
+    select_new_trials,
+    select_publication_changes,
+    select_trial_changes,
+    select_year_counts,
+)
 
 EPOCH = "1970-01-01T00:00:00Z"
 BADGES = (
@@ -29,7 +40,6 @@ BADGES = (
     ("Clinical Trial", "clinical trial"),
     ("Review", "review"),
 )
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 PHASE_NAMES = {"EARLY_PHASE1": "Early phase 1", "PHASE1": "1", "PHASE2": "2", "PHASE3": "3", "PHASE4": "4", "NA": "N/A"}
 
 
@@ -209,30 +219,29 @@ def _authors(authors_json: str | None) -> str:
 
 
 def build_digest(store: Store, queries: list[Query], *, start: str, end: str, claim_flips: list[dict[str, Any]] | None = None) -> Digest:
-    reads = DigestQueries(store)
     order = _order(queries)
     lines = {q.name: Line(name=q.name, title=q.title) for q in queries}
 
-    trials = reads.new_trials(start, end)
+    trials = select_new_trials(store, start, end)
     for t in trials:
         t["phase_label"] = phase_label(t["phases"])
         t["status_label"] = status_label(t["overall_status"])
         t["countries_list"] = _json_list(t["countries"])
     _place(trials, order, lines, "new_trials")
 
-    changed = _group_changes(reads.trial_changes(start, end), "nct_id")
+    changed = _group_changes(select_trial_changes(store, start, end), "nct_id")
     for entry in changed:
         entry["descriptions"] = describe_changes(entry["changes"], entry)
     _place(changed, order, lines, "changed_trials")
 
-    pubs = reads.new_publications(start, end)
+    pubs = select_new_publications(store, start, end)
     for p in pubs:
         p["badges"] = _badges(p["publication_types"])
         p["author_text"] = _authors(p["authors"])
         p["linked"] = sorted((p["linked_trials"] or "").split(",")) if p["linked_trials"] else []
     _place(pubs, order, lines, "new_publications")
 
-    pub_changes = _group_changes(reads.publication_changes(start, end), "pmid")
+    pub_changes = _group_changes(select_publication_changes(store, start, end), "pmid")
     for entry in pub_changes:
         entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])
         entry["descriptions"] = [
@@ -240,51 +249,24 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
             for c in entry["changes"]
         ]
     _place(pub_changes, order, lines, "changed_publications")
-    _place(reads.new_links(start, end), order, lines, "new_links")
+    _place(select_new_links(store, start, end), order, lines, "new_links")
 
     ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
     for line in ordered:
-        line.chart = reads.year_counts(line.name, end)
-    return Digest(window_start=start, window_end=end, lines=ordered, failures=reads.failed_runs(start, end), claim_flips=claim_flips or [])
+        line.chart = select_year_counts(store, line.name, end)
+    return Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
 
 
 def digest_window(store: Store, *, now: datetime, since: str | None = None, until: str | None = None) -> tuple[str, str]:
     """(start, end) as ISO timestamps: --since/--until dates, else from the end of the previous digest to now."""
     end = f"{until}T00:00:00Z" if until else iso(now)
-    start = f"{since}T00:00:00Z" if since else (DigestQueries(store).last_digest_end() or EPOCH)
+    start = f"{since}T00:00:00Z" if since else (select_last_digest_end(store) or EPOCH)
     if start >= end:
         raise TrackerError(f"empty digest window: {start} is not before {end}")
     return start, end
 
 
 # -- rendering -------------------------------------------------------------------------------------
-
-def clean_text(value: Any) -> str:
-    """Control characters are dropped: they are invalid in XML and mean nothing to a reader."""
-    return CONTROL_RE.sub("", "" if value is None else str(value))
-
-
-MD_SPECIAL = re.compile(r"([\\`*_\[\]<#|])")  # "<" stops raw HTML; ">" only matters at line start
-
-
-def md_escape(value: Any) -> str:
-    return MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(value).split()))
-
-
-def template_environment(autoescape: bool) -> Environment:
-    env = Environment(
-        loader=PackageLoader("tracker", "templates"),
-        autoescape=autoescape,  # by flag: select_autoescape would miss the .j2 suffix
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["md"] = md_escape
-    env.filters["clean"] = clean_text
-    env.filters["line_title"] = lambda name, lines: next((l.title for l in lines if l.name == name), name)
-    return env
-
 
 def render_markdown(digest: Digest) -> str:
     return template_environment(False).get_template("digest.md.j2").render(d=digest)
@@ -350,24 +332,13 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
         written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
     if "html" in formats:
         written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
-    reads = DigestQueries(store)
-    reads.save_digest(
+    save_digest(
+        store,
         created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary
     )
     if "atom" in formats:
-        written.append(write_text_atomic(reports_dir / "feed.xml", render_atom(reads.digests(), updated=iso(now))))
+        written.append(write_text_atomic(reports_dir / "feed.xml", render_atom(select_digests(store), updated=iso(now))))
     return written
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write a whole file through a temporary one, so a reader never sees half a report."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
-    return path
 
 
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str) -> str:

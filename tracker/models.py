@@ -19,6 +19,25 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One check of a claim: its kind (count, none_exists, citation, newer_evidence) and validated parameters."""
+
+    kind: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the article, as written in queries/claims.toml."""
+
+    id: str
+    wording: str
+    where: str
+    as_of: str
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
 class Reference:
     """A study's own citation (ClinicalTrials.gov referencesModule)."""
 
@@ -56,6 +75,10 @@ class Trial:
     references: tuple[Reference, ...] = ()
     url: str = ""
     raw_json: str = ""
+
+    @property
+    def record_id(self) -> str:
+        return self.nct_id
 
 
 @dataclass(frozen=True)
@@ -96,6 +119,10 @@ class Publication:
     is_book: bool = False
     corrections: tuple[Correction, ...] = ()
     raw_xml: str = ""
+
+    @property
+    def record_id(self) -> str:
+        return self.pmid
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,20 @@ from .errors import TrackerError
 from .http import HttpClient
 from .settings import Settings
 from .sources import ctgov, pubmed
-from .store import JSON_COLUMNS, RAW_COLUMNS, RecordFilter, Store, publication_row, select_search, trial_row
+from .store import (
+    RecordFilter,
+    Store,
+    decoded,
+    publication_row,
+    select_changes,
+    select_links,
+    select_matches,
+    select_pmid_by_doi,
+    select_publication,
+    select_search,
+    select_trial,
+    trial_row,
+)
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
@@ -103,7 +116,7 @@ def _publication_hit(row: dict[str, Any]) -> Hit:
 @dataclass
 class LocalResult:
     hits: list[Hit]
-    windowed: list[str]  # tables where more than SEARCH_WINDOW records matched and the newest were ranked
+    windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
 
 
 def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
@@ -121,9 +134,9 @@ def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilte
     windowed = []
     try:
         for kind in kinds:
-            rows, capped = select_search(store, match, kind=kind, f=f, limit=limit)
-            if capped:
-                windowed.append(kind)
+            rows, window = select_search(store, match, kind=kind, f=f, limit=limit)
+            if window:
+                windowed.append((kind, window))
             hits.extend(_trial_hit(r) if kind == "trials" else _publication_hit(r) for r in rows)
     except sqlite3.OperationalError as exc:
         if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
@@ -187,23 +200,21 @@ def classify_id(identifier: str) -> tuple[str, str]:
 def show_record(store: Store, identifier: str) -> dict[str, Any]:
     kind, value = classify_id(identifier)
     if kind == "doi":
-        pmid = store.select_pmid_by_doi(value)
+        pmid = select_pmid_by_doi(store, value)
         if pmid is None:
             raise TrackerError(f"no stored publication has DOI {value}; try `tracker search --live {value}`")
         kind, value = "publication", pmid
     if kind == "trial":
-        record = store.select_trial(value)
+        record = select_trial(store, value)
         if record is None:
             raise TrackerError(f"{value} is not in the database; try `tracker search --live {value}` or add it to a topic line")
-        changes = store.select_changes("trial_changes", value)
-        links = store.select_links(nct_id=value)
-        matches = store.select_matches("ctgov", value)
+        links = select_links(store, nct_id=value)
+        table = "trials"
     else:
-        record = store.select_publication(value)
+        record = select_publication(store, value)
         if record is None:
             raise TrackerError(f"PMID {value} is not in the database; try `tracker search --live {value}`")
-        changes = store.select_changes("publication_changes", value)
-        links = store.select_links(pmid=value)
-        matches = store.select_matches("pubmed", value)
-    record = {k: (json.loads(v) if k in JSON_COLUMNS and v else v) for k, v in record.items() if k not in RAW_COLUMNS}
-    return {"kind": kind, "id": value, "record": record, "changes": changes, "links": links, "lines": matches}
+        links = select_links(store, pmid=value)
+        table = "publications"
+    return {"kind": kind, "id": value, "record": decoded(record), "changes": select_changes(store, table, value),
+            "links": links, "lines": select_matches(store, table, value)}

@@ -7,23 +7,22 @@ write lock; the write phase is one short transaction. Memory stays flat however 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .errors import HttpError, TrackerError
 from .http import HttpClient
 from .models import Query, SaveResult
 from .settings import Settings
-from .sources import ctgov, pubmed
-from .store import Store
+from .sources import SOURCES, Source
+from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor
 
 log = logging.getLogger("tracker.update")
 
-SOURCES = ("ctgov", "pubmed")
-SOURCE_NAMES = {"ctgov": "ClinicalTrials.gov", "pubmed": "PubMed"}
 
 
 @dataclass
@@ -38,7 +37,7 @@ class LineResult:
         return self.error is None
 
     def summary(self) -> str:
-        label = f"{self.query} [{SOURCE_NAMES[self.source]}]"
+        label = f"{self.query} [{SOURCES[self.source].label}]"
         if self.error:
             return f"{label}: FAILED: {self.error}"
         r = self.result
@@ -71,68 +70,58 @@ class Spool:
         self.file.close()
 
 
-def _ctgov_batches(store: Store, client: HttpClient, settings: Settings, query: Query, full: bool) -> Iterator[tuple[list, int | None]]:
-    since = None if full else ctgov.window_start(store.last_cursor("ctgov", query.name))
-    expected = None
-    for page in ctgov.fetch_studies(client, settings.ctgov_url, ctgov.search_params(query, since=since)):
-        expected = page.total_count if page.total_count is not None else expected
-        yield list(ctgov.parse_page(page)), expected
-
-
-def _pubmed_batches(store: Store, client: HttpClient, settings: Settings, query: Query, full: bool, now: datetime) -> Iterator[tuple[list, int | None]]:
-    cursor = None if full else store.last_cursor("pubmed", query.name)
-    for batch in pubmed.fetch_line(client, settings, query.pubmed_term, cursor=cursor, now=now, label=query.name):
-        yield batch.publications, batch.expected
-
-
 def update_line(
     store: Store,
     client: HttpClient,
     settings: Settings,
     query: Query,
-    source: str,
+    source: Source,
     *,
     now: datetime,
     full: bool = False,
     progress: Progress | None = None,
 ) -> SaveResult:
-    """Fetch one line of one source into a spool, then write it and its new cursor in one transaction."""
-    run_id = store.start_run(source, query.name, now)
+    """Fetch one line of one source into a spool, then write it and its new cursor in one transaction. Any failure
+    marks the run failed with its cause (a bug too: a run is never left 'running' for the next update to call
+    interrupted) and is raised again."""
+    run_id = save_run_start(store, source.name, query.name, now)
     spool = Spool()
     seen: set[str] = set()  # PubMed's entry- and modification-date windows overlap; pages may repeat while paging
     try:
-        batches: Iterable[tuple[list, int | None]] = (
-            _ctgov_batches(store, client, settings, query, full)
-            if source == "ctgov"
-            else _pubmed_batches(store, client, settings, query, full, now)
-        )
-        for records, expected in batches:
-            fresh = [r for r in records if _key(r) not in seen]
-            seen.update(_key(r) for r in fresh)
+        cursor = None if full else select_last_cursor(store, source.name, query.name)
+        for batch in source.batches(client, settings, query, cursor=cursor, now=now):
+            fresh = [r for r in batch.records if r.record_id not in seen]
+            seen.update(r.record_id for r in fresh)
             spool.add(fresh)
             if progress:
-                progress(spool.count, expected)
-        save = store.save_trials if source == "ctgov" else store.save_publications
+                progress(spool.count, batch.expected)
         total = SaveResult()
         with store.transaction():
             for records in spool.batches():
-                total.add(save(records, query=query.name, run_id=run_id, now=now))
-            cursor = now.date().isoformat()
-            store.finish_run(run_id, status="ok", now=now, result=total, cursor=cursor)
+                total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
+            save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat())
         return total
     except (TrackerError, KeyboardInterrupt) as exc:
-        store.finish_run(run_id, status="failed", now=now, error=str(exc) or type(exc).__name__)
+        _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
+        raise
+    except Exception as exc:
+        _mark_failed(store, run_id, now, internal_error(exc))
         raise
     finally:
         spool.close()
 
 
-def _key(record: Any) -> str:
-    return record.nct_id if hasattr(record, "nct_id") else record.pmid
+def internal_error(exc: BaseException) -> str:
+    """A bug's one-line description (the traceback is shown only with TRACKER_DEBUG)."""
+    return f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
-def applies(query: Query, source: str) -> bool:
-    return bool(query.ctgov) if source == "ctgov" else bool(query.pubmed_term)
+def _mark_failed(store: Store, run_id: int, now: datetime, error: str) -> None:
+    """Record the failure; if even that fails (the database itself is the problem), the original error is the one to raise."""
+    try:
+        save_run_end(store, run_id, status="failed", now=now, error=error)
+    except Exception:  # noqa: BLE001
+        log.debug("could not mark run %s failed", run_id, exc_info=True)
 
 
 def run_update(
@@ -141,7 +130,7 @@ def run_update(
     settings: Settings,
     queries: list[Query],
     *,
-    sources: tuple[str, ...] = SOURCES,
+    sources: tuple[str, ...] = tuple(SOURCES),
     now: datetime,
     full: bool = False,
     on_line: Callable[[LineResult], None] | None = None,
@@ -152,20 +141,20 @@ def run_update(
     bounded time; the next run fetches their windows."""
     results = []
     with store.update_lock():
-        interrupted = store.mark_interrupted_runs(now)
+        interrupted = save_interrupted_runs(store, now)
         if interrupted:
             log.warning("%d earlier update(s) were interrupted before finishing; their windows are fetched again", interrupted)
-        for source in sources:
+        for source in (SOURCES[name] for name in sources):
             unreachable: str | None = None
             for query in queries:
-                if not applies(query, source):
+                if not source.applies(query):
                     continue
-                line = LineResult(query=query.name, source=source)
+                line = LineResult(query=query.name, source=source.name)
                 if unreachable:
-                    line.error = f"not tried: {SOURCE_NAMES[source]} could not be reached ({unreachable})"
-                    store.finish_run(store.start_run(source, query.name, now), status="failed", now=now, error=line.error)
+                    line.error = f"not tried: {source.label} could not be reached ({unreachable})"
+                    save_run_end(store, save_run_start(store, source.name, query.name, now), status="failed", now=now, error=line.error)
                 else:
-                    progress = progress_for(query.name, source) if progress_for else None
+                    progress = progress_for(query.name, source.name) if progress_for else None
                     try:
                         line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress)
                     except HttpError as exc:
@@ -174,6 +163,10 @@ def run_update(
                             unreachable = f"gave up on line {query.name}"
                     except TrackerError as exc:
                         line.error = str(exc)
+                    except Exception as exc:
+                        if os.environ.get("TRACKER_DEBUG"):
+                            raise
+                        line.error = internal_error(exc)
                 if line.error:
                     log.debug("%s", line.summary())
                 results.append(line)

@@ -1,1 +1,10 @@
-"""Sources: fetch_* talks to an API (generators of raw pages), parse_* turns raw into models. Never the store."""
+"""The services the tracker reads, one module each (fetch_* = network, parse_* = pure); none touches the store.
+SOURCES lists them in update order."""
+
+from .base import Batch, Source
+from .ctgov import SOURCE as CTGOV
+from .pubmed import SOURCE as PUBMED
+
+SOURCES: dict[str, Source] = {s.name: s for s in (CTGOV, PUBMED)}
+
+__all__ = ["Batch", "Source", "SOURCES", "CTGOV", "PUBMED"]

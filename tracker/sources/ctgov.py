@@ -8,17 +8,25 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from ..errors import ApiError
 from ..http import HttpClient, RetryableBody
 from ..models import Query, Reference, Trial
+from .base import Batch, Source
 
 log = logging.getLogger("tracker.ctgov")
 
 PAGE_SIZE = 1000
 STUDY_URL = "https://clinicaltrials.gov/study/{}"
+# The API's vocabularies (data model: overallStatus, phases)
+STATUSES = (
+    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING", "RECRUITING", "SUSPENDED",
+    "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
+    "WITHHELD", "UNKNOWN",
+)
+PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
 
 
 @dataclass
@@ -105,13 +113,6 @@ def search_params(query: Query, *, since: date | None = None, page_size: int = P
     params["pageSize"] = str(page_size)
     params["format"] = "json"
     return params
-
-
-def window_start(cursor: str | None) -> date | None:
-    """The saved cursor minus one day of overlap (CT.gov refreshes its data once a day)."""
-    if not cursor:
-        return None
-    return date.fromisoformat(cursor) - timedelta(days=1)
 
 
 def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> Iterator[Page]:
@@ -252,3 +253,15 @@ def parse_page(page: Page) -> Iterator[Trial]:
             yield parse_study(study, raw)
         except ApiError as exc:
             log.warning("skipped a ClinicalTrials.gov record: %s", exc)
+
+
+def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | None, now: datetime) -> Iterator[Batch]:
+    """Every study of a topic line last updated on or after `since` (all of them when None), page by page."""
+    expected = None
+    for page in fetch_studies(client, settings.ctgov_url, search_params(query, since=since)):
+        expected = page.total_count if page.total_count is not None else expected
+        yield Batch(list(parse_page(page)), expected)
+
+
+# CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.
+SOURCE = Source(name="ctgov", label="ClinicalTrials.gov", overlap=timedelta(days=1), applies=lambda q: bool(q.ctgov), fetch=fetch_line)

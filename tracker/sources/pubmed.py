@@ -1,5 +1,6 @@
-"""PubMed through NCBI E-utilities: esearch (history server) and efetch in batches, entry-date windows under
-the 10,000 cap, and parse_pubmed_xml -> Publication via Bio.Entrez.read. Never touches the store."""
+"""PubMed through NCBI E-utilities: esearch (history server, read with Bio.Entrez) and efetch in batches, entry-
+and modification-date windows under the 10,000 cap, and parse_pubmed_xml -> Publication (xml.etree, checked
+against a Bio.Entrez oracle in the tests). Never touches the store."""
 
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ from Bio import Entrez
 
 from ..errors import ApiError
 from ..http import HttpClient, RetryableBody
-from ..models import Correction, Publication
+from ..models import Correction, Publication, Query
 from ..settings import Settings
+from .base import Batch, Source
 
 log = logging.getLogger("tracker.pubmed")
 
 TOOL = "tracker"
 BATCH_SIZE = 250
 CAP = 10_000  # PubMed returns at most the first 10,000 hits of a query
-OVERLAP_DAYS = 3
 FIRST_DATE = date(1781, 1, 1)  # older than anything PubMed indexes
 NCT_RE = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 DOCTYPE_RE = re.compile(rb"(<!DOCTYPE[^>]*?)\"http://(www\.ncbi\.nlm\.nih\.gov|dtd\.nlm\.nih\.gov)/")
@@ -40,12 +41,6 @@ class Search:
     query_key: str | None
     ids: list[str]
     warnings: list[str]
-
-
-@dataclass
-class Batch:
-    publications: list[Publication]
-    expected: int | None
 
 
 # -- raw bodies ------------------------------------------------------------------------------------
@@ -152,7 +147,7 @@ def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expe
     total = min(search.count, CAP)
     for start in range(0, total, BATCH_SIZE):
         pubs = efetch_history(client, settings, search, retstart=start, retmax=min(BATCH_SIZE, total - start))
-        yield Batch(publications=pubs, expected=expected if expected is not None else search.count)
+        yield Batch(records=pubs, expected=expected if expected is not None else search.count)
 
 
 def date_windows(
@@ -177,12 +172,11 @@ def date_windows(
     yield from date_windows(client, settings, term, middle + timedelta(days=1), end, label=label, datetype=datetype)
 
 
-def fetch_line(
-    client: HttpClient, settings: Settings, term: str, *, cursor: str | None, now: datetime, label: str = ""
-) -> Iterator[Batch]:
-    """Every publication of a line (first run), or those entered or modified since the cursor minus the overlap."""
+def fetch_line(client: HttpClient, settings: Settings, query: Query, since: date | None, now: datetime) -> Iterator[Batch]:
+    """Every publication of a line (since None: the first run), or those entered or modified on or after `since`."""
+    term, label = query.pubmed_term or "", query.name
     today = now.date()
-    if cursor is None:
+    if since is None:
         search = esearch(client, settings, term, label=label)
         if search.count < CAP:
             yield from fetch_search(client, settings, search)
@@ -191,11 +185,15 @@ def fetch_line(
         for window in date_windows(client, settings, term, FIRST_DATE, today + timedelta(days=1), label=label):
             yield from fetch_search(client, settings, window, expected=expected)
         return
-    since = date.fromisoformat(cursor) - timedelta(days=OVERLAP_DAYS)
     until = today + timedelta(days=1)
     for datetype in ("edat", "mdat"):
         for window in date_windows(client, settings, term, since, until, label=label, datetype=datetype):
             yield from fetch_search(client, settings, window)
+
+
+# A record's entry and modification dates can be stamped a day or two after the day it became visible: three days
+# of overlap re-read them; the store's upsert makes the repeat harmless.
+SOURCE = Source(name="pubmed", label="PubMed", overlap=timedelta(days=3), applies=lambda q: bool(q.pubmed_term), fetch=fetch_line)
 
 
 # -- parsing ---------------------------------------------------------------------------------------

@@ -1,0 +1,194 @@
+"""What the terminal shows: logging to stderr with secrets redacted, update progress and per-line results, search
+hits, a record page, claim verdicts and written files. Printing only; no HTTP, no SQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from typing import Any, Callable
+
+import click
+
+from .http import redact
+from .reports import clean_text
+from .settings import Settings
+
+SECTION_INDENT = 36
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage(), self.secrets)
+        record.args = ()
+        return True
+
+
+def setup_logging(settings: Settings, quiet: bool) -> None:
+    root = logging.getLogger("tracker")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.secrets))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def one_line(text: str, width: int) -> str:
+    text = " ".join(clean_text(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- update ----------------------------------------------------------------------------------------
+
+def progress_for(quiet: bool) -> Callable[[str, str], Callable[[int, int | None], None] | None]:
+    """A progress line per (line, source), rewritten in place; only on a terminal, so cron logs stay clean (a
+    progress bar needs a known total, which PubMed's date windows and CT.gov's later pages do not always give)."""
+
+    def factory(query: str, source: str):
+        if quiet or not sys.stderr.isatty():
+            return None
+
+        def progress(done: int, total: int | None) -> None:
+            tail = f"/{total}" if total else ""
+            click.echo(f"\r  {query} [{source}]: {done}{tail} records", nl=False, err=True)
+
+        return progress
+
+    return factory
+
+
+def line_printer(quiet: bool) -> Callable[[Any], None]:
+    """Print each (line, source) result as it finishes; failures always, on stderr."""
+    tty = sys.stderr.isatty() and not quiet
+
+    def on_line(line) -> None:
+        if tty:
+            click.echo("\r\033[K", nl=False, err=True)
+        if not quiet or not line.ok:
+            click.echo(line.summary(), err=not line.ok)
+
+    return on_line
+
+
+def note_missing_email(settings: Settings, sources: tuple[str, ...], quiet: bool) -> None:
+    if "pubmed" in sources and not settings.ncbi_email and not quiet:
+        click.echo("note: NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.", err=True)
+
+
+def print_digest(outcome, quiet: bool) -> None:
+    if quiet:
+        return
+    click.echo(outcome.digest.summary)
+    for path in outcome.paths:
+        click.echo(f"wrote {path}")
+    if outcome.sent_to:
+        click.echo(f"e-mailed to {outcome.sent_to}")
+
+
+def print_queries(lines, queries_dir, *, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        echo_json([{"name": q.name, "title": q.title, "description": q.description, "ctgov": q.ctgov, "pubmed": q.pubmed_term, "path": q.path} for q in lines])
+        return
+    for q in lines:
+        sources = ", ".join(s for s, on in (("ClinicalTrials.gov", q.ctgov), ("PubMed", q.pubmed_term)) if on)
+        click.echo(f"{q.name:28} {q.title}  [{sources}]")
+    if not quiet:
+        click.echo(f"{len(lines)} topic lines in {queries_dir}, all valid.")
+
+
+# -- search and show -------------------------------------------------------------------------------
+
+def print_hits(hits, *, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        echo_json([h.as_dict() for h in hits])
+        return
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["kind", "id", "date", "title", "detail", "snippet", "url"])
+        for h in hits:
+            writer.writerow([h.kind, h.id, h.date or "", h.title, h.detail, h.snippet, h.url])
+        return
+    pad = " " * SECTION_INDENT
+    for h in hits:
+        click.echo(f"{h.kind:11} {h.id:12} {(h.date or '')[:10]:10}  {one_line(h.title, 90)}")
+        click.echo(f"{pad}{one_line(h.detail, 80)}")
+        if h.snippet:
+            click.echo(f"{pad}{one_line(h.snippet, 100)}")
+
+
+def print_local_search(found, *, as_json: bool, as_csv: bool) -> None:
+    print_hits(found.hits, as_json=as_json, as_csv=as_csv)
+    if not found.hits and not (as_json or as_csv):
+        click.echo("no stored record matches; try --live to ask ClinicalTrials.gov and PubMed", err=True)
+    for kind, window in found.windowed:
+        click.echo(
+            f"note: more than {window:,} {kind} match; these are the best of the {window:,} most recently stored. "
+            "Add words or filters to narrow the search.",
+            err=True,
+        )
+
+
+def print_live_search(results, *, as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        echo_json([{"source": r.source, "total": r.total, "hits": [h.as_dict() for h in r.hits]} for r in results])
+        return
+    for r in results:
+        if not as_csv:
+            click.echo(f"{r.source}: {r.total:,} in all; the first {len(r.hits)}:")
+        print_hits(r.hits, as_json=False, as_csv=as_csv)
+
+
+def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        echo_json(shown)
+        return
+    record = shown["record"]
+    click.echo(f"{shown['id']}: {one_line(record.get('title') or '', 200)}")
+    for key, value in record.items():
+        if key in ("title",) or value in (None, "", []):
+            continue
+        if isinstance(value, list):
+            value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
+        click.echo(f"  {key:28} {one_line(str(value), 160)}")
+    click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
+    for c in shown["changes"]:
+        click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")
+    click.echo("Links:" if shown["links"] else "Links: none")
+    for link in shown["links"]:
+        other = link["pmid"] if shown["kind"] == "trial" else link["nct_id"]
+        kind = link["source"] + (f" ({link['reference_type']})" if link.get("reference_type") else "")
+        click.echo(f"  {other:12} via {kind}: {one_line(link.get('title') or '(not stored)', 100)}")
+    lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
+    click.echo(f"Topic lines: {lines}")
+
+
+# -- claims ----------------------------------------------------------------------------------------
+
+def print_claims(results, paths, *, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        echo_json([r.as_dict() for r in results])
+        return
+    for r in results:
+        click.echo(f"{r.claim.id}  {r.verdict:8}  {one_line(r.claim.wording, 100)}")
+        click.echo(f"    {r.summary}")
+        for e in r.evidence[:10]:
+            label = e.get("id") or e.get("value")
+            click.echo(f"    - {e.get('role', e['type'])}: {label} {one_line(e.get('title') or '', 90)} {e.get('url') or ''}".rstrip())
+        if len(r.evidence) > 10:
+            click.echo(f"    ... and {len(r.evidence) - 10} more (see the report or --json)")
+        click.echo(f"    checked {r.checked_at} ({r.mode}); {r.since_last}")
+    if not quiet:
+        for path in paths:
+            click.echo(f"wrote {path}")

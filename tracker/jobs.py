@@ -1,0 +1,156 @@
+"""The use cases the CLI and the scheduler share, each opening and closing what it needs: update, digest, run,
+search, show, export and claims; and the clock (TRACKER_NOW pins it). No printing: results go back to the caller."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .claims import ClaimResult, Context, check_claims, claim_flips, write_claims_report
+from .digest import Digest, build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
+from .errors import ConfigError, TrackerError
+from .export import FORMATS as EXPORT_FORMATS, RENDERERS
+from .http import HttpClient
+from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
+from .settings import Settings
+from .sources import SOURCES
+from .store import RecordFilter, open_store, select_export
+from .topics import load_claims, load_queries, select_claims, select_queries
+from .update import LineResult, Progress, run_update
+
+DIGEST_FORMATS = ("md", "html", "atom")
+
+
+def utcnow() -> datetime:
+    """The clock, read here only. TRACKER_NOW (ISO-8601) pins it for reproducible runs and tests."""
+    pinned = os.environ.get("TRACKER_NOW")
+    if pinned:
+        try:
+            moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"TRACKER_NOW={pinned!r} is not an ISO-8601 time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+# -- update, digest, run ---------------------------------------------------------------------------
+
+def update(
+    settings: Settings,
+    *,
+    sources: tuple[str, ...] = tuple(SOURCES),
+    names: tuple[str, ...] = (),
+    full: bool = False,
+    now: datetime,
+    on_line: Callable[[LineResult], None] | None = None,
+    progress_for: Callable[[str, str], Progress | None] | None = None,
+) -> list[LineResult]:
+    queries = select_queries(load_queries(settings.queries_dir), names)
+    with open_store(settings.db_path) as store, HttpClient(settings) as client:
+        return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line, progress_for=progress_for)
+
+
+def failure_line(results: list[LineResult]) -> str | None:
+    """One line naming what failed in an update, or None when every line succeeded."""
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return None
+    first = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{len(failed)} of {len(results)} updates failed; first: {first.query} [{first.source}]: {first.error}{more}"
+
+
+@dataclass
+class DigestOutcome:
+    digest: Digest
+    paths: list[Path]
+    sent_to: str | None
+
+
+def digest(
+    settings: Settings, *, now: datetime, since: str | None = None, until: str | None = None,
+    formats: tuple[str, ...] = DIGEST_FORMATS, email: bool = False,
+) -> DigestOutcome:
+    queries = load_queries(settings.queries_dir)
+    with open_store(settings.db_path) as store:
+        start, end = digest_window(store, now=now, since=since, until=until)
+        flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
+        built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
+        paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now)
+    sent_to = send_digest(settings, built, render_html(built), render_markdown(built)) if email else None
+    return DigestOutcome(built, paths, sent_to)
+
+
+def run(
+    settings: Settings, *, full: bool = False, formats: tuple[str, ...] = DIGEST_FORMATS, email: bool = False,
+    on_line: Callable[[LineResult], None] | None = None, progress_for: Callable[[str, str], Progress | None] | None = None,
+) -> tuple[list[LineResult], DigestOutcome]:
+    """Update every line of both sources, then digest what is stored, even when a source failed."""
+    now = utcnow()
+    results = update(settings, full=full, now=now, on_line=on_line, progress_for=progress_for)
+    # the window end is exclusive and records carry the update's start time: end one second later at least
+    outcome = digest(settings, now=max(utcnow(), now + timedelta(seconds=1)), formats=formats, email=email)
+    return results, outcome
+
+
+def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], object]]]:
+    """(id, cron expression, callable) for `tracker schedule`. Each job opens its own database and client."""
+
+    def update_job() -> None:
+        problem = failure_line(update(settings, now=utcnow()))
+        if problem:
+            raise TrackerError(problem)
+
+    def digest_job() -> None:
+        digest(settings, now=utcnow(), email=bool(settings.smtp.get("host")))
+
+    return [("update", settings.update_cron, update_job), ("digest", settings.digest_cron, digest_job)]
+
+
+# -- search, show, export, claims ------------------------------------------------------------------
+
+def search(settings: Settings, text: str, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
+    with open_store(settings.db_path, create=False) as store:
+        return search_local(store, text, source=source, f=f, limit=limit, raw=raw)
+
+
+def search_services(settings: Settings, text: str, *, source: str, limit: int) -> list[LiveResult]:
+    with HttpClient(settings) as client:
+        return search_live(client, settings, text, source=source, limit=limit)
+
+
+def show(settings: Settings, identifier: str) -> dict:
+    classify_id(identifier)  # a malformed ID is refused before the database is touched
+    with open_store(settings.db_path, create=False) as store:
+        return show_record(store, identifier)
+
+
+def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None) -> None:
+    """Stream the chosen records to `output` (written whole, then renamed) or to the `out` stream."""
+    if fmt not in EXPORT_FORMATS[kind]:
+        raise TrackerError(f"{kind} can be exported as {', '.join(EXPORT_FORMATS[kind])}, not {fmt}")
+    if kind == "publications" and f.trials_only:
+        raise TrackerError("--status, --phase and --has-results apply to trials only")
+    match = fts_query(text) if text else None
+    with open_store(settings.db_path, create=False) as store:
+        chunks = RENDERERS[fmt](select_export(store, kind=kind, f=f, match=match))
+        if output is None:
+            for chunk in chunks:
+                out.write(chunk)
+            return
+        tmp = output.with_name(output.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        tmp.replace(output)
+
+
+def claims(settings: Settings, *, ids: tuple[str, ...], live: bool, claims_file: Path | None) -> tuple[list[ClaimResult], list[Path]]:
+    chosen = select_claims(load_claims(claims_file or settings.queries_dir / "claims.toml"), ids)
+    now = utcnow()
+    with open_store(settings.db_path) as store, HttpClient(settings) as client:
+        results = check_claims(chosen, Context(store=store, settings=settings, client=client if live else None, now=now))
+    return results, write_claims_report(results, settings.reports_dir, now=now)

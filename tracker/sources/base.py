@@ -1,0 +1,43 @@
+"""What every source is to the update: its name, its window (a saved cursor -> the date to ask from, with the
+source's own overlap) and its batches of parsed records. update.py drives any Source without knowing which."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ..models import Query
+
+if TYPE_CHECKING:
+    from ..http import HttpClient
+    from ..settings import Settings
+
+
+@dataclass
+class Batch:
+    """Parsed records of one page or efetch, and how many the service said the whole window holds (if it said)."""
+
+    records: list[Any]
+    expected: int | None
+
+
+Fetch = Callable[["HttpClient", "Settings", Query, "date | None", datetime], Iterator[Batch]]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # stored as runs.source and query_matches.source
+    label: str  # for people
+    overlap: timedelta  # how far before the saved cursor a window starts again
+    applies: Callable[[Query], bool]  # does this topic line ask this source anything?
+    fetch: Fetch  # (client, settings, query, since or None for everything, now) -> batches
+
+    def window_start(self, cursor: str | None) -> date | None:
+        """The date to ask from: the cursor (the date of the last good run) minus the overlap; None fetches all."""
+        if not cursor:
+            return None
+        return date.fromisoformat(cursor) - self.overlap
+
+    def batches(self, client: "HttpClient", settings: "Settings", query: Query, *, cursor: str | None, now: datetime) -> Iterator[Batch]:
+        return self.fetch(client, settings, query, self.window_start(cursor), now)

@@ -1,0 +1,138 @@
+"""Opening the database (WAL, busy timeout, migrations serialised across processes and threads), the Store handle
+with its write transaction, and the one-update-at-a-time lock. No table is named here."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import sqlite_utils
+
+from ..errors import StoreError
+from .migrations import migrations
+
+BUSY_TIMEOUT_S = 30
+
+
+@dataclass
+class Store:
+    """An open tracker database. Use it as a context manager (`with open_store(path) as store:`), or close() it.
+    `rows` and `execute` are for the store package's own modules (reads.py, writes.py)."""
+
+    db: sqlite_utils.Database
+    path: Path
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction. BEGIN IMMEDIATE takes the write lock up front, waiting out another writer (busy
+        timeout); a deferred BEGIN that reads first would fail at once when it tries to write. Nested: a savepoint.
+        A COMMIT that fails (disk full, I/O error) is rolled back like any other failure."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():  # a savepoint
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def update_lock(self) -> Iterator[None]:
+        """One update at a time per database; a second one refuses at once with the holder's pid."""
+        lock_path = f"{self.path}.lock"
+        try:
+            handle = open(lock_path, "a+")
+        except OSError as exc:
+            raise StoreError(f"cannot create lock file {lock_path}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise StoreError(
+                    f"another update is already writing to {self.path} (pid {holder}); try again when it has finished"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+
+@contextlib.contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Creating a database, turning on WAL and migrating are serialised by an flock on a file beside it: flock
+    conflicts between processes and between two open() calls of one process, so the scheduler's two threads wait
+    for each other too. SQLite's own busy timeout does not cover the journal-mode switch on a new file."""
+    try:
+        handle = open(f"{path}.setup-lock", "a+")
+    except OSError:  # a read-only directory: nothing can be created or migrated there, SQLite will say so
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # held for milliseconds: wait without a bound
+        yield
+    finally:
+        handle.close()
+
+
+def open_store(path: Path | str, *, create: bool = True) -> Store:
+    """Open the database: WAL, a busy timeout, the schema migrated. With create=False (commands that only read) a
+    missing database is a StoreError that says how to make one, and nothing is created. StoreError on any problem."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise StoreError(f"database path {path} is a directory")
+    if not create and not path.exists():
+        raise StoreError(f"no database at {path} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database directory {path.parent}: {exc.strerror}") from None
+    try:
+        with _setup_lock(path):
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            db = sqlite_utils.Database(conn)
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise StoreError(f"{path} is not a tracker database or is corrupt ({message})") from None
+        if "readonly" in message or "unable to open" in message:
+            raise StoreError(f"cannot write to the database {path} ({message})") from None
+        raise StoreError(f"cannot open the database {path}: {message}") from None
+    return Store(db=db, path=path)

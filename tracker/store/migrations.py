@@ -1,0 +1,200 @@
+"""The schema: every migration of the tracker database, in order, as one sqlite-utils Migrations set.
+
+Imports only sqlite_utils and the standard library, so sqlite-utils' own operator tool reads it:
+    sqlite-utils migrate data/tracker.db tracker/store/migrations.py --list
+A migration's docstring gives the measured reason for it. Never edit an applied migration; add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+migrations = Migrations("tracker")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Records, their change history, trial-publication links, line matches, runs, digests, claim checks, FTS5."""
+    db["trials"].create(
+        {
+            "nct_id": str,
+            "title": str,
+            "official_title": str,
+            "acronym": str,
+            "overall_status": str,
+            "why_stopped": str,
+            "phases": str,
+            "study_type": str,
+            "enrollment": int,
+            "enrollment_type": str,
+            "lead_sponsor": str,
+            "lead_sponsor_class": str,
+            "conditions": str,
+            "interventions": str,
+            "countries": str,
+            "start_date": str,
+            "start_date_type": str,
+            "primary_completion_date": str,
+            "primary_completion_date_type": str,
+            "completion_date": str,
+            "completion_date_type": str,
+            "first_posted_date": str,
+            "last_update_posted_date": str,
+            "results_first_posted_date": str,
+            "has_results": int,
+            "study_references": str,
+            "url": str,
+            "raw_json": str,
+            "raw_hash": str,
+            "first_seen_at": str,
+            "updated_at": str,
+        },
+        pk="nct_id",
+        not_null={"first_seen_at"},
+    )
+    db["publications"].create(
+        {
+            "pmid": str,
+            "version": str,
+            "title": str,
+            "abstract": str,
+            "authors": str,
+            "journal": str,
+            "journal_abbrev": str,
+            "volume": str,
+            "issue": str,
+            "pages": str,
+            "pub_date": str,
+            "sort_date": str,
+            "pub_year": int,
+            "article_date": str,
+            "entrez_date": str,
+            "doi": str,
+            "pmcid": str,
+            "publication_types": str,
+            "mesh_terms": str,
+            "keywords": str,
+            "language": str,
+            "nct_ids": str,
+            "is_retracted": int,
+            "is_deleted": int,
+            "is_book": int,
+            "corrections": str,
+            "raw_xml": str,
+            "raw_hash": str,
+            "first_seen_at": str,
+            "updated_at": str,
+        },
+        pk="pmid",
+        not_null={"first_seen_at"},
+    )
+    for table, record in (("trial_changes", "nct_id"), ("publication_changes", "pmid")):
+        db[table].create(
+            {"id": int, record: str, "field": str, "old_value": str, "new_value": str, "detected_at": str, "run_id": int},
+            pk="id",
+        )
+        db[table].create_index([record])
+        db[table].create_index(["detected_at"])
+    db["trial_publications"].create(
+        {"nct_id": str, "pmid": str, "source": str, "reference_type": str, "first_seen_at": str},
+        pk=("nct_id", "pmid", "source"),
+    )
+    db["trial_publications"].create_index(["pmid"])
+    db["trial_publications"].create_index(["first_seen_at"])
+    db["query_matches"].create(
+        {"query": str, "source": str, "record_id": str, "first_seen_at": str}, pk=("query", "source", "record_id")
+    )
+    db["query_matches"].create_index(["source", "record_id"])
+    db["query_matches"].create_index(["first_seen_at"])
+    db["runs"].create(
+        {
+            "id": int,
+            "source": str,
+            "query": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "fetched": int,
+            "new": int,
+            "changed": int,
+            "error": str,
+            "cursor": str,
+            "pid": int,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["source", "query", "status"])
+    db["digests"].create(
+        {"id": int, "created_at": str, "window_start": str, "window_end": str, "files": str, "summary": str}, pk="id"
+    )
+    db["claim_checks"].create(
+        {
+            "id": int,
+            "claim_id": str,
+            "checked_at": str,
+            "verdict": str,
+            "summary": str,
+            "evidence": str,
+            "mode": str,
+        },
+        pk="id",
+    )
+    db["claim_checks"].create_index(["claim_id", "checked_at"])
+    db["trials"].create_index(["first_seen_at"])
+    db["trials"].create_index(["overall_status"])
+    db["trials"].create_index(["start_date"])
+    db["publications"].create_index(["first_seen_at"])
+    db["publications"].create_index(["sort_date"])
+    db["publications"].create_index(["doi"])
+    db["trials"].enable_fts(
+        ["title", "official_title", "conditions", "interventions", "lead_sponsor"], create_triggers=True, tokenize="porter"
+    )
+    db["publications"].enable_fts(["title", "abstract", "mesh_terms", "authors"], create_triggers=True, tokenize="porter")
+
+
+@migrations()
+def m002_chart_indexes(db: sqlite_utils.Database) -> None:
+    """Covering indexes for the digest's per-line charts: the join reads index entries instead of whole rows
+    (a publication row carries its abstract and XML). At 1,000,000 publications: 8.6 s -> 0.1 s per line."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_publications_chart ON publications (pmid, first_seen_at, pub_year)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_trials_chart ON trials (nct_id, first_seen_at, start_date)")
+
+
+@migrations()
+def m003_fewer_write_indexes(db: sqlite_utils.Database) -> None:
+    """Every index is paid on each upsert. Status, start-date and publication-date filters are applied to FTS hits
+    (joined by rowid) and never used these; a DOI is looked up case-insensitively, which the plain index could not serve."""
+    for name in ("idx_trials_overall_status", "idx_trials_start_date", "idx_publications_sort_date", "idx_publications_doi",
+                 "idx_query_matches_first_seen_at"):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_publications_doi_nocase ON publications (doi COLLATE NOCASE)")
+
+
+LINE_YEARS_BACKFILL = """
+INSERT INTO line_years (query, source, year, first_seen_at, n)
+SELECT m.query, 'pubmed', coalesce(p.pub_year, 0), p.first_seen_at, count(*)
+  FROM query_matches m JOIN publications p ON p.pmid = m.record_id WHERE m.source = 'pubmed'
+ GROUP BY m.query, coalesce(p.pub_year, 0), p.first_seen_at
+UNION ALL
+SELECT m.query, 'ctgov', coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at, count(*)
+  FROM query_matches m JOIN trials t ON t.nct_id = m.record_id WHERE m.source = 'ctgov'
+ GROUP BY m.query, coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at
+"""
+
+
+@migrations()
+def m004_line_years(db: sqlite_utils.Database) -> None:
+    """Per line, source, year and first-seen time: how many records. Kept current on every save, so a digest's
+    charts read a few rows instead of joining every match of a line (1.2 s of a 1.9 s digest at full scale)."""
+    db["line_years"].create(
+        {"query": str, "source": str, "year": int, "first_seen_at": str, "n": int}, pk=("query", "source", "year", "first_seen_at")
+    )
+    db.execute(LINE_YEARS_BACKFILL)
+
+
+@migrations()
+def m005_drop_chart_indexes(db: sqlite_utils.Database) -> None:
+    """line_years serves the charts now; the covering indexes of m002 only cost writes."""
+    db.execute("DROP INDEX IF EXISTS idx_publications_chart")
+    db.execute("DROP INDEX IF EXISTS idx_trials_chart")

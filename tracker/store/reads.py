@@ -1,0 +1,312 @@
+"""Every read, each a select_* function over a Store: the record pages (show), the digest's window reads, search
+and export with their shared filters, and the claims register's reads. Every list is ordered, so the same data
+always renders the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .connection import Store
+from .rows import KINDS, RAW_COLUMNS
+
+
+def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None
+
+
+def _in_window(column: str) -> str:
+    return f"{column} >= :start AND {column} < :end"
+
+
+def _lines_of(source: str, record: str) -> str:
+    """The topic lines that matched a record, as 'a|b' (the digest places the record under the first)."""
+    return f"(SELECT group_concat(query, '|') FROM query_matches m WHERE m.source = '{source}' AND m.record_id = {record})"
+
+
+# -- one record ------------------------------------------------------------------------------------
+
+def select_last_cursor(store: Store, source: str, query: str) -> str | None:
+    row = _one(store.rows(
+        "SELECT cursor FROM runs WHERE source = ? AND query = ? AND status = 'ok' AND cursor IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (source, query),
+    ))
+    return row["cursor"] if row else None
+
+
+def select_trial(store: Store, nct_id: str) -> dict[str, Any] | None:
+    return _one(store.rows("SELECT * FROM trials WHERE nct_id = ?", (nct_id,)))
+
+
+def select_publication(store: Store, pmid: str) -> dict[str, Any] | None:
+    return _one(store.rows("SELECT * FROM publications WHERE pmid = ?", (pmid,)))
+
+
+def select_pmid_by_doi(store: Store, doi: str) -> str | None:
+    row = _one(store.rows("SELECT pmid FROM publications WHERE doi = ? COLLATE NOCASE", (doi,)))
+    return row["pmid"] if row else None
+
+
+def select_changes(store: Store, kind: str, record_id: str) -> list[dict[str, Any]]:
+    """A record's tracked changes, newest first; kind is trials/publications or ctgov/pubmed."""
+    k = KINDS[kind]
+    return store.rows(f"SELECT * FROM {k.changes_table} WHERE {k.key} = ? ORDER BY detected_at DESC, id DESC", (record_id,))
+
+
+def select_links(store: Store, *, nct_id: str | None = None, pmid: str | None = None) -> list[dict[str, Any]]:
+    if nct_id:
+        return store.rows(
+            "SELECT tp.*, p.title AS title FROM trial_publications tp LEFT JOIN publications p ON p.pmid = tp.pmid "
+            "WHERE tp.nct_id = ? ORDER BY tp.pmid, tp.source",
+            (nct_id,),
+        )
+    return store.rows(
+        "SELECT tp.*, t.title AS title FROM trial_publications tp LEFT JOIN trials t ON t.nct_id = tp.nct_id "
+        "WHERE tp.pmid = ? ORDER BY tp.nct_id, tp.source",
+        (pmid,),
+    )
+
+
+def select_matches(store: Store, kind: str, record_id: str) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT query, first_seen_at FROM query_matches WHERE source = ? AND record_id = ? ORDER BY first_seen_at, query",
+        (KINDS[kind].source, record_id),
+    )
+
+
+# -- the digest's window ---------------------------------------------------------------------------
+
+def select_new_trials(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    return store.rows(
+        f"SELECT t.*, {_lines_of('ctgov', 't.nct_id')} AS queries "
+        f"FROM trials t WHERE {_in_window('t.first_seen_at')} ORDER BY t.first_seen_at DESC, t.nct_id",
+        {"start": start, "end": end},
+    )
+
+
+def select_trial_changes(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Changes detected in the window to trials that were already known before it."""
+    return store.rows(
+        f"SELECT c.*, t.title, t.overall_status, t.results_first_posted_date, t.url, {_lines_of('ctgov', 'c.nct_id')} AS queries "
+        f"FROM trial_changes c JOIN trials t ON t.nct_id = c.nct_id WHERE {_in_window('c.detected_at')} AND t.first_seen_at < :start "
+        "ORDER BY c.detected_at DESC, c.nct_id, c.id",
+        {"start": start, "end": end},
+    )
+
+
+def select_new_publications(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT p.pmid, p.title, p.authors, p.journal, p.journal_abbrev, p.volume, p.issue, p.pages, p.pub_date, p.sort_date, "
+        "p.doi, p.publication_types, p.is_retracted, p.is_deleted, p.is_book, p.corrections, p.first_seen_at, "
+        f"{_lines_of('pubmed', 'p.pmid')} AS queries, "
+        "(SELECT group_concat(DISTINCT nct_id) FROM trial_publications tp WHERE tp.pmid = p.pmid) AS linked_trials "
+        f"FROM publications p WHERE {_in_window('p.first_seen_at')} ORDER BY p.sort_date DESC, p.pmid DESC",
+        {"start": start, "end": end},
+    )
+
+
+def select_publication_changes(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    return store.rows(
+        f"SELECT c.*, p.title, p.doi, {_lines_of('pubmed', 'c.pmid')} AS queries "
+        f"FROM publication_changes c JOIN publications p ON p.pmid = c.pmid WHERE {_in_window('c.detected_at')} AND p.first_seen_at < :start "
+        "ORDER BY c.detected_at DESC, c.pmid, c.id",
+        {"start": start, "end": end},
+    )
+
+
+def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Trial-publication links first seen in the window where both records are stored."""
+    return store.rows(
+        "SELECT tp.nct_id, tp.pmid, group_concat(tp.source || coalesce(':' || tp.reference_type, ''), ', ') AS sources, "
+        f"t.title AS trial_title, p.title AS publication_title, p.is_retracted, {_lines_of('ctgov', 'tp.nct_id')} AS queries "
+        "FROM trial_publications tp JOIN trials t ON t.nct_id = tp.nct_id JOIN publications p ON p.pmid = tp.pmid "
+        f"WHERE {_in_window('tp.first_seen_at')} GROUP BY tp.nct_id, tp.pmid ORDER BY tp.nct_id, tp.pmid",
+        {"start": start, "end": end},
+    )
+
+
+def select_failed_runs(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Lines whose latest run in the window did not finish well."""
+    return store.rows(
+        "SELECT r.* FROM runs r WHERE r.id IN (SELECT max(id) FROM runs "
+        f"WHERE {_in_window('started_at')} GROUP BY source, query) AND r.status != 'ok' ORDER BY r.source, r.query",
+        {"start": start, "end": end},
+    )
+
+
+def select_year_counts(store: Store, query: str, end: str) -> dict[str, list[tuple[int, int]]]:
+    """Publications per year and trials by start year for a line, counting records known before `end`."""
+    counts: dict[str, list[tuple[int, int]]] = {"publications": [], "trials": []}
+    for row in store.rows(
+        "SELECT source, year, sum(n) AS n FROM line_years WHERE query = :query AND first_seen_at < :end AND year > 0 "
+        "GROUP BY source, year HAVING sum(n) > 0 ORDER BY source, year",
+        {"query": query, "end": end},
+    ):
+        counts[KINDS[row["source"]].table].append((row["year"], row["n"]))
+    return counts
+
+
+def select_last_digest_end(store: Store) -> str | None:
+    row = _one(store.rows("SELECT max(window_end) AS end FROM digests"))
+    return row["end"] if row else None
+
+
+def select_digests(store: Store, limit: int = 50) -> list[dict[str, Any]]:
+    return store.rows("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT ?", (limit,))
+
+
+# -- search and export -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Filters shared by search and export. Trial-only filters (status, phase, has_results) exclude publications."""
+
+    status: tuple[str, ...] = ()
+    phase: tuple[str, ...] = ()
+    line: str | None = None
+    since: str | None = None  # trials: start date; publications: publication date
+    until: str | None = None
+    has_results: bool = False
+
+    @property
+    def trials_only(self) -> bool:
+        return bool(self.status or self.phase or self.has_results)
+
+
+def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    if f.status:
+        where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
+        params.extend(f.status)
+    if f.phase:
+        where.append("(" + " OR ".join(f"{alias}.phases LIKE ?" for _ in f.phase) + ")")
+        params.extend(f'%"{p}"%' for p in f.phase)
+    if f.has_results:
+        where.append(f"{alias}.has_results = 1")
+    if f.line:
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'ctgov' AND m.record_id = {alias}.nct_id)")
+        params.append(f.line)
+    if f.since:
+        where.append(f"{alias}.start_date >= ?")
+        params.append(f.since)
+    if f.until:
+        where.append(f"{alias}.start_date < ?")
+        params.append(f.until)
+    return where, params
+
+
+def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    if f.line:
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid)")
+        params.append(f.line)
+    if f.since:
+        where.append(f"{alias}.sort_date >= ?")
+        params.append(f.since)
+    if f.until:
+        where.append(f"{alias}.sort_date < ?")
+        params.append(f.until)
+    return where, params
+
+
+TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment"
+PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
+
+
+SEARCH_WINDOW = 10_000
+
+
+def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """FTS5 search of one table, best first (bm25), with a highlighted snippet. `match` is an FTS5 expression.
+
+    bm25 costs about 1 microsecond per matching row, so a word found in a quarter of a million records takes a quarter
+    of a second to rank. When more than `window` records match, the best of the `window` most recently stored are
+    returned (and the second value is that window size, else None); if the filters leave fewer than `limit` of them, all matches are ranked."""
+    fts = f"{kind}_fts"
+    window = window or SEARCH_WINDOW
+    cut = store.rows(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, window))
+    if cut:
+        rows = _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=cut[0]["rowid"])
+        if len(rows) >= limit:
+            return rows, window
+    return _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=None), None
+
+
+def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None) -> list[dict[str, Any]]:
+    if kind == "trials":
+        where, params = _trial_where(f)
+        sql = (
+            f"SELECT {TRIAL_SUMMARY}, snippet(trials_fts, -1, '[', ']', '…', 12) AS snippet, trials_fts.rank AS rank "
+            "FROM trials_fts JOIN trials t ON t.rowid = trials_fts.rowid WHERE trials_fts MATCH ?"
+        )
+    else:
+        where, params = _publication_where(f)
+        sql = (
+            f"SELECT {PUBLICATION_SUMMARY}, snippet(publications_fts, -1, '[', ']', '…', 12) AS snippet, publications_fts.rank AS rank "
+            "FROM publications_fts JOIN publications p ON p.rowid = publications_fts.rowid WHERE publications_fts MATCH ?"
+        )
+    if min_rowid is not None:
+        where.insert(0, f"{kind}_fts.rowid >= ?")
+        params.insert(0, min_rowid)
+    sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?"
+    return store.rows(sql, [match, *params, limit])
+
+
+def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None = None) -> Iterator[dict[str, Any]]:
+    """Whole rows (without raw payloads) for export, streamed."""
+    if kind == "trials":
+        where, params = _trial_where(f)
+        columns = "t.*"
+        base = "FROM trials t"
+        fts = "trials_fts"
+        key = "t.nct_id"
+    else:
+        where, params = _publication_where(f)
+        columns = "p.*"
+        base = "FROM publications p"
+        fts = "publications_fts"
+        key = "p.pmid"
+    if match:
+        where.insert(0, f"{key[:1]}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+        params.insert(0, match)
+    sql = f"SELECT {columns} {base}" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {key}"
+    cursor = store.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield {k: v for k, v in zip(names, row) if k not in RAW_COLUMNS}
+
+
+# -- the claims register ---------------------------------------------------------------------------
+
+def select_line_trials(store: Store, line: str) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, t.enrollment, t.interventions, "
+        "t.results_first_posted_date, t.url FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+        "WHERE m.query = ? AND m.source = 'ctgov' ORDER BY t.nct_id",
+        (line,),
+    )
+
+
+def select_line_publications(store: Store, line: str, since: str) -> list[dict[str, Any]]:
+    return store.rows(
+        "SELECT p.pmid, p.title, p.journal, p.journal_abbrev, p.pub_date, p.sort_date, p.entrez_date, p.publication_types, p.doi, p.is_retracted "
+        "FROM query_matches m JOIN publications p ON p.pmid = m.record_id "
+        "WHERE m.query = ? AND m.source = 'pubmed' AND coalesce(p.entrez_date, p.sort_date) >= ? ORDER BY p.sort_date DESC, p.pmid",
+        (line, since),
+    )
+
+
+def select_last_claim_check(store: Store, claim_id: str, *, mode: str | None = None) -> dict[str, Any] | None:
+    sql = "SELECT * FROM claim_checks WHERE claim_id = ?" + (" AND mode = ?" if mode else "") + " ORDER BY checked_at DESC, id DESC LIMIT 1"
+    return _one(store.rows(sql, (claim_id, mode) if mode else (claim_id,)))
+
+
+def select_claim_flips(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Checks in the window whose verdict differs from the claim's previous check."""
+    return store.rows(
+        "SELECT c.claim_id, c.checked_at, c.verdict, c.summary, prev.verdict AS previous FROM claim_checks c "
+        "JOIN claim_checks prev ON prev.id = (SELECT id FROM claim_checks p WHERE p.claim_id = c.claim_id AND "
+        "(p.checked_at < c.checked_at OR (p.checked_at = c.checked_at AND p.id < c.id)) ORDER BY p.checked_at DESC, p.id DESC LIMIT 1) "
+        f"WHERE {_in_window('c.checked_at')} AND prev.verdict != c.verdict ORDER BY c.checked_at, c.claim_id",
+        {"start": start, "end": end},
+    )

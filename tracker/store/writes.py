@@ -1,0 +1,230 @@
+"""Every write: runs and their cursors, saving trials and publications with their changes, links, line matches
+and per-line year counts, digests and claim checks. Callers wrap a unit of work in store.transaction()."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any, Iterable
+
+from ..models import Change, Publication, SaveResult, Trial
+from .connection import Store
+from .migrations import LINE_YEARS_BACKFILL
+from .rows import PUBLICATIONS, TRIALS, Kind, diff_row, iso, publication_row, raw_hash, trial_row
+
+CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
+
+
+# -- runs ------------------------------------------------------------------------------------------
+
+def save_run_start(store: Store, source: str, query: str, now: datetime) -> int:
+    with store.transaction():
+        cursor = store.execute(
+            "INSERT INTO runs (source, query, started_at, status, fetched, new, changed, pid) VALUES (?, ?, ?, 'running', 0, 0, 0, ?)",
+            (source, query, iso(now), os.getpid()),
+        )
+    return cursor.lastrowid
+
+
+def save_run_end(
+    store: Store, run_id: int, *, status: str, now: datetime, result: SaveResult | None = None, cursor: str | None = None, error: str | None = None
+) -> None:
+    result = result or SaveResult()
+    with store.transaction():
+        store.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, changed = ?, cursor = ?, error = ? WHERE id = ?",
+            (iso(now), status, result.fetched, result.new, result.changed, cursor, error, run_id),
+        )
+
+
+def save_interrupted_runs(store: Store, now: datetime) -> int:
+    """Runs still 'running' when the update lock is free were killed; say so (their data was rolled back)."""
+    with store.transaction():
+        cursor = store.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?, error = 'the process stopped before the run finished' "
+            "WHERE status = 'running'",
+            (iso(now),),
+        )
+    return cursor.rowcount
+
+
+# -- records ---------------------------------------------------------------------------------------
+
+def _existing(store: Store, kind: Kind, ids: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    year_column = "pub_year" if kind is PUBLICATIONS else "start_date"
+    cols = ", ".join(dict.fromkeys([kind.key, "raw_hash", "first_seen_at", year_column, *kind.tracked]))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for row in store.rows(f"SELECT {cols} FROM {kind.table} WHERE {kind.key} IN ({','.join('?' * len(chunk))})", chunk):
+            found[row[kind.key]] = row
+    return found
+
+
+def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: str, run_id: int | None, now: datetime) -> tuple[SaveResult, set[str]]:
+    """Upsert rows, record tracked changes, note the query match. Returns the result and the ids that changed."""
+    stamp = iso(now)
+    by_id = {row[kind.key]: row for row in rows}  # a record twice in one batch: the last copy wins
+    existing = _existing(store, kind, list(by_id))
+    result = SaveResult(fetched=len(by_id))
+    write: list[dict[str, Any]] = []
+    changes: list[Change] = []
+    touched: set[str] = set()
+    for record_id, row in by_id.items():
+        old = existing.get(record_id)
+        if old is None:
+            result.new += 1
+            write.append(row)
+            touched.add(record_id)
+        elif old["raw_hash"] != row["raw_hash"]:
+            found = diff_row(old, row, kind.tracked, record_id)
+            if found:
+                result.changed += 1
+                changes.extend(found)
+            write.append(row)
+            touched.add(record_id)
+    conn = store.db.conn
+    if write:
+        columns = list(write[0].keys())
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
+        sql = (
+            f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))}) "
+            f"ON CONFLICT({kind.key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
+        )
+        # positional tuples: sqlite3 binds them faster than named parameters from dicts
+        conn.executemany(sql, [(*row.values(), stamp, stamp) for row in write])
+    if changes:
+        conn.executemany(
+            f"INSERT INTO {kind.changes_table} ({kind.key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+            [(c.record_id, c.field, c.old_value, c.new_value, stamp, run_id) for c in changes],
+        )
+    _count_years(store, kind, query, by_id, existing, stamp)
+    conn.executemany(
+        "INSERT OR IGNORE INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?)",
+        [(query, kind.source, record_id, stamp) for record_id in by_id],
+    )
+    return result, touched
+
+
+def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str) -> None:
+    """Keep line_years current: a record newly matched by this line adds one to its year; a known record whose
+    year moved is moved in every line that had matched it."""
+    ids = list(by_id)
+    matched: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        matched.update(r[0] for r in store.execute(
+            f"SELECT record_id FROM query_matches WHERE query = ? AND source = ? AND record_id IN ({','.join('?' * len(chunk))})",
+            [query, kind.source, *chunk],
+        ))
+    deltas: dict[tuple[str, int, str], int] = {}
+    for record_id, row in by_id.items():
+        old = existing.get(record_id)
+        first_seen = old["first_seen_at"] if old else stamp
+        year = kind.chart_year(row)
+        if record_id not in matched:
+            deltas[(query, year, first_seen)] = deltas.get((query, year, first_seen), 0) + 1
+        if old is not None and kind.chart_year(old) != year:
+            for (line,) in store.execute(
+                "SELECT query FROM query_matches WHERE source = ? AND record_id = ?", (kind.source, record_id)
+            ).fetchall():
+                before = (line, kind.chart_year(old), first_seen)
+                after = (line, year, first_seen)
+                deltas[before] = deltas.get(before, 0) - 1
+                deltas[after] = deltas.get(after, 0) + 1
+    if deltas:
+        store.db.conn.executemany(
+            "INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (query, source, year, first_seen_at) DO UPDATE SET n = n + excluded.n",
+            [(line, kind.source, year, first_seen, n) for (line, year, first_seen), n in deltas.items() if n],
+        )
+
+
+def save_line_years_rebuilt(store: Store) -> None:
+    """Recount line_years from the matches (after rows were written around save_*, as the benchmark's bulk load does)."""
+    with store.transaction():
+        store.execute("DELETE FROM line_years")
+        store.execute(LINE_YEARS_BACKFILL)
+
+
+def save_trials(store: Store, trials: Iterable[Trial], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
+    trials = list(trials)
+    result, touched = _save_rows(store, TRIALS, [trial_row(t) for t in trials], query=query, run_id=run_id, now=now)
+    _link(store, [
+        (t.nct_id, ref.pmid, "ctgov_reference", ref.type, iso(now)) for t in trials if t.nct_id in touched for ref in t.references
+    ])
+    return result
+
+
+def save_publications(store: Store, pubs: Iterable[Publication], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
+    pubs = list(pubs)
+    rows = [publication_row(p) for p in pubs if not p.is_deleted]
+    rows.extend(_deleted_rows(store, [p for p in pubs if p.is_deleted]))
+    result, touched = _save_rows(store, PUBLICATIONS, rows, query=query, run_id=run_id, now=now)
+    links = []
+    for p in pubs:
+        if p.pmid not in touched:
+            continue
+        links.extend((nct, p.pmid, "pubmed_databank", None, iso(now)) for nct in p.nct_ids)
+        links.extend((nct, p.pmid, "pubmed_text", None, iso(now)) for nct in p.text_nct_ids if nct not in p.nct_ids)
+    _link(store, links)
+    return result
+
+
+SAVERS = {TRIALS.source: save_trials, PUBLICATIONS.source: save_publications}
+
+
+def save_records(store: Store, source: str, records: list[Any], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
+    """Save a batch of one source's records (Trial for ctgov, Publication for pubmed)."""
+    return SAVERS[source](store, records, query=query, run_id=run_id, now=now)
+
+
+def _deleted_rows(store: Store, deleted: list[Publication]) -> list[dict[str, Any]]:
+    """A DeleteCitation keeps what was stored and only marks it deleted, so the record stays readable."""
+    if not deleted:
+        return []
+    columns = list(publication_row(deleted[0]).keys())
+    stored = {r["pmid"]: r for r in store.rows(
+        f"SELECT {', '.join(columns)} FROM publications WHERE pmid IN ({','.join('?' * len(deleted))})", [p.pmid for p in deleted]
+    )}
+    rows = []
+    for pub in deleted:
+        row = dict(stored.get(pub.pmid) or publication_row(pub))
+        row["is_deleted"] = 1
+        row["raw_hash"] = raw_hash(f"deleted:{row.get('raw_xml') or ''}")
+        rows.append(row)
+    return rows
+
+
+def _link(store: Store, links: list[tuple]) -> None:
+    if links:
+        store.db.conn.executemany(
+            "INSERT OR IGNORE INTO trial_publications (nct_id, pmid, source, reference_type, first_seen_at) VALUES (?, ?, ?, ?, ?)",
+            links,
+        )
+
+
+# -- digests and claim checks ----------------------------------------------------------------------
+
+def save_digest(store: Store, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str) -> int:
+    """One row per window: regenerating a window replaces its row instead of adding another."""
+    with store.transaction():
+        existing = store.rows("SELECT id FROM digests WHERE window_start = ? AND window_end = ?", (window_start, window_end))
+        if existing:
+            store.execute("UPDATE digests SET files = ?, summary = ? WHERE id = ?", (json.dumps(files), summary, existing[0]["id"]))
+            return existing[0]["id"]
+        cursor = store.execute(
+            "INSERT INTO digests (created_at, window_start, window_end, files, summary) VALUES (?, ?, ?, ?, ?)",
+            (created_at, window_start, window_end, json.dumps(files), summary),
+        )
+        return cursor.lastrowid
+
+
+def save_claim_check(store: Store, *, claim_id: str, checked_at: str, verdict: str, summary: str, evidence: list[dict[str, Any]], mode: str) -> None:
+    with store.transaction():
+        store.execute(
+            "INSERT INTO claim_checks (claim_id, checked_at, verdict, summary, evidence, mode) VALUES (?, ?, ?, ?, ?, ?)",
+            (claim_id, checked_at, verdict, summary, json.dumps(evidence, ensure_ascii=False), mode),
+        )

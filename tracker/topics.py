@@ -1,0 +1,296 @@
+"""Topic lines (queries/*.toml) and the editors' claims file (queries/claims.toml): load and validate them, naming
+the file and the key of every problem. Nothing here touches the network or the database."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import ConfigError
+from .models import Check, Claim, Query
+
+CTGOV_KEYS = (
+    "query.cond",
+    "query.intr",
+    "query.term",
+    "query.titles",
+    "query.spons",
+    "query.locn",
+    "filter.advanced",
+    "filter.overallStatus",
+)
+QUERY_KEYS = {"name", "title", "description", "ctgov", "pubmed"}
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+VERDICTS = ("CURRENT", "REVIEW", "OUTDATED")  # in rising order of severity
+CHECK_KINDS = {
+    "count": {"kind", "ctgov", "minimum", "understated_above"},
+    "none_exists": {"kind", "line", "ctgov", "any_of", "require_terms", "exclude_terms", "context_terms", "match_title", "on_match"},
+    "citation": {"kind", "pmid", "stated_journal", "stated_date", "stated_title"},
+    "newer_evidence": {"kind", "line", "pubmed_term", "types", "journals", "verdict_if_found"},
+}
+CRITERIA_KEYS = {"statuses", "phases", "has_results", "min_enrollment"}
+CLAIM_KEYS = {"id", "wording", "where", "as_of", "check"}
+
+
+
+# -- topic lines ---------------------------------------------------------------------------------
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a dict, or a ConfigError naming the file and the problem."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`query.cond = ...` in TOML is a nested table; accept it and the quoted "query.cond" alike."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def _text(path: Path, key: str, value: Any, *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            raise ConfigError(f"{path}: missing required key {key!r}")
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: {key!r} must be a string, not {type(value).__name__}")
+    if required and not value.strip():
+        raise ConfigError(f"{path}: {key!r} is empty")
+    return value.strip()
+
+
+def parse_ctgov(path: Path, where: str, table: Any) -> dict[str, str]:
+    """ClinicalTrials.gov search parameters of a topic line or a claim check, validated; a status list becomes the
+    comma-separated form the API takes. `where` names the table in messages."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    params = {}
+    for key, value in _flatten(table).items():
+        if key not in CTGOV_KEYS:
+            raise ConfigError(f"{path}: {where} unknown parameter {key!r} (allowed: {', '.join(CTGOV_KEYS)})")
+        if key == "filter.overallStatus" and isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{path}: {where} 'filter.overallStatus' must list strings")
+            value = ",".join(value)
+        params[key] = _text(path, f"ctgov.{key}", value)
+    if not any(k.startswith("query.") for k in params):
+        raise ConfigError(f"{path}: {where} needs at least one query.* parameter")
+    return params
+
+
+def parse_query(path: Path, data: dict[str, Any]) -> Query:
+    unknown = sorted(set(data) - QUERY_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(QUERY_KEYS))})")
+    name = _text(path, "name", data.get("name"))
+    if not NAME_RE.match(name):
+        raise ConfigError(f"{path}: name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
+    title = _text(path, "title", data.get("title"))
+    description = _text(path, "description", data.get("description"), required=False) or ""
+
+    ctgov = parse_ctgov(path, "[ctgov]", data["ctgov"]) if "ctgov" in data else None
+
+    pubmed_term = None
+    if "pubmed" in data:
+        if not isinstance(data["pubmed"], dict):
+            raise ConfigError(f"{path}: [pubmed] must be a table")
+        extra = sorted(set(data["pubmed"]) - {"term"})
+        if extra:
+            raise ConfigError(f"{path}: [pubmed] unknown key {extra[0]!r} (allowed: term)")
+        pubmed_term = _text(path, "pubmed.term", data["pubmed"].get("term"))
+
+    if ctgov is None and pubmed_term is None:
+        raise ConfigError(f"{path}: needs a [ctgov] table, a [pubmed] table, or both")
+    return Query(name=name, title=title, description=description, ctgov=ctgov, pubmed_term=pubmed_term, path=str(path))
+
+
+def load_queries(directory: Path) -> list[Query]:
+    """Every topic line in directory/*.toml (claims.toml excepted), validated; any problem raises ConfigError."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"query directory {directory} does not exist")
+    queries: list[Query] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        if path.name == "claims.toml":
+            continue
+        query = parse_query(path, read_toml(path))
+        if query.name in seen:
+            raise ConfigError(f"{path}: name {query.name!r} is already used by {seen[query.name]}")
+        seen[query.name] = str(path)
+        queries.append(query)
+    if not queries:
+        raise ConfigError(f"no topic lines (*.toml) in {directory}")
+    return queries
+
+
+T = TypeVar("T")
+
+
+def pick(items: list[T], names: tuple[str, ...] | list[str], *, key: Callable[[T], str], what: str) -> list[T]:
+    """The items named, in the order named (all when none are); an unknown name is a ConfigError listing the known."""
+    if not names:
+        return items
+    known = {key(item): item for item in items}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigError(f"unknown {what} {missing[0]!r} (known: {', '.join(known)})")
+    return [known[n] for n in names]
+
+
+def select_queries(queries: list[Query], names: tuple[str, ...] | list[str]) -> list[Query]:
+    return pick(queries, names, key=lambda q: q.name, what="topic line")
+
+
+# -- the claims file ---------------------------------------------------------------------------------------
+
+def _fail(path: Path, where: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: {where}: {problem}")
+
+
+def _expect(path: Path, where: str, key: str, value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):  # TOML true is not an integer
+        raise _fail(path, where, f"{key!r} must be {name}, not {type(value).__name__}")
+    return value
+
+
+def _strings(path: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(path, where, f"{key!r} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_check(path: Path, where: str, raw: Any) -> Check:
+    if not isinstance(raw, dict):
+        raise _fail(path, where, "each [[claim.check]] must be a table")
+    kind = raw.get("kind")
+    if kind not in CHECK_KINDS:
+        raise _fail(path, where, f"check kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
+    unknown = sorted(set(raw) - CHECK_KINDS[kind])
+    if unknown:
+        raise _fail(path, where, f"unknown key {unknown[0]!r} for a {kind} check")
+    params = dict(raw)
+    if kind == "count":
+        if "ctgov" not in raw:
+            raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
+        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+        _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
+        if "understated_above" in raw:
+            _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
+    elif kind == "none_exists":
+        if not raw.get("line") and not raw.get("ctgov"):
+            raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
+        if "line" in raw:
+            _expect(path, where, "line", raw["line"], str, "a topic-line name")
+        if "ctgov" in raw:
+            params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+        alternatives = raw.get("any_of", [{}])
+        if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
+            raise _fail(path, where, "'any_of' must be a list of tables")
+        for alt in alternatives:
+            extra = sorted(set(alt) - CRITERIA_KEYS)
+            if extra:
+                raise _fail(path, where, f"unknown key {extra[0]!r} in any_of (allowed: {', '.join(sorted(CRITERIA_KEYS))})")
+            for key in ("statuses", "phases"):
+                if key in alt:
+                    _strings(path, where, key, alt[key])
+            if "has_results" in alt:
+                _expect(path, where, "has_results", alt["has_results"], bool, "true or false")
+            if "min_enrollment" in alt:
+                _expect(path, where, "min_enrollment", alt["min_enrollment"], int, "an integer")
+        params["any_of"] = alternatives
+        for key in ("require_terms", "exclude_terms", "context_terms"):
+            if key in raw:
+                terms = _strings(path, where, key, raw[key])
+                for term in terms:
+                    try:
+                        re.compile(term)
+                    except re.error as exc:
+                        raise _fail(path, where, f"{key} term {term!r} is not a valid pattern: {exc}") from None
+        if raw.get("on_match", "OUTDATED") not in ("OUTDATED", "REVIEW"):
+            raise _fail(path, where, "'on_match' must be OUTDATED or REVIEW")
+    elif kind == "citation":
+        pmid = _expect(path, where, "pmid", raw.get("pmid"), str, "a string of digits")
+        if not pmid.isdigit():
+            raise _fail(path, where, f"pmid {pmid!r} is not a PMID")
+        _expect(path, where, "stated_journal", raw.get("stated_journal"), str, "a string")
+        stated = _expect(path, where, "stated_date", raw.get("stated_date"), str, "a YYYY or YYYY-MM string")
+        if not re.fullmatch(r"\d{4}(-\d{2})?", stated):
+            raise _fail(path, where, f"stated_date {stated!r} must be YYYY or YYYY-MM")
+    elif kind == "newer_evidence":
+        if not raw.get("line") and not raw.get("pubmed_term"):
+            raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
+        for key in ("types", "journals"):
+            if key in raw:
+                _strings(path, where, key, raw[key])
+        if raw.get("verdict_if_found", "REVIEW") not in VERDICTS:
+            raise _fail(path, where, f"'verdict_if_found' must be one of {', '.join(VERDICTS)}")
+    return Check(kind=kind, params=params)
+
+
+def load_claims(path: Path) -> list[Claim]:
+    data = read_toml(path)
+    extra = sorted(set(data) - {"claim"})
+    if extra:
+        raise ConfigError(f"{path}: unknown top-level key {extra[0]!r} (claims are [[claim]] tables)")
+    raw_claims = data.get("claim")
+    if not isinstance(raw_claims, list) or not raw_claims:
+        raise ConfigError(f"{path}: no [[claim]] tables")
+    claims, seen = [], set()
+    for index, raw in enumerate(raw_claims, 1):
+        where = f"claim {raw.get('id', f'#{index}') if isinstance(raw, dict) else f'#{index}'}"
+        if not isinstance(raw, dict):
+            raise _fail(path, where, "must be a table")
+        unknown = sorted(set(raw) - CLAIM_KEYS)
+        if unknown:
+            raise _fail(path, where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})")
+        for key in ("id", "wording", "where", "as_of"):
+            value = raw.get(key)
+            if key == "as_of" and isinstance(value, date):
+                value = raw[key] = value.isoformat()
+            if not isinstance(value, str) or not value.strip():
+                raise _fail(path, where, f"missing or empty {key!r}")
+        try:
+            date.fromisoformat(raw["as_of"])
+        except ValueError:
+            raise _fail(path, where, f"as_of {raw['as_of']!r} is not a date (YYYY-MM-DD)") from None
+        if raw["id"] in seen:
+            raise _fail(path, where, "id is used twice")
+        seen.add(raw["id"])
+        checks = raw.get("check")
+        if not isinstance(checks, list) or not checks:
+            raise _fail(path, where, "needs at least one [[claim.check]]")
+        claims.append(
+            Claim(id=raw["id"], wording=raw["wording"].strip(), where=raw["where"].strip(), as_of=raw["as_of"],
+                  checks=tuple(parse_check(path, where, c) for c in checks))
+        )
+    return claims
+
+
+def select_claims(claims: list[Claim], ids: tuple[str, ...]) -> list[Claim]:
+    return pick(claims, ids, key=lambda c: c.id, what="claim")
