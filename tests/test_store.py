@@ -1,0 +1,240 @@
+"""The write layer on a temporary database (whole rows, the *_changes a second save produces), every migration
+upgrading a database that already holds rows, and the store's promises under concurrency and failure."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.sources import ctgov, pubmed
+from tracker.store import (
+    open_store,
+    publication_row,
+    save_publications,
+    save_run_start,
+    save_trials,
+    select_changes,
+    select_last_cursor,
+    trial_row,
+)
+from tracker.store.migrations import migrations
+
+from .conftest import NOW, real_studies, write_query
+from .test_pubmed import real_articles
+
+LATER = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+
+
+def all_rows(store, sql, params=()):
+    cursor = store.db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def article_xml(articles: list[str]) -> bytes:
+    return ("<?xml version=\"1.0\" ?>\n<PubmedArticleSet>\n" + "\n".join(articles) + "\n</PubmedArticleSet>\n").encode()
+
+
+# -- the write layer -------------------------------------------------------------------------------
+
+def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path):
+    studies = real_studies()
+    trials = [ctgov.parse_study(s) for s in studies]
+    with open_store(tmp_path / "t.db") as store:
+        with store.transaction():
+            result = save_trials(store, trials, query="line-a", run_id=1, now=NOW)
+        assert (result.fetched, result.new, result.changed) == (len(trials), len(trials), 0)
+        stamp = "2026-11-24T06:00:00Z"
+        stored = {r["nct_id"]: r for r in all_rows(store, "SELECT * FROM trials")}
+        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp} for t in trials}
+
+        # the registry edits one study: status, completion date and results
+        index = next(i for i, s in enumerate(studies) if "statusModule" in s["protocolSection"])
+        edited = copy.deepcopy(studies[index])
+        status = edited["protocolSection"]["statusModule"]
+        old_status = status.get("overallStatus")
+        old_completion = (status.get("primaryCompletionDateStruct") or {}).get("date")
+        status["overallStatus"] = "TERMINATED" if old_status != "TERMINATED" else "COMPLETED"
+        status["whyStopped"] = "Sponsor decision"
+        status["primaryCompletionDateStruct"] = {"date": "2031-01-15", "type": "ESTIMATED"}
+        trial = ctgov.parse_study(edited)
+        with store.transaction():
+            again = save_trials(store, [trial if i == index else t for i, t in enumerate(trials)], query="line-a", run_id=2, now=LATER)
+        assert (again.new, again.changed) == (0, 1)
+        later = "2026-12-01T06:00:00Z"
+        assert all_rows(store, "SELECT * FROM trials WHERE nct_id = ?", (trial.nct_id,)) == [
+            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later}
+        ]
+        changes = [{k: c[k] for k in ("nct_id", "field", "old_value", "new_value", "detected_at", "run_id")}
+                   for c in reversed(select_changes(store, "trials", trial.nct_id))]
+        expected = [
+            {"nct_id": trial.nct_id, "field": "overall_status", "old_value": old_status, "new_value": status["overallStatus"]},
+            {"nct_id": trial.nct_id, "field": "why_stopped", "old_value": trials[index].why_stopped, "new_value": "Sponsor decision"},
+            {"nct_id": trial.nct_id, "field": "primary_completion_date", "old_value": old_completion, "new_value": "2031-01-15"},
+        ]
+        assert changes == [{**e, "detected_at": later, "run_id": 2} for e in expected if e["old_value"] != e["new_value"]]
+        assert all_rows(store, "SELECT count(*) AS n FROM trial_changes") == [{"n": len(changes)}]
+
+
+def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_path):
+    articles = real_articles()[:40]
+    pubs = pubmed.parse_pubmed_xml(article_xml(articles))
+    with open_store(tmp_path / "p.db") as store:
+        with store.transaction():
+            save_publications(store, pubs, query="line-p", run_id=1, now=NOW)
+        stamp = "2026-11-24T06:00:00Z"
+        stored = {r["pmid"]: r for r in all_rows(store, "SELECT * FROM publications")}
+        assert stored == {p.pmid: {**publication_row(p), "first_seen_at": stamp, "updated_at": stamp} for p in pubs}
+
+        index = next(i for i, p in enumerate(pubs) if not p.is_retracted and "<CommentsCorrectionsList>" not in articles[i])
+        target = pubs[index]
+        retracted = articles[index].replace(
+            "</MedlineCitation>",
+            '<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn"><RefSource>J X. 2026</RefSource>'
+            '<PMID Version="1">99000002</PMID></CommentsCorrections></CommentsCorrectionsList></MedlineCitation>',
+        )
+        [changed] = pubmed.parse_pubmed_xml(article_xml([retracted]))
+        with store.transaction():
+            result = save_publications(store, [changed], query="line-p", run_id=2, now=LATER)
+        assert (result.new, result.changed) == (0, 1)
+        rows = [{k: c[k] for k in ("pmid", "field", "old_value", "new_value", "run_id")}
+                for c in reversed(select_changes(store, "publications", target.pmid))]
+        assert rows == [
+            {"pmid": target.pmid, "field": "is_retracted", "old_value": "false", "new_value": "true", "run_id": 2},
+            {"pmid": target.pmid, "field": "corrections", "old_value": None, "new_value": "RetractionIn 99000002", "run_id": 2},
+        ]
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m002_chart_indexes")
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+    trials = [ctgov.parse_study(s) for s in real_studies()]
+    stamp = "2026-01-05T06:00:00Z"
+    db["trials"].insert_all([{**trial_row(t), "first_seen_at": stamp, "updated_at": stamp} for t in trials])
+    db["query_matches"].insert_all([{"query": "old-line", "source": "ctgov", "record_id": t.nct_id, "first_seen_at": stamp} for t in trials])
+    db["runs"].insert({"source": "ctgov", "query": "old-line", "started_at": stamp, "finished_at": stamp, "status": "ok",
+                       "fetched": len(trials), "new": len(trials), "changed": 0, "cursor": "2026-01-05"})
+    db.close()
+
+    with open_store(path) as store:
+        assert [m.name for m in migrations.applied(store.db)] == [m.name for m in migrations._migrations]
+        assert all_rows(store, "SELECT count(*) AS n FROM trials") == [{"n": len(trials)}]
+        assert select_last_cursor(store, "ctgov", "old-line") == "2026-01-05"
+        # the per-line year counts were back-filled from the old rows, and full-text search still finds them
+        years = sum(r["n"] for r in all_rows(store, "SELECT n FROM line_years WHERE query = 'old-line'"))
+        assert years == len(trials)
+        word = trials[0].title.split()[0]
+        hits = all_rows(store, "SELECT rowid FROM trials_fts WHERE trials_fts MATCH ?", (f'"{word}"',))
+        assert hits
+        # and a save on the upgraded database works as on a new one
+        with store.transaction():
+            result = save_trials(store, trials[:3], query="old-line", run_id=None, now=NOW)
+        assert (result.new, result.changed) == (0, 0)
+
+
+def test_sqlite_utils_migrate_lists_the_applied_migrations(tmp_path):
+    from sqlite_utils.cli import cli as sqlite_utils_cli
+
+    open_store(tmp_path / "t.db").close()
+    result = CliRunner().invoke(sqlite_utils_cli, ["migrate", str(tmp_path / "t.db"), "tracker/store/migrations.py", "--list"])
+    assert result.exit_code == 0, result.output
+    applied = result.output.split("Applied:")[1].split("Pending:")[0]
+    assert [line.split(" - ")[0].strip() for line in applied.strip().splitlines()] == [m.name for m in migrations._migrations]
+    assert "(none)" in result.output.split("Pending:")[1]
+
+
+# -- concurrency and failure -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("attempt", range(20))
+def test_two_threads_opening_a_new_database_at_once_both_succeed(tmp_path, attempt):
+    path = tmp_path / f"new-{attempt}.db"
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            open_store(path).close()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_store(path) as store:
+        assert store.db.journal_mode == "wal"
+        assert len(migrations.applied(store.db)) == len(migrations._migrations)
+
+
+class FailingCommit:
+    """A connection whose COMMIT fails, as it does on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+def test_a_failed_commit_is_rolled_back(tmp_path):
+    with open_store(tmp_path / "t.db") as store:
+        real = store.db.conn
+        store.db.conn = FailingCommit(real)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            with store.transaction():
+                store.execute("INSERT INTO digests (created_at, window_start, window_end, files, summary) VALUES ('a', 'b', 'c', '[]', '')")
+        store.db.conn = real
+        assert not real.in_transaction
+        assert all_rows(store, "SELECT count(*) AS n FROM digests") == [{"n": 0}]
+
+
+def test_an_unexpected_error_marks_the_run_failed_with_its_cause(env, settings, fake_ctgov, monkeypatch):
+    from tracker import update
+
+    fake_ctgov.set_studies(real_studies()[:3])
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+
+    def broken(*args, **kwargs):
+        raise ValueError("bad value in a record")
+
+    monkeypatch.setattr(update, "save_records", broken)
+    result = CliRunner().invoke(cli, ["update", "--source", "ctgov"], env={**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: 1 of 1 updates failed; first: line [ctgov]: internal error: ValueError: bad value in a record"
+    )
+    assert "Traceback" not in result.output
+    with open_store(settings.db_path) as store:
+        [run] = all_rows(store, "SELECT status, error FROM runs")
+    assert run == {"status": "failed", "error": "internal error: ValueError: bad value in a record"}
+    monkeypatch.undo()
+    again = CliRunner().invoke(cli, ["update", "--source", "ctgov"], env={**env, "TRACKER_NOW": "2026-11-24T07:00:00Z"})
+    assert again.exit_code == 0 and "interrupted" not in again.output
+
+
+def test_save_run_start_is_visible_to_a_second_connection(tmp_path):
+    with open_store(tmp_path / "t.db") as store:
+        run_id = save_run_start(store, "ctgov", "line", NOW)
+        other = sqlite3.connect(tmp_path / "t.db")
+        assert other.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone() == ("running",)
+        other.close()
