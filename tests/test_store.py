@@ -54,7 +54,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (result.fetched, result.new, result.changed) == (len(trials), len(trials), 0)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["nct_id"]: r for r in all_rows(store, "SELECT * FROM trials")}
-        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp} for t in trials}
+        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp, "removed_at": None} for t in trials}
 
         # the registry edits one study: status, completion date and results
         index = next(i for i, s in enumerate(studies) if "statusModule" in s["protocolSection"])
@@ -71,7 +71,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (again.new, again.changed) == (0, 1)
         later = "2026-12-01T06:00:00Z"
         assert all_rows(store, "SELECT * FROM trials WHERE nct_id = ?", (trial.nct_id,)) == [
-            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later}
+            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later, "removed_at": None}
         ]
         changes = [{k: c[k] for k in ("nct_id", "field", "old_value", "new_value", "detected_at", "run_id")}
                    for c in reversed(select_changes(store, "trials", trial.nct_id))]
@@ -122,7 +122,9 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
     assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
     trials = [ctgov.parse_study(s) for s in real_studies()]
     stamp = "2026-01-05T06:00:00Z"
-    db["trials"].insert_all([{**trial_row(t), "first_seen_at": stamp, "updated_at": stamp} for t in trials])
+    m001_columns = set(db["trials"].columns_dict)
+    db["trials"].insert_all([{k: v for k, v in {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp}.items() if k in m001_columns}
+                             for t in trials])
     db["query_matches"].insert_all([{"query": "old-line", "source": "ctgov", "record_id": t.nct_id, "first_seen_at": stamp} for t in trials])
     db["runs"].insert({"source": "ctgov", "query": "old-line", "started_at": stamp, "finished_at": stamp, "status": "ok",
                        "fetched": len(trials), "new": len(trials), "changed": 0, "cursor": "2026-01-05"})
@@ -138,6 +140,11 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
         word = trials[0].title.split()[0]
         hits = all_rows(store, "SELECT rowid FROM trials_fts WHERE trials_fts MATCH ?", (f'"{word}"',))
         assert hits
+        # m006 back-filled the columns the signals read from each row's raw JSON
+        backfilled = all_rows(store, "SELECT nct_id, results_first_submit_date, disp_first_submit_date, is_fda_regulated_drug, "
+                                     "is_fda_regulated_device FROM trials ORDER BY nct_id")
+        assert backfilled == sorted(({k: v for k, v in trial_row(t).items() if k in backfilled[0]} for t in trials), key=lambda r: r["nct_id"])
+        assert any(r["is_fda_regulated_drug"] is not None for r in backfilled)
         # and a save on the upgraded database works as on a new one
         with store.transaction():
             result = save_trials(store, trials[:3], query="old-line", run_id=None, now=NOW)

@@ -12,9 +12,10 @@ class ConfigError(TrackerError):
 class HttpError(TrackerError):
     """The network or an API failed after the allowed retries, or answered with an error."""
 
-    def __init__(self, message: str, *, exhausted: bool = False) -> None:
+    def __init__(self, message: str, *, exhausted: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.exhausted = exhausted  # every retry failed: treat the service as down for the rest of this update
+        self.status = status  # the HTTP status of a refusal (a 4xx answered once), when there was one
 
 
 class ApiError(TrackerError):

@@ -151,10 +151,10 @@ class HttpClient:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("Retry-After"))
                 elif status == 403:
-                    raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried")
+                    raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried", status=403)
                 else:
                     message = self._clean(body.decode("utf-8", "replace"))[:300] or response.reason
-                    raise HttpError(f"{service} rejected the request (HTTP {status}): {message}")
+                    raise HttpError(f"{service} rejected the request (HTTP {status}): {message}", status=status)
             elapsed = self._clock() - started
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             if attempt > self.settings.max_retries or elapsed + delay > self.settings.max_retry_seconds:

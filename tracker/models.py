@@ -71,6 +71,10 @@ class Trial:
     first_posted_date: str | None = None
     last_update_posted_date: str | None = None
     results_first_posted_date: str | None = None
+    results_first_submit_date: str | None = None  # submitted, in quality control until posted
+    disp_first_submit_date: str | None = None  # a certification of delay or an extension request was filed
+    is_fda_regulated_drug: bool | None = None
+    is_fda_regulated_device: bool | None = None
     has_results: bool = False
     references: tuple[Reference, ...] = ()
     url: str = ""

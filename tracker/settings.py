@@ -34,6 +34,12 @@ class Settings:
     update_cron: str = "0 6 * * *"
     digest_cron: str = "0 7 * * mon"
     timezone: str = "UTC"
+    # evidence signals (tracker.signals.Thresholds)
+    overdue_months: int = 12
+    slip_months: int = 6
+    stale_months: int = 12
+    stale_update_months: int = 24
+    sweep_days: int = 7
 
     @property
     def ncbi_interval(self) -> float:
@@ -90,4 +96,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         update_cron=env.get("TRACKER_UPDATE_CRON") or "0 6 * * *",
         digest_cron=env.get("TRACKER_DIGEST_CRON") or "0 7 * * mon",
         timezone=env.get("TRACKER_TIMEZONE") or "UTC",
+        overdue_months=_number(env, "TRACKER_OVERDUE_MONTHS", 12, int),
+        slip_months=_number(env, "TRACKER_SLIP_MONTHS", 6, int),
+        stale_months=_number(env, "TRACKER_STALE_MONTHS", 12, int),
+        stale_update_months=_number(env, "TRACKER_STALE_UPDATE_MONTHS", 24, int),
+        sweep_days=_number(env, "TRACKER_SWEEP_DAYS", 7, int),
     )

@@ -18,7 +18,9 @@ from .errors import HttpError, TrackerError
 from .http import HttpClient
 from .models import Query, SaveResult
 from .settings import Settings
-from .sources import SOURCES, Source
+from .signals import Thresholds, refresh_signals
+from .sources import CTGOV, SOURCES, Source
+from .sweep import run_sweep, sweep_due
 from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor
 
 log = logging.getLogger("tracker.update")
@@ -31,6 +33,8 @@ class LineResult:
     source: str
     result: SaveResult = field(default_factory=SaveResult)
     error: str | None = None
+    text: str | None = None  # a result that is not a line's fetch (the registry sweep) says itself
+
 
     @property
     def ok(self) -> bool:
@@ -38,6 +42,8 @@ class LineResult:
 
     def summary(self) -> str:
         label = f"{self.query} [{SOURCES[self.source].label}]"
+        if self.text and not self.error:
+            return self.text
         if self.error:
             return f"{label}: FAILED: {self.error}"
         r = self.result
@@ -80,6 +86,7 @@ def update_line(
     now: datetime,
     full: bool = False,
     progress: Progress | None = None,
+    seen_into: set[str] | None = None,
 ) -> SaveResult:
     """Fetch one line of one source into a spool, then write it and its new cursor in one transaction. Any failure
     marks the run failed with its cause (a bug too: a run is never left 'running' for the next update to call
@@ -100,6 +107,8 @@ def update_line(
             for records in spool.batches():
                 total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
             save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat())
+        if seen_into is not None:
+            seen_into.update(seen)
         return total
     except (TrackerError, KeyboardInterrupt) as exc:
         _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
@@ -135,11 +144,16 @@ def run_update(
     full: bool = False,
     on_line: Callable[[LineResult], None] | None = None,
     progress_for: Callable[[str, str], Progress | None] | None = None,
+    sweep: bool = False,
+    claim_pmids: dict[str, list[str]] | None = None,
 ) -> list[LineResult]:
     """Update every (line, source) pair; a failing pair is reported and the others still run. When a service cannot
     be reached (every retry of a request failed), its remaining lines are not tried, so a dead network fails in
-    bounded time; the next run fetches their windows."""
+    bounded time; the next run fetches their windows. Then the registry sweep when it is due (or `sweep` forces
+    it), and the evidence signals are recomputed from what is stored."""
     results = []
+    seen: dict[str, set[str]] = {}
+    dead: set[str] = set()
     with store.update_lock():
         interrupted = save_interrupted_runs(store, now)
         if interrupted:
@@ -155,8 +169,11 @@ def run_update(
                     save_run_end(store, save_run_start(store, source.name, query.name, now), status="failed", now=now, error=line.error)
                 else:
                     progress = progress_for(query.name, source.name) if progress_for else None
+                    returned: set[str] = set()
                     try:
-                        line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress)
+                        line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress, seen_into=returned)
+                        if source is CTGOV:
+                            seen[query.name] = returned
                     except HttpError as exc:
                         line.error = str(exc)
                         if exc.exhausted:
@@ -172,4 +189,25 @@ def run_update(
                 results.append(line)
                 if on_line:
                     on_line(line)
+            if unreachable:
+                dead.add(source.name)
+        # with ClinicalTrials.gov unreachable the sweep stays due; the failed lines already say why
+        if CTGOV.name in sources and CTGOV.name not in dead and (sweep or sweep_due(store, now, settings.sweep_days)):
+            line = LineResult(query="(registry sweep)", source=CTGOV.name)
+            try:
+                line.text = run_sweep(store, client, settings, queries, now=now, seen=seen).summary()
+            except TrackerError as exc:
+                line.error = f"registry sweep failed, nothing marked removed: {exc}"
+            if line.error:  # a sweep that went well is reported, not counted among the updates
+                results.append(line)
+            if on_line:
+                on_line(line)
+        opened, resolved = refresh_signals(store, now=now, thresholds=thresholds(settings), claim_pmids=claim_pmids or {})
+        if opened or resolved:
+            log.info("evidence signals: %d raised, %d resolved (tracker signals)", opened, resolved)
     return results
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(overdue_months=settings.overdue_months, slip_months=settings.slip_months, stale_months=settings.stale_months,
+                      stale_update_months=settings.stale_update_months, sweep_days=settings.sweep_days)

@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
+from urllib.parse import urlencode
 
-from ..errors import ApiError
+from ..errors import ApiError, HttpError
 from ..http import HttpClient, RetryableBody
 from ..models import Query, Reference, Trial
 from .base import Batch, Source
@@ -172,6 +173,10 @@ def _date(struct: Any) -> tuple[str | None, str | None]:
     return _text(struct.get("date")), _text(struct.get("type"))
 
 
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
@@ -210,6 +215,7 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         for r in _module(p, "referencesModule").get("references") or []
         if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
     )
+    oversight = _module(p, "oversightModule")
     has_results = bool(study.get("hasResults")) or "resultsSection" in study or bool(
         _get(status, "resultsFirstPostDateStruct", "date")
     )
@@ -238,6 +244,10 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         first_posted_date=_date(status.get("studyFirstPostDateStruct"))[0],
         last_update_posted_date=_date(status.get("lastUpdatePostDateStruct"))[0],
         results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"))[0],
+        results_first_submit_date=_text(status.get("resultsFirstSubmitDate")),
+        disp_first_submit_date=_text(status.get("dispFirstSubmitDate")),
+        is_fda_regulated_drug=_flag(oversight.get("isFdaRegulatedDrug")),
+        is_fda_regulated_device=_flag(oversight.get("isFdaRegulatedDevice")),
         has_results=has_results,
         references=references,
         url=STUDY_URL.format(nct_id),
@@ -265,3 +275,66 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
 
 # CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.
 SOURCE = Source(name="ctgov", label="ClinicalTrials.gov", overlap=timedelta(days=1), applies=lambda q: bool(q.ctgov), fetch=fetch_line)
+
+
+# -- the registry sweep ----------------------------------------------------------------------------
+
+MAX_URL = 6000  # bytes; proxies and the API refuse URLs near 8 kB
+
+
+def id_batches(base_url: str, ids: list[str], params: dict[str, str] | None = None, *, limit: int = MAX_URL) -> Iterator[list[str]]:
+    """NCT numbers in batches as large as a /studies URL of at most `limit` bytes allows (filter.ids, comma-separated)."""
+    fixed = len(base_url.rstrip("/") + "/studies?") + len(urlencode({**(params or {}), "filter.ids": "", "fields": "NCTId", "pageSize": "1000",
+                                                                      "format": "json", "countTotal": "true", "pageToken": "x" * 40}))
+    batch: list[str] = []
+    size = fixed
+    for nct in ids:
+        cost = len(nct) + 3  # the id and an encoded comma (%2C)
+        if batch and size + cost > limit:
+            yield batch
+            batch, size = [], fixed
+        batch.append(nct)
+        size += cost
+    if batch:
+        yield batch
+
+
+def fetch_returned_ids(client: HttpClient, base_url: str, ids: list[str], params: dict[str, str] | None = None) -> tuple[set[str], int]:
+    """Which of `ids` a /studies search returns (with a line's own parameters, or none: is it in the registry?).
+    Asks for the NCT numbers only. Returns the ids and the number of requests made."""
+    returned: set[str] = set()
+    requests = 0
+    for batch in id_batches(base_url, ids, params):
+        query = {**(params or {}), "filter.ids": ",".join(batch), "fields": "NCTId", "pageSize": "1000", "format": "json"}
+        for page in fetch_studies(client, base_url, query):
+            requests += 1
+            for study in page.studies:
+                nct = _get(study, "protocolSection", "identificationModule", "nctId")
+                if isinstance(nct, str):
+                    returned.add(nct.strip().upper())
+    return returned, requests
+
+
+def fetch_registry_status(client: HttpClient, base_url: str, nct_id: str) -> str | None:
+    """Ask for one record by its number: None when the registry answers 404 (no such record any more), the record's
+    own number otherwise (another number when ours is now an alias of a merged record). Any other failure raises."""
+    try:
+        data = client.get(f"{base_url.rstrip('/')}/studies/{nct_id}", {"fields": "NCTId", "format": "json"}, parse=_parse_study_body)
+    except HttpError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    nct = _get(data, "protocolSection", "identificationModule", "nctId")
+    if not isinstance(nct, str):
+        raise ApiError(f"ClinicalTrials.gov answered for {nct_id} without an NCT number")
+    return nct.strip().upper()
+
+
+def _parse_study_body(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RetryableBody("malformed or cut-off JSON") from None
+    if not isinstance(data, dict):
+        raise RetryableBody("a study answer that is not an object")
+    return data

@@ -198,3 +198,41 @@ def m005_drop_chart_indexes(db: sqlite_utils.Database) -> None:
     """line_years serves the charts now; the covering indexes of m002 only cost writes."""
     db.execute("DROP INDEX IF EXISTS idx_publications_chart")
     db.execute("DROP INDEX IF EXISTS idx_trials_chart")
+
+
+SIGNAL_COLUMNS_BACKFILL = """
+UPDATE trials SET
+  results_first_submit_date = json_extract(raw_json, '$.protocolSection.statusModule.resultsFirstSubmitDate'),
+  disp_first_submit_date = json_extract(raw_json, '$.protocolSection.statusModule.dispFirstSubmitDate'),
+  is_fda_regulated_drug = json_extract(raw_json, '$.protocolSection.oversightModule.isFdaRegulatedDrug'),
+  is_fda_regulated_device = json_extract(raw_json, '$.protocolSection.oversightModule.isFdaRegulatedDevice')
+WHERE json_valid(raw_json)
+"""
+
+
+@migrations()
+def m006_signals(db: sqlite_utils.Database) -> None:
+    """Evidence signals. The fields the rules read that were not columns yet (results submitted, a certification or
+    extension filed, FDA-regulated drug or device) are added and back-filled from the stored raw JSON, so no record
+    is fetched again. signals keeps every signal ever raised (resolved ones get resolved_at; none is deleted);
+    sweeps records each re-check of the stored trials against the registry; removed_at and unmatched_at hold what
+    a sweep found (cleared when the record is seen again)."""
+    for column, kind in (("results_first_submit_date", str), ("disp_first_submit_date", str),
+                         ("is_fda_regulated_drug", int), ("is_fda_regulated_device", int), ("removed_at", str)):
+        db["trials"].add_column(column, kind)
+    db.execute(SIGNAL_COLUMNS_BACKFILL)
+    db["query_matches"].add_column("unmatched_at", str)
+    db["signals"].create(
+        {"id": int, "kind": str, "record_id": str, "scope": str, "raised_at": str, "resolved_at": str,
+         "rank": int, "summary": str, "detail": str},
+        pk="id",
+        not_null={"kind", "record_id", "scope", "raised_at"},
+        defaults={"scope": ""},
+    )
+    db.execute("CREATE UNIQUE INDEX idx_signals_open ON signals (kind, record_id, scope) WHERE resolved_at IS NULL")
+    db["signals"].create_index(["record_id"])
+    db["sweeps"].create(
+        {"id": int, "started_at": str, "finished_at": str, "status": str, "checked": int, "removed": int,
+         "unmatched": int, "requests": int, "error": str},
+        pk="id",
+    )

@@ -310,3 +310,109 @@ def select_claim_flips(store: Store, start: str, end: str) -> list[dict[str, Any
         f"WHERE {_in_window('c.checked_at')} AND prev.verdict != c.verdict ORDER BY c.checked_at, c.claim_id",
         {"start": start, "end": end},
     )
+
+
+# -- evidence signals and the registry sweep -------------------------------------------------------
+
+SIGNAL_TRIAL_COLUMNS = (
+    "nct_id, title, overall_status, study_type, enrollment, enrollment_type, has_results, results_first_posted_date, "
+    "results_first_submit_date, disp_first_submit_date, is_fda_regulated_drug, is_fda_regulated_device, "
+    "primary_completion_date, primary_completion_date_type, last_update_posted_date, removed_at"
+)
+
+
+def select_signal_inputs(store: Store) -> dict[str, Any]:
+    """What the signal rules read: every trial's dates and flags, the history of primary completion dates, results
+    publications linked to each trial (any channel; a study's BACKGROUND references are not its results), topic-line
+    matches a sweep found gone, and retracted publications with the tracked trials they are linked to."""
+    links: dict[str, list[str]] = {}
+    for nct, pmid in store.execute(
+        "SELECT DISTINCT nct_id, pmid FROM trial_publications WHERE coalesce(reference_type, '') != 'BACKGROUND' ORDER BY nct_id, pmid"
+    ):
+        links.setdefault(nct, []).append(pmid)
+    history: dict[str, list[dict[str, Any]]] = {}
+    for row in store.rows(
+        "SELECT nct_id, old_value, new_value, detected_at FROM trial_changes WHERE field = 'primary_completion_date' ORDER BY nct_id, detected_at, id"
+    ):
+        history.setdefault(row["nct_id"], []).append(row)
+    retracted = store.rows(
+        "SELECT p.pmid, p.title, p.corrections, (SELECT group_concat(DISTINCT tp.nct_id) FROM trial_publications tp "
+        "JOIN trials t ON t.nct_id = tp.nct_id WHERE tp.pmid = p.pmid) AS linked FROM publications p WHERE p.is_retracted = 1 ORDER BY p.pmid"
+    )
+    for pub in retracted:
+        pub["linked_trials"] = sorted((pub.pop("linked") or "").split(",")) if pub.get("linked") else []
+    return {
+        "trials": store.rows(f"SELECT {SIGNAL_TRIAL_COLUMNS} FROM trials ORDER BY nct_id"),
+        "completion_history": history,
+        "links": links,
+        "unmatched": store.rows(
+            "SELECT m.query, m.record_id, m.unmatched_at FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+            "WHERE m.source = 'ctgov' AND m.unmatched_at IS NOT NULL AND t.removed_at IS NULL ORDER BY m.record_id, m.query"
+        ),
+        "retracted": retracted,
+    }
+
+
+SIGNAL_VIEW = """
+SELECT s.id, s.kind, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.rank, s.summary, s.detail,
+       coalesce(t.title, p.title) AS title, CASE WHEN t.nct_id IS NOT NULL THEN 'trial' ELSE 'publication' END AS record_kind,
+       (SELECT group_concat(query, '|') FROM (SELECT DISTINCT query FROM query_matches m WHERE m.record_id = s.record_id ORDER BY query)) AS lines
+  FROM signals s LEFT JOIN trials t ON t.nct_id = s.record_id LEFT JOIN publications p ON p.pmid = s.record_id AND t.nct_id IS NULL
+"""
+SIGNAL_ORDER = " ORDER BY s.rank, coalesce(json_extract(s.detail, '$.months'), 0) DESC, s.record_id, s.scope, s.raised_at"
+
+
+def _signal_rows(store: Store, where: list[str], params: list[Any]) -> list[dict[str, Any]]:
+    sql = SIGNAL_VIEW + (" WHERE " + " AND ".join(where) if where else "") + SIGNAL_ORDER
+    rows = store.rows(sql, params)
+    for row in rows:
+        row["record_id"] = row.pop("id_")
+        row["signal_id"] = row.pop("id")
+        row["lines"] = (row["lines"] or "").split("|") if row["lines"] else []
+    return rows
+
+
+def select_signals(store: Store, *, kind: str | None = None, line: str | None = None, include_resolved: bool = False) -> list[dict[str, Any]]:
+    """Open signals (resolved ones too with include_resolved), most serious first."""
+    where, params = [], []
+    if not include_resolved:
+        where.append("s.resolved_at IS NULL")
+    if kind:
+        where.append("s.kind = ?")
+        params.append(kind)
+    if line:
+        where.append("(s.scope = ? OR EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.record_id = s.record_id))")
+        params.extend([line, line])
+    return _signal_rows(store, where, params)
+
+
+def select_record_signals(store: Store, record_id: str) -> list[dict[str, Any]]:
+    return _signal_rows(store, ["s.record_id = ?", "s.resolved_at IS NULL"], [record_id])
+
+
+def select_window_signals(store: Store, start: str, end: str) -> dict[str, list[dict[str, Any]]]:
+    """Signals raised in the window and those resolved in it (the digest's "Needs attention")."""
+    return {
+        "raised": _signal_rows(store, ["s.raised_at >= ? AND s.raised_at < ?"], [start, end]),
+        "resolved": _signal_rows(store, ["s.resolved_at >= ? AND s.resolved_at < ?"], [start, end]),
+    }
+
+
+def select_signal_counts(store: Store) -> dict[str, int]:
+    return {r["kind"]: r["n"] for r in store.rows("SELECT kind, count(*) AS n FROM signals WHERE resolved_at IS NULL GROUP BY kind")}
+
+
+def select_trial_ids(store: Store) -> list[str]:
+    return [r[0] for r in store.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
+
+
+def select_line_trial_ids(store: Store, line: str) -> list[str]:
+    """The stored, not removed, trials a topic line has matched."""
+    return [r[0] for r in store.execute(
+        "SELECT m.record_id FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+        "WHERE m.query = ? AND m.source = 'ctgov' AND t.removed_at IS NULL ORDER BY m.record_id", (line,)
+    )]
+
+
+def select_last_sweep(store: Store) -> dict[str, Any] | None:
+    return _one(store.rows("SELECT * FROM sweeps WHERE status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1"))

@@ -77,6 +77,8 @@ def trial_row(trial: Trial) -> dict[str, Any]:
     for column in TRIAL_JSON_COLUMNS:
         row[column] = _json(row[column])
     row["has_results"] = int(trial.has_results)
+    for flag in ("is_fda_regulated_drug", "is_fda_regulated_device"):
+        row[flag] = None if row[flag] is None else int(row[flag])
     row["raw_hash"] = raw_hash(trial.raw_json)
     return row
 

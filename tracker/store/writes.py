@@ -88,6 +88,8 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
     if write:
         columns = list(write[0].keys())
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
+        if kind is TRIALS:
+            updates += ", removed_at = NULL"  # returned by the registry again: not removed
         sql = (
             f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at) "
             f"VALUES ({', '.join('?' * (len(columns) + 2))}) "
@@ -102,7 +104,8 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
         )
     _count_years(store, kind, query, by_id, existing, stamp)
     conn.executemany(
-        "INSERT OR IGNORE INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
         [(query, kind.source, record_id, stamp) for record_id in by_id],
     )
     return result, touched
@@ -227,4 +230,64 @@ def save_claim_check(store: Store, *, claim_id: str, checked_at: str, verdict: s
         store.execute(
             "INSERT INTO claim_checks (claim_id, checked_at, verdict, summary, evidence, mode) VALUES (?, ?, ?, ?, ?, ?)",
             (claim_id, checked_at, verdict, summary, json.dumps(evidence, ensure_ascii=False), mode),
+        )
+
+
+# -- evidence signals and the registry sweep -------------------------------------------------------
+
+def save_signals(store: Store, signals: list[Any], *, now: str) -> tuple[int, int]:
+    """Make the open signals what `signals` says: a new one opens (raised_at = now), a known one keeps its raised_at
+    and takes the new wording, one no longer raised is resolved (resolved_at = now). None is deleted."""
+    with store.transaction():
+        open_rows = {(r["kind"], r["record_id"], r["scope"]): r["id"] for r in store.rows(
+            "SELECT id, kind, record_id, scope FROM signals WHERE resolved_at IS NULL"
+        )}
+        opened = 0
+        current = set()
+        for s in signals:
+            key = (s.kind, s.record_id, s.scope)
+            current.add(key)
+            detail = json.dumps(s.detail, ensure_ascii=False, sort_keys=True)
+            if key in open_rows:
+                store.execute("UPDATE signals SET rank = ?, summary = ?, detail = ? WHERE id = ?", (s.rank, s.summary, detail, open_rows[key]))
+            else:
+                store.execute(
+                    "INSERT INTO signals (kind, record_id, scope, raised_at, rank, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (s.kind, s.record_id, s.scope, now, s.rank, s.summary, detail),
+                )
+                opened += 1
+        gone = [signal_id for key, signal_id in open_rows.items() if key not in current]
+        store.db.conn.executemany("UPDATE signals SET resolved_at = ? WHERE id = ?", [(now, i) for i in gone])
+    return opened, len(gone)
+
+
+def save_sweep_start(store: Store, now: datetime) -> int:
+    with store.transaction():
+        return store.execute("INSERT INTO sweeps (started_at, status) VALUES (?, 'running')", (iso(now),)).lastrowid
+
+
+def save_sweep_end(store: Store, sweep_id: int, *, now: datetime, status: str, checked: int = 0, removed: int = 0,
+                   unmatched: int = 0, requests: int = 0, error: str | None = None) -> None:
+    with store.transaction():
+        store.execute(
+            "UPDATE sweeps SET finished_at = ?, status = ?, checked = ?, removed = ?, unmatched = ?, requests = ?, error = ? WHERE id = ?",
+            (iso(now), status, checked, removed, unmatched, requests, error, sweep_id),
+        )
+
+
+def save_sweep_findings(store: Store, *, now: datetime, present: list[str], removed: list[str], lines: dict[str, tuple[list[str], list[str]]]) -> None:
+    """What a successful sweep found: records the registry holds (not removed), records it answered 'not found' for
+    (removed since now, unless already), and per topic line the records it still returns and those it no longer does."""
+    stamp = iso(now)
+    conn = store.db.conn
+    conn.executemany("UPDATE trials SET removed_at = NULL WHERE nct_id = ? AND removed_at IS NOT NULL", [(i,) for i in present])
+    conn.executemany("UPDATE trials SET removed_at = ? WHERE nct_id = ? AND removed_at IS NULL", [(stamp, i) for i in removed])
+    for line, (matched, gone) in lines.items():
+        conn.executemany(
+            "UPDATE query_matches SET unmatched_at = NULL WHERE query = ? AND source = 'ctgov' AND record_id = ? AND unmatched_at IS NOT NULL",
+            [(line, i) for i in matched],
+        )
+        conn.executemany(
+            "UPDATE query_matches SET unmatched_at = ? WHERE query = ? AND source = 'ctgov' AND record_id = ? AND unmatched_at IS NULL",
+            [(stamp, line, i) for i in gone],
         )

@@ -1,0 +1,220 @@
+"""Evidence signals: what needs a clinician's or editor's attention, computed from stored records alone. Every rule
+lives here (results_overdue, completion_slipped, stale_status, removed, no_longer_matched, retracted_linked);
+refresh_signals recomputes them all after an update and keeps their history. A signal states a public-record fact,
+never a finding of misconduct."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from .store import Store, iso, save_signals, select_signal_inputs
+
+KINDS = ("retracted_linked", "removed", "results_overdue", "completion_slipped", "stale_status", "no_longer_matched")
+ACTIVE = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
+# Lower ranks are more serious; within a rank the larger delay comes first.
+RANKS = {"retracted_linked": 10, "removed": 20, "results_overdue_fdaaa": 30, "results_overdue": 40, "completion_slipped": 50,
+         "stale_status": 55, "results_overdue_published": 60, "no_longer_matched": 70}
+DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+EXTENSION_MONTHS = 24  # a certification of delay or an extension moves the deadline by up to two more years
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    overdue_months: int = 12  # results due this long after primary completion
+    slip_months: int = 6  # a primary completion date moved later by at least this much
+    stale_months: int = 12  # still "recruiting" this long after primary completion
+    stale_update_months: int = 24  # ... or with no registry update for this long
+    sweep_days: int = 7  # every stored trial re-checked against the registry at least this often
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str
+    record_id: str
+    summary: str
+    rank: int
+    detail: dict[str, Any] = field(default_factory=dict)
+    scope: str = ""  # the topic line, for no_longer_matched
+
+
+# -- dates -----------------------------------------------------------------------------------------
+
+def resolve_date(text: str | None) -> date | None:
+    """A registry date, partial ones resolved to the end of their period (YYYY-MM: the month's last day; YYYY:
+    31 December), the reading most favourable to the sponsor. None when missing or malformed."""
+    match = DATE_RE.match((text or "").strip())
+    if not match:
+        return None
+    year, month, day = int(match.group(1)), match.group(2), match.group(3)
+    try:
+        if day:
+            return date(year, int(month), int(day))
+        if month:
+            return date(year, int(month), calendar.monthrange(year, int(month))[1])
+        return date(year, 12, 31)
+    except ValueError:
+        return None
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole months from start to end (0 when end is not later)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if add_months(start, months) > end:
+        months -= 1
+    return max(months, 0)
+
+
+def _label(status: str | None) -> str:
+    return (status or "no status").replace("_", " ").capitalize()
+
+
+# -- the rules -------------------------------------------------------------------------------------
+
+def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date, t: Thresholds) -> Signal | None:
+    """An interventional trial whose primary completion passed more than `overdue_months` ago (an ACTUAL date, or a
+    COMPLETED / TERMINATED trial with a past date) and with no results posted. WITHDRAWN trials and TERMINATED
+    ones that enrolled nobody are expected to report nothing; submitted results are in quality control, not late."""
+    status = trial.get("overall_status")
+    if trial.get("study_type") != "INTERVENTIONAL" or status == "WITHDRAWN":
+        return None
+    if status == "TERMINATED" and trial.get("enrollment_type") == "ACTUAL" and trial.get("enrollment") == 0:
+        return None
+    if trial.get("has_results") or trial.get("results_first_posted_date") or trial.get("results_first_submit_date"):
+        return None
+    completed = resolve_date(trial.get("primary_completion_date"))
+    if completed is None or completed >= today:
+        return None
+    if trial.get("primary_completion_date_type") != "ACTUAL" and status not in ("COMPLETED", "TERMINATED"):
+        return None
+    allowed = t.overdue_months + (EXTENSION_MONTHS if trial.get("disp_first_submit_date") else 0)
+    due = add_months(completed, allowed)
+    if today <= due:
+        return None
+    since = months_between(completed, today)
+    fdaaa = [w for w, flag in (("drug", trial.get("is_fda_regulated_drug")), ("device", trial.get("is_fda_regulated_device"))) if flag]
+    summary = (f"No results posted on ClinicalTrials.gov {since} months after primary completion "
+               f"({trial['primary_completion_date']}, {(trial.get('primary_completion_date_type') or 'type not given').lower()}); "
+               f"status {_label(status)}.")
+    if trial.get("disp_first_submit_date"):
+        summary += f" A certification or extension was filed on {trial['disp_first_submit_date']}; counted from the extended deadline."
+    if linked_pmids:
+        summary += f" Published, no registry results: PMID {', '.join(linked_pmids)}."
+        rank = RANKS["results_overdue_published"]
+    elif fdaaa:
+        rank = RANKS["results_overdue_fdaaa"]
+    else:
+        rank = RANKS["results_overdue"]
+    if fdaaa:
+        summary += f" FDAAA-applicable (FDA-regulated {' and '.join(fdaaa)}): results were due by law 12 months after primary completion."
+    detail = {"months": since, "months_overdue": months_between(due, today), "primary_completion_date": trial["primary_completion_date"],
+              "due_date": due.isoformat(), "published": linked_pmids, "fdaaa_applicable": bool(fdaaa), "fda_regulated": fdaaa,
+              "extension_filed": trial.get("disp_first_submit_date")}
+    return Signal("results_overdue", trial["nct_id"], summary, rank, detail)
+
+
+def completion_slipped(trial: dict[str, Any], history: list[dict[str, Any]], t: Thresholds) -> Signal | None:
+    """The primary completion date moved later by `slip_months` or more against the earliest value stored."""
+    if not history:
+        return None
+    first_text = history[0]["old_value"]
+    first, current = resolve_date(first_text), resolve_date(trial.get("primary_completion_date"))
+    if first is None or current is None or current < add_months(first, t.slip_months):
+        return None
+    moves = sum(1 for h in history if h["old_value"] != h["new_value"])
+    months = months_between(first, current)
+    summary = (f"Primary completion date moved from {first_text} to {trial['primary_completion_date']} "
+               f"({months} months later), {moves} time{'s' if moves != 1 else ''} since first stored.")
+    return Signal("completion_slipped", trial["nct_id"], summary, RANKS["completion_slipped"],
+                  {"months": months, "first": first_text, "current": trial["primary_completion_date"], "moves": moves})
+
+
+def stale_status(trial: dict[str, Any], today: date, t: Thresholds) -> Signal | None:
+    """Still recruiting or active while the primary completion date passed `stale_months` ago, or the record has
+    not been updated for `stale_update_months` (ClinicalTrials.gov turns such records UNKNOWN; this says it first)."""
+    status = trial.get("overall_status")
+    if status not in ACTIVE:
+        return None
+    completed = resolve_date(trial.get("primary_completion_date"))
+    updated = resolve_date(trial.get("last_update_posted_date"))
+    reasons, months = [], 0
+    if completed and add_months(completed, t.stale_months) < today:
+        months = months_between(completed, today)
+        reasons.append(f"{months} months after its primary completion date ({trial['primary_completion_date']})")
+    if updated and add_months(updated, t.stale_update_months) < today:
+        months = max(months, months_between(updated, today))
+        reasons.append(f"with no registry update since {trial['last_update_posted_date']}")
+    if not reasons:
+        return None
+    return Signal("stale_status", trial["nct_id"], f"Still listed as {_label(status)} " + " and ".join(reasons) + ".",
+                  RANKS["stale_status"], {"months": months, "status": status, "primary_completion_date": trial.get("primary_completion_date"),
+                                          "last_update_posted_date": trial.get("last_update_posted_date")})
+
+
+def removed(trial: dict[str, Any]) -> Signal:
+    return Signal("removed", trial["nct_id"],
+                  f"No longer in ClinicalTrials.gov: asked for {trial['nct_id']} by its number, the registry answered "
+                  f"'not found' (first seen so on {trial['removed_at'][:10]}).",
+                  RANKS["removed"], {"removed_at": trial["removed_at"], "last_status": trial.get("overall_status")})
+
+
+def no_longer_matched(nct_id: str, line: str, since: str) -> Signal:
+    return Signal("no_longer_matched", nct_id,
+                  f"Still in the registry but no longer returned by topic line {line} (its conditions, interventions or "
+                  f"terms were edited); noticed on {since[:10]}.",
+                  RANKS["no_longer_matched"], {"line": line, "unmatched_at": since}, scope=line)
+
+
+def retracted_linked(pub: dict[str, Any], trials: list[str], claims: list[str]) -> Signal | None:
+    if not trials and not claims:
+        return None
+    uses = ([f"linked to {', '.join(trials)}"] if trials else []) + ([f"cited by claim {', '.join(claims)}"] if claims else [])
+    notice = next((c.get("pmid") for c in json.loads(pub.get("corrections") or "[]") if c.get("type") == "RetractionIn"), None)
+    summary = f"Retracted publication (PMID {pub['pmid']}) " + " and ".join(uses) + "."
+    if notice:
+        summary += f" Retraction notice: PMID {notice}."
+    return Signal("retracted_linked", pub["pmid"], summary, RANKS["retracted_linked"],
+                  {"trials": trials, "claims": claims, "retraction_notice": notice, "title": pub.get("title")})
+
+
+# -- all of them -----------------------------------------------------------------------------------
+
+def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresholds, claim_pmids: dict[str, list[str]]) -> list[Signal]:
+    """Every signal the stored data supports today. A record whose dates are missing or malformed gets none."""
+    today = now.date()
+    found: list[Signal] = []
+    for trial in inputs["trials"]:
+        if trial.get("removed_at"):
+            found.append(removed(trial))
+            continue
+        nct = trial["nct_id"]
+        for rule in (
+            lambda: results_overdue(trial, inputs["links"].get(nct, []), today, thresholds),
+            lambda: completion_slipped(trial, inputs["completion_history"].get(nct, []), thresholds),
+            lambda: stale_status(trial, today, thresholds),
+        ):
+            signal = rule()
+            if signal:
+                found.append(signal)
+    found.extend(no_longer_matched(m["record_id"], m["query"], m["unmatched_at"]) for m in inputs["unmatched"])
+    for pub in inputs["retracted"]:
+        signal = retracted_linked(pub, pub["linked_trials"], claim_pmids.get(pub["pmid"], []))
+        if signal:
+            found.append(signal)
+    return found
+
+
+def refresh_signals(store: Store, *, now: datetime, thresholds: Thresholds, claim_pmids: dict[str, list[str]]) -> tuple[int, int]:
+    """Recompute and store: new signals open, cleared ones are resolved, none is deleted. Returns (opened, resolved)."""
+    signals = compute_signals(select_signal_inputs(store), now=now, thresholds=thresholds, claim_pmids=claim_pmids)
+    return save_signals(store, signals, now=iso(now))

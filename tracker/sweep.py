@@ -1,0 +1,98 @@
+"""The registry sweep: windowed updates never see a record that vanished, so every stored trial is asked for again
+by its NCT number (filter.ids, as many per request as the URL allows) at least every `sweep_days`. A record missing
+from a successful answer is asked for once more by itself before it is called removed; an error is never read as a
+removal. Each CT.gov topic line is also asked which of its stored trials it still returns."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .errors import TrackerError
+from .http import HttpClient
+from .models import Query
+from .settings import Settings
+from .sources import ctgov
+from .store import (
+    Store,
+    iso,
+    save_sweep_end,
+    save_sweep_findings,
+    save_sweep_start,
+    select_last_sweep,
+    select_line_trial_ids,
+    select_trial_ids,
+)
+
+log = logging.getLogger("tracker.sweep")
+LINE_FILTERS_IGNORED = ("filter.overallStatus",)  # a trial that stopped recruiting has not left a line's topic
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    removed: list[str] | None = None
+    merged: dict[str, str] | None = None
+    unmatched: int = 0
+    requests: int = 0
+
+    def summary(self) -> str:
+        text = f"registry sweep [ClinicalTrials.gov]: checked {self.checked}, removed {len(self.removed or [])}, no longer matched {self.unmatched}"
+        if self.merged:
+            text += ", merged " + ", ".join(f"{a} -> {b}" for a, b in self.merged.items())
+        return text + f" ({self.requests} requests)"
+
+
+def sweep_due(store: Store, now: datetime, days: int) -> bool:
+    last = select_last_sweep(store)
+    return last is None or last["started_at"] <= iso(now - timedelta(days=days))
+
+
+def run_sweep(
+    store: Store, client: HttpClient, settings: Settings, queries: list[Query], *, now: datetime,
+    seen: dict[str, set[str]] | None = None,
+) -> SweepResult:
+    """Ask the registry about every stored trial and every CT.gov line's stored matches; store what it said. Records
+    a line returned in this very update (`seen`: line -> NCT numbers) are known present and matched, and are not asked
+    again. On any failure nothing is marked and the sweep is recorded as failed (the next update tries again)."""
+    seen = seen or {}
+    known = set().union(*seen.values()) if seen else set()
+    ids = select_trial_ids(store)
+    sweep_id = save_sweep_start(store, now)
+    result = SweepResult(checked=len(ids), removed=[], merged={})
+    try:
+        present, result.requests = ctgov.fetch_returned_ids(client, settings.ctgov_url, [i for i in ids if i not in known])
+        present |= known & set(ids)
+        for nct in (i for i in ids if i not in present):
+            answer = ctgov.fetch_registry_status(client, settings.ctgov_url, nct)
+            result.requests += 1
+            if answer is None:
+                result.removed.append(nct)
+            else:
+                present.add(nct)
+                if answer != nct:  # the number is now an alias: the record was merged, not removed
+                    result.merged[nct] = answer
+                    log.warning("%s is now an alias of %s in ClinicalTrials.gov (records merged)", nct, answer)
+        lines: dict[str, tuple[list[str], list[str]]] = {}
+        for query in (q for q in queries if q.ctgov):
+            stored = [i for i in select_line_trial_ids(store, query.name) if i not in result.removed]
+            known_here = seen.get(query.name, set())
+            ask = [i for i in stored if i not in known_here]
+            returned = set(known_here)
+            if ask:
+                params = {k: v for k, v in query.ctgov.items() if k not in LINE_FILTERS_IGNORED}
+                answered, requests = ctgov.fetch_returned_ids(client, settings.ctgov_url, ask, params)
+                returned |= answered
+                result.requests += requests
+            gone = [i for i in stored if i not in returned and i not in result.merged]
+            lines[query.name] = ([i for i in stored if i in returned], gone)
+            result.unmatched += len(gone)
+        with store.transaction():
+            save_sweep_findings(store, now=now, present=sorted(present), removed=result.removed, lines=lines)
+        save_sweep_end(store, sweep_id, now=now, status="ok", checked=len(ids), removed=len(result.removed),
+                       unmatched=result.unmatched, requests=result.requests)
+        return result
+    except (TrackerError, KeyboardInterrupt) as exc:
+        save_sweep_end(store, sweep_id, now=now, status="failed", requests=result.requests, error=str(exc) or type(exc).__name__)
+        raise
