@@ -68,9 +68,18 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 0
     result = invoke(env, "digest", "--format", "all", now="2026-11-24T07:00:00Z")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "1 new trial, 2 changed trials, 1 new publication, 0 new trial-publication links."
+    assert result.output.splitlines()[0] == "1 new trial, 2 changed trials, 1 new publication, 0 new trial-publication links, 2 new evidence signals."
     reports = Path(env["TRACKER_REPORTS"])
     md = (reports / "digest-2026-11-24.md").read_text()
+    head, rest = md.split("## Needs attention", 1)
+    attention, lines = rest.split("\n## ", 1)
+    md = head + lines
+    # the window's evidence signals: the new terminated trial and the one now completed never posted results; the
+    # one that posted them resolves its signal
+    assert re.findall(r"^- \*\*(.+?)\*\*: \[(NCT\d{8})\]", attention, re.M) == [("Results overdue", new_nct), ("Results overdue", "NCT04523987")]
+    assert "No results posted on ClinicalTrials.gov 44 months after primary completion (2023-02, estimated); status Completed." in attention
+    assert re.findall(r"^- (.+?): \[(NCT\d{8})\]", attention.split("Resolved in this window:")[1], re.M) == [
+        ("Results overdue", "NCT03418623"), ("Status out of date", "NCT04523987")]
     assert "Window: 2026-11-23T07:00:00Z to 2026-11-24T07:00:00Z (UTC)." in md
     assert re.findall(r"\[(NCT\d{8})\]\(https://clinicaltrials.gov/study/\1\)", md) == [new_nct, "NCT03418623", "NCT04523987"]
     assert "  - overall status: RECRUITING -> COMPLETED" in md

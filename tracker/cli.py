@@ -18,6 +18,7 @@ from .errors import TrackerError
 from .http import redact
 from .schedule import build_scheduler, next_runs, run_forever
 from .settings import Settings, load_settings
+from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .sources.ctgov import PHASES, STATUSES
 from .store import RecordFilter
@@ -134,9 +135,10 @@ def filter_options(func: Callable) -> Callable:
     @date_option("--since", "Trials starting / papers published on or after this date.")
     @date_option("--until", "... and before this date.")
     @click.option("--has-results", is_flag=True, help="Only trials with posted results.")
+    @click.option("--signal", type=click.Choice(SIGNAL_KINDS), help="Only records with an open evidence signal of this kind.")
     @functools.wraps(func)
-    def wrapper(*args: Any, status, phase, line, since, until, has_results, **kwargs: Any) -> Any:
-        f = RecordFilter(status=status, phase=phase, line=line, since=since, until=until, has_results=has_results)
+    def wrapper(*args: Any, status, phase, line, since, until, has_results, signal, **kwargs: Any) -> Any:
+        f = RecordFilter(status=status, phase=phase, line=line, since=since, until=until, has_results=has_results, signal=signal)
         return func(*args, f=f, **kwargs)
 
     return wrapper
@@ -165,17 +167,21 @@ def cli() -> None:
 @click.option("--source", "sources", type=click.Choice(list(SOURCES)), multiple=True, help="Only this source (repeatable; default both).")
 @click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
 @click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
+@click.option("--sweep", is_flag=True, help="Re-check every stored trial against the registry now (due every $TRACKER_SWEEP_DAYS days anyway).")
 @common_options
-def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tuple[str, ...], full: bool) -> None:
-    """Fetch new and changed records for every topic line into the database.
+def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tuple[str, ...], full: bool, sweep: bool) -> None:
+    """Fetch new and changed records for every topic line into the database, then recompute the evidence signals.
 
     \b
     Example:
         tracker update --source ctgov --query aga-cell-therapy
+        tracker update --sweep        # also ask the registry about every stored trial now
     """
     sources = sources or tuple(SOURCES)
+    if sweep and "ctgov" not in sources:
+        raise TrackerError("--sweep asks ClinicalTrials.gov; it cannot be combined with --source pubmed alone")
     console.note_missing_email(settings, sources, quiet)
-    _fail_on(jobs.update(settings, sources=sources, names=names, full=full, now=jobs.utcnow(),
+    _fail_on(jobs.update(settings, sources=sources, names=names, full=full, sweep=sweep, now=jobs.utcnow(),
                          on_line=console.line_printer(quiet), progress_for=console.progress_for(quiet)))
 
 
@@ -328,3 +334,23 @@ def claims(settings: Settings, quiet: bool, ids: tuple[str, ...], live: bool, cl
     """
     results, paths = jobs.claims(settings, ids=ids, live=live, claims_file=claims_file)
     console.print_claims(results, paths, as_json=as_json, quiet=quiet)
+
+
+@cli.command()
+@click.option("--kind", type=click.Choice(SIGNAL_KINDS), help="Only this kind of signal.")
+@click.option("--line", help="Only records of this topic line.")
+@click.option("--all", "include_resolved", is_flag=True, help="Resolved signals too, with when they resolved.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@json_option
+@common_options
+def signals(settings: Settings, quiet: bool, kind: str | None, line: str | None, include_resolved: bool, as_csv: bool, as_json: bool) -> None:
+    """List what needs attention: overdue results, slipped completion, stale status, removed and retracted records.
+
+    Most serious first. Signals are recomputed by every `tracker update`.
+
+    \b
+    Example:
+        tracker signals --kind results_overdue
+        tracker signals --all --json
+    """
+    console.print_signals(jobs.signals(settings, kind=kind, line=line, include_resolved=include_resolved), as_json=as_json, as_csv=as_csv)

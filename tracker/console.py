@@ -12,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from .http import redact
-from .reports import clean_text
+from .reports import clean_text, record_url
 from .settings import Settings
 
 SECTION_INDENT = 36
@@ -172,6 +172,9 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
         click.echo(f"  {other:12} via {kind}: {one_line(link.get('title') or '(not stored)', 100)}")
     lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
     click.echo(f"Topic lines: {lines}")
+    click.echo("Needs attention:" if shown["signals"] else "Needs attention: no open signal")
+    for s in shown["signals"]:
+        click.echo(f"  {s['kind']} (since {s['raised_at'][:10]}): {one_line(s['summary'], 200)}")
 
 
 # -- claims ----------------------------------------------------------------------------------------
@@ -192,3 +195,34 @@ def print_claims(results, paths, *, as_json: bool, quiet: bool) -> None:
     if not quiet:
         for path in paths:
             click.echo(f"wrote {path}")
+
+
+# -- evidence signals ------------------------------------------------------------------------------
+
+def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """A signal as --json prints it."""
+    return {"kind": row["kind"], "id": row["record_id"], "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
+            "resolved_at": row["resolved_at"], "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
+            "scope": row["scope"] or None, "url": record_url(row["record_id"])}
+
+
+def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) -> None:
+    items = [signal_dict(r) for r in rows]
+    if as_json:
+        echo_json(items)
+        return
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url"])
+        for s in items:
+            writer.writerow([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"]])
+        return
+    if not items:
+        click.echo("no evidence signal matches", err=True)
+        return
+    pad = " " * 4
+    for s in items:
+        state = f"resolved {s['resolved_at'][:10]}" if s["resolved_at"] else f"since {s['raised_at'][:10]}"
+        click.echo(f"{s['kind']:20} {s['id']:12} {state:20} {one_line(s['title'] or '', 80)}")
+        click.echo(f"{pad}{one_line(s['summary'], 160)}")
+        click.echo(f"{pad}{s['url']}" + (f"  lines: {', '.join(s['lines'])}" if s["lines"] else ""))

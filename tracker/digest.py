@@ -17,6 +17,7 @@ from .errors import TrackerError
 from .models import Query
 from .reports import clean_text, template_environment, write_text_atomic
 from .settings import Settings
+from .signals import KINDS as SIGNAL_KINDS
 from .store import (
     Store,
     iso,
@@ -28,9 +29,19 @@ from .store import (
     select_new_publications,
     select_new_trials,
     select_publication_changes,
+    select_signal_counts,
     select_trial_changes,
+    select_window_signals,
     select_year_counts,
 )
+SIGNAL_LABELS = {
+    "retracted_linked": "Retracted evidence",
+    "removed": "Removed from the registry",
+    "results_overdue": "Results overdue",
+    "completion_slipped": "Completion date slipped",
+    "stale_status": "Status out of date",
+    "no_longer_matched": "No longer matched by a topic line",
+}
 
 EPOCH = "1970-01-01T00:00:00Z"
 BADGES = (
@@ -70,6 +81,13 @@ class Digest:
     lines: list[Line]
     failures: list[dict[str, Any]]
     claim_flips: list[dict[str, Any]] = field(default_factory=list)
+    raised: list[dict[str, Any]] = field(default_factory=list)  # evidence signals raised in the window
+    resolved: list[dict[str, Any]] = field(default_factory=list)  # ... and resolved in it
+    signal_counts: dict[str, int] | None = None  # the first digest: open signals per kind instead of a list
+
+    @property
+    def attention(self) -> bool:
+        return bool(self.raised or self.resolved or self.signal_counts)
 
     def count(self, attr: str) -> int:
         return sum(len(getattr(line, attr)) for line in self.lines)
@@ -88,7 +106,7 @@ class Digest:
 
     @property
     def quiet(self) -> bool:
-        return all(line.empty for line in self.lines) and not self.claim_flips
+        return all(line.empty for line in self.lines) and not self.claim_flips and not self.attention
 
     @property
     def summary(self) -> str:
@@ -110,6 +128,10 @@ class Digest:
                 text += f", {plural(c['changed_publications'], 'publication')} corrected or retracted"
             if self.claim_flips:
                 text += f", {plural(len(self.claim_flips), 'claim')} whose verdict changed"
+            if self.raised:
+                text += f", {plural(len(self.raised), 'new evidence signal')}"
+            if self.signal_counts:
+                text += f", {plural(sum(self.signal_counts.values()), 'open evidence signal')}"
             text += "."
         if self.failures:
             text += " Not complete: " + "; ".join(f"{f['query']} [{f['source']}] {f['status']}" for f in self.failures) + "."
@@ -254,7 +276,13 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
     for line in ordered:
         line.chart = select_year_counts(store, line.name, end)
-    return Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
+    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
+    if start == EPOCH:  # the first digest of a database: the backlog as counts, not a list nobody reads
+        digest.signal_counts = {k: n for k, n in sorted(select_signal_counts(store).items(), key=lambda kv: SIGNAL_KINDS.index(kv[0]))}
+    else:
+        window = select_window_signals(store, start, end)
+        digest.raised, digest.resolved = window["raised"], window["resolved"]
+    return digest
 
 
 def digest_window(store: Store, *, now: datetime, since: str | None = None, until: str | None = None) -> tuple[str, str]:
@@ -269,7 +297,7 @@ def digest_window(store: Store, *, now: datetime, since: str | None = None, unti
 # -- rendering -------------------------------------------------------------------------------------
 
 def render_markdown(digest: Digest) -> str:
-    return template_environment(False).get_template("digest.md.j2").render(d=digest)
+    return template_environment(False).get_template("digest.md.j2").render(d=digest, labels=SIGNAL_LABELS)
 
 
 def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 90) -> dict[str, Any] | None:
@@ -291,7 +319,7 @@ def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 
 
 def render_html(digest: Digest) -> str:
     charts = {line.name: {k: chart_svg(v) for k, v in line.chart.items()} for line in digest.lines}
-    return template_environment(True).get_template("digest.html.j2").render(d=digest, charts=charts)
+    return template_environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS)
 
 
 ATOM = "http://www.w3.org/2005/Atom"

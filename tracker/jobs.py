@@ -3,6 +3,7 @@ search, show, export and claims; and the clock (TRACKER_NOW pins it). No printin
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,11 +18,12 @@ from .http import HttpClient
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
 from .sources import SOURCES
-from .store import RecordFilter, open_store, select_export
+from .store import RecordFilter, open_store, select_export, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .update import LineResult, Progress, run_update
 
 DIGEST_FORMATS = ("md", "html", "atom")
+log = logging.getLogger("tracker.jobs")
 
 
 def utcnow() -> datetime:
@@ -44,13 +46,34 @@ def update(
     sources: tuple[str, ...] = tuple(SOURCES),
     names: tuple[str, ...] = (),
     full: bool = False,
+    sweep: bool = False,
     now: datetime,
     on_line: Callable[[LineResult], None] | None = None,
     progress_for: Callable[[str, str], Progress | None] | None = None,
 ) -> list[LineResult]:
     queries = select_queries(load_queries(settings.queries_dir), names)
+    cited = claim_citations(settings.queries_dir / "claims.toml")
     with open_store(settings.db_path) as store, HttpClient(settings) as client:
-        return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line, progress_for=progress_for)
+        return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line,
+                          progress_for=progress_for, sweep=sweep, claim_pmids=cited)
+
+
+def claim_citations(path: Path) -> dict[str, list[str]]:
+    """PMID -> the claims whose citation checks name it (for retracted_linked). A claims file that does not load
+    is reported by `tracker claims`; here it only means no claim is known to cite anything."""
+    if not path.exists():
+        return {}
+    try:
+        claims_ = load_claims(path)
+    except TrackerError as exc:
+        log.warning("claims file not read for evidence signals: %s", exc)
+        return {}
+    cited: dict[str, list[str]] = {}
+    for claim in claims_:
+        for check in claim.checks:
+            if check.kind == "citation":
+                cited.setdefault(check.params["pmid"], []).append(claim.id)
+    return cited
 
 
 def failure_line(results: list[LineResult]) -> str | None:
@@ -111,6 +134,11 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], obje
 
 
 # -- search, show, export, claims ------------------------------------------------------------------
+
+def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> list[dict]:
+    with open_store(settings.db_path, create=False) as store:
+        return select_signals(store, kind=kind, line=line, include_resolved=include_resolved)
+
 
 def search(settings: Settings, text: str, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
     with open_store(settings.db_path, create=False) as store:

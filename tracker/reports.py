@@ -26,6 +26,13 @@ def md_escape(value: Any) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(value).split()))
 
 
+def record_url(record_id: str) -> str:
+    """The public page of a record: ClinicalTrials.gov for an NCT number, PubMed for a PMID."""
+    if record_id.upper().startswith("NCT"):
+        return f"https://clinicaltrials.gov/study/{record_id}"
+    return f"https://pubmed.ncbi.nlm.nih.gov/{record_id}/"
+
+
 def template_environment(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("tracker", "templates"),
@@ -37,6 +44,7 @@ def template_environment(autoescape: bool) -> Environment:
     )
     env.filters["md"] = md_escape
     env.filters["clean"] = clean_text
+    env.filters["record_url"] = record_url
     env.filters["line_title"] = lambda name, lines: next((l.title for l in lines if l.name == name), name)
     return env
 

@@ -23,6 +23,7 @@ from .store import (
     select_matches,
     select_pmid_by_doi,
     select_publication,
+    select_record_signals,
     select_search,
     select_trial,
     trial_row,
@@ -217,4 +218,4 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
         links = select_links(store, pmid=value)
         table = "publications"
     return {"kind": kind, "id": value, "record": decoded(record), "changes": select_changes(store, table, value),
-            "links": links, "lines": select_matches(store, table, value)}
+            "links": links, "lines": select_matches(store, table, value), "signals": select_record_signals(store, value)}

@@ -167,14 +167,21 @@ class RecordFilter:
     since: str | None = None  # trials: start date; publications: publication date
     until: str | None = None
     has_results: bool = False
+    signal: str | None = None  # only records with an open evidence signal of this kind
 
     @property
     def trials_only(self) -> bool:
         return bool(self.status or self.phase or self.has_results)
 
 
+def _signal_where(f: RecordFilter, key: str) -> tuple[list[str], list[Any]]:
+    if not f.signal:
+        return [], []
+    return [f"EXISTS (SELECT 1 FROM signals s WHERE s.record_id = {key} AND s.kind = ? AND s.resolved_at IS NULL)"], [f.signal]
+
+
 def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any]]:
-    where, params = [], []
+    where, params = _signal_where(f, f"{alias}.nct_id")
     if f.status:
         where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
         params.extend(f.status)
@@ -196,7 +203,7 @@ def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any
 
 
 def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
-    where, params = [], []
+    where, params = _signal_where(f, f"{alias}.pmid")
     if f.line:
         where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid)")
         params.append(f.line)
