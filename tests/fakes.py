@@ -53,9 +53,23 @@ class FakeCtgov(FakeBase):
         self.page_size_cap = 1000
         self.recorded_pages: dict[str | None, dict] | None = None  # token -> literal recorded page
         self.total_override: int | None = None  # totalCount to report, for count checks
+        self.line_filter: Callable[[dict, dict], bool] | None = None  # (params, study) -> does this search return it?
 
     def install(self) -> None:
         self.httpserver.expect_request(re.compile(r"^/api/v2/studies$")).respond_with_handler(self.handle)
+        self.httpserver.expect_request(re.compile(r"^/api/v2/studies/NCT\d{8}$")).respond_with_handler(self.handle_one)
+
+    def handle_one(self, request: Request) -> Response:
+        """GET /studies/{nctId}: the record, or 404 as the registry answers for a number it no longer holds."""
+        nct = request.path.rsplit("/", 1)[-1]
+        self.requests.append({"path": request.path, **self.params(request)})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        try:
+            return Response(json.dumps(self.study(nct)), content_type="application/json")
+        except KeyError:
+            return Response(json.dumps({"message": f"Study {nct} not found"}), status=404, content_type="application/json")
 
     def set_studies(self, studies: list[dict]) -> None:
         self.studies = copy.deepcopy(studies)
@@ -78,6 +92,11 @@ class FakeCtgov(FakeBase):
                 return Response(f"unknown pageToken {params.get('pageToken')}", status=400, content_type="text/plain")
             return Response(json.dumps(page), content_type="application/json")
         selected = self.studies
+        if params.get("filter.ids"):
+            wanted = set(re.split(r"[,|]", params["filter.ids"]))
+            selected = [s for s in selected if s["protocolSection"]["identificationModule"]["nctId"] in wanted]
+        if self.line_filter:
+            selected = [s for s in selected if self.line_filter(params, s)]
         match = RANGE_RE.search(params.get("filter.advanced", ""))
         if match:
             selected = [s for s in selected if last_update(s) >= match.group(1)]
