@@ -20,9 +20,9 @@ from .schedule import build_scheduler, next_runs, run_forever
 from .settings import Settings, load_settings
 from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
-from .sources.ctgov import PHASES, STATUSES
 from .store import RecordFilter
 from .topics import load_queries
+from .vocabulary import PHASES, STATUSES
 
 
 class TrackerGroup(click.Group):
@@ -186,16 +186,29 @@ def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tup
 
 
 @cli.command()
+@click.option("--live", is_flag=True, help="Also ask both services what each line brings back today (counts only; nothing stored).")
 @json_option
 @common_options
-def queries(settings: Settings, quiet: bool, as_json: bool) -> None:
+def queries(settings: Settings, quiet: bool, live: bool, as_json: bool) -> None:
     """List and validate the topic lines; a malformed file is named with its problem.
+
+    With --live, each line's count at ClinicalTrials.gov and PubMed, PubMed's translation of the term, and the
+    services' warnings and errors verbatim; the exit is non-zero when a line errs or counts zero.
 
     \b
     Example:
         tracker queries --json
+        tracker queries --live
     """
-    console.print_queries(load_queries(settings.queries_dir), settings.queries_dir, as_json=as_json, quiet=quiet)
+    lines = load_queries(settings.queries_dir)
+    if not live:
+        console.print_queries(lines, settings.queries_dir, as_json=as_json, quiet=quiet)
+        return
+    checked = jobs.check_lines_live(settings)
+    console.print_live_lines(checked, as_json=as_json)
+    bad = [c["name"] for c in checked if not c["ok"]]
+    if bad:
+        raise TrackerError(f"{len(bad)} of {len(checked)} topic lines erred or found nothing: {', '.join(bad)}")
 
 
 @cli.command()

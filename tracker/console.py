@@ -108,6 +108,22 @@ def print_queries(lines, queries_dir, *, as_json: bool, quiet: bool) -> None:
         click.echo(f"{len(lines)} topic lines in {queries_dir}, all valid.")
 
 
+def print_live_lines(checked: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        echo_json(checked)
+        return
+    def count(value: int | None) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    click.echo(f"{'line':28} {'CT.gov':>9} {'PubMed':>9}  notes")
+    for c in checked:
+        notes = "; ".join(c["warnings"]) or ("" if c["ok"] else "counts zero")
+        click.echo(f"{c['name']:28} {count(c['ctgov_count']):>9} {count(c['pubmed_count']):>9}  {one_line(notes, 200)}")
+    for c in checked:
+        if c["pubmed_translation"]:
+            click.echo(f"\n{c['name']}: PubMed read the term as:\n  {c['pubmed_translation']}")
+
+
 # -- search and show -------------------------------------------------------------------------------
 
 def print_hits(hits, *, as_json: bool, as_csv: bool) -> None:

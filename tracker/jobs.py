@@ -133,6 +133,39 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], obje
     return [("update", settings.update_cron, update_job), ("digest", settings.digest_cron, digest_job)]
 
 
+# -- topic lines checked live ----------------------------------------------------------------------
+
+def check_lines_live(settings: Settings) -> list[dict]:
+    """For each topic line: what each service would bring back today (a count, nothing fetched or stored), PubMed's
+    reading of the term, and every warning or error either service gave, verbatim. `ok` is false when a line erred
+    or counts zero."""
+    from .errors import ApiError, HttpError
+    from .sources import ctgov, pubmed
+
+    checked = []
+    with HttpClient(settings) as client:
+        for query in load_queries(settings.queries_dir):
+            line = {"name": query.name, "ctgov_count": None, "pubmed_count": None, "pubmed_translation": None,
+                    "warnings": [], "errors": []}
+            if query.ctgov:
+                try:
+                    line["ctgov_count"] = ctgov.fetch_count(client, settings.ctgov_url, query.ctgov)
+                except (HttpError, ApiError) as exc:
+                    line["errors"].append(f"ClinicalTrials.gov: {exc}")
+            if query.pubmed_term:
+                try:
+                    found = pubmed.esearch(client, settings, query.pubmed_term, retmax=0, label=query.name, history=False, log_warnings=False)
+                    line["pubmed_count"], line["pubmed_translation"] = found.count, found.translation
+                    line["warnings"].extend(f"PubMed {w}" for w in found.warnings)
+                except (HttpError, ApiError) as exc:
+                    line["errors"].append(f"PubMed: {exc}")
+            line["warnings"] = line["errors"] + line["warnings"]  # every message either service gave, errors first
+            counts = [c for c in (line["ctgov_count"], line["pubmed_count"]) if c is not None]
+            line["ok"] = not line["errors"] and bool(counts) and all(counts)
+            checked.append(line)
+    return checked
+
+
 # -- search, show, export, claims ------------------------------------------------------------------
 
 def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> list[dict]:

@@ -21,13 +21,6 @@ log = logging.getLogger("tracker.ctgov")
 
 PAGE_SIZE = 1000
 STUDY_URL = "https://clinicaltrials.gov/study/{}"
-# The API's vocabularies (data model: overallStatus, phases)
-STATUSES = (
-    "ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING", "RECRUITING", "SUSPENDED",
-    "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
-    "WITHHELD", "UNKNOWN",
-)
-PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
 
 
 @dataclass

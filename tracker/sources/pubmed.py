@@ -41,6 +41,7 @@ class Search:
     query_key: str | None
     ids: list[str]
     warnings: list[str]
+    translation: str | None = None  # how PubMed read the term (automatic term mapping can change it)
 
 
 # -- raw bodies ------------------------------------------------------------------------------------
@@ -89,8 +90,12 @@ def esearch(
     maxdate: date | None = None,
     retmax: int = 0,
     label: str = "",
+    history: bool = True,
+    log_warnings: bool = True,
 ) -> Search:
-    params = {**_base_params(settings), "term": term, "usehistory": "y", "retmax": str(retmax)}
+    params = {**_base_params(settings), "term": term, "retmax": str(retmax)}
+    if history:
+        params["usehistory"] = "y"
     if datetype:
         params.update(datetype=datetype, mindate=_ymd(mindate or FIRST_DATE), maxdate=_ymd(maxdate or date(3000, 1, 1)))
     try:
@@ -104,7 +109,7 @@ def esearch(
         for kind, values in (data.get(key) or {}).items():
             for value in values or []:
                 warnings.append(f"{kind}: {value}")
-    for warning in warnings:
+    for warning in warnings if log_warnings else ():
         log.warning("PubMed on line %s: %s", label or "?", warning)
     try:
         count = int(data["Count"])
@@ -116,6 +121,7 @@ def esearch(
         query_key=data.get("QueryKey"),
         ids=[str(i) for i in data.get("IdList", [])],
         warnings=warnings,
+        translation=str(data["QueryTranslation"]) if data.get("QueryTranslation") else None,
     )
 
 
