@@ -44,6 +44,69 @@ def test_every_real_efetch_recording_parses_with_pmid_and_title():
     assert total >= 200
 
 
+def elementtree_parse(body: bytes) -> list:
+    """The parser before lxml: the same field extraction over an xml.etree tree, raw records cut by a regex."""
+    import re
+    import xml.etree.ElementTree as StdET
+
+    record_re = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
+    raw = {}
+    for match in record_re.finditer(body):
+        pmid = pubmed.PMID_RE.search(match.group(0))
+        if pmid:
+            raw.setdefault(pmid.group(1).decode(), match.group(0).decode("utf-8", "replace"))
+    pubs = []
+    for element in StdET.fromstring(body):
+        if element.tag == "PubmedArticle":
+            pubs.append(pubmed.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), "")))
+        elif element.tag == "PubmedBookArticle":
+            pubs.append(pubmed.parse_book(element, raw.get((element.findtext("BookDocument/PMID") or "").strip(), "")))
+        elif element.tag == "DeleteCitation":
+            pubs.extend(pubmed.Publication(pmid=p.text.strip(), is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{p.text.strip()}</PMID></DeleteCitation>")
+                        for p in element.findall("PMID"))
+    return pubs
+
+
+def test_the_lxml_parser_gives_every_field_and_raw_record_the_elementtree_parser_gave():
+    compared = 0
+    for path in efetch_files() + [DATA / "medline_date_retracted.xml", DATA / "citations.xml"]:
+        body = path.read_bytes()
+        fast, before = pubmed.parse_pubmed_xml(body), elementtree_parse(body)
+        assert [p.pmid for p in fast] == [p.pmid for p in before], path
+        for mine, theirs in zip(fast, before):
+            assert mine == theirs, (path, mine.pmid, {k: (getattr(mine, k), getattr(theirs, k)) for k in mine.__dataclass_fields__ if getattr(mine, k) != getattr(theirs, k)})
+            compared += 1
+    assert compared >= 200
+
+
+def test_parsing_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    body = (DATA / "citations.xml").read_bytes()
+    assert gc.isenabled()
+    pubmed.parse_pubmed_xml(body)
+    assert gc.isenabled()
+    with pytest.raises(Exception):
+        pubmed.parse_pubmed_xml(b"<PubmedArticleSet><PubmedArticle>")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        pubmed.parse_pubmed_xml(body)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_parser_expands_no_external_entity_and_fetches_nothing(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do-not-read")
+    body = (f'<?xml version="1.0"?><!DOCTYPE PubmedArticleSet [<!ENTITY x SYSTEM "file://{secret}">]>'
+            '<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID Version="1">1</PMID><Article><ArticleTitle>&x;</ArticleTitle>'
+            '</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>').encode()
+    [pub] = pubmed.parse_pubmed_xml(body)
+    assert "do-not-read" not in (pub.title or "") and "do-not-read" not in pub.raw_xml
+
+
 def test_the_elementtree_parser_agrees_with_bio_entrez_on_every_real_recording():
     from .entrez_oracle import entrez_parse_pubmed_xml
 

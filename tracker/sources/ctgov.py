@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from ..errors import ApiError, HttpError
 from ..http import HttpClient, RetryableBody
+from ..gc_pause import gc_paused
 from ..models import Query, Reference, Trial
 from .base import Batch, Source
 
@@ -87,7 +88,8 @@ def _split_page(text: str) -> tuple[dict[str, Any], list[str]]:
 def parse_json_page(body: bytes) -> dict[str, Any]:
     """A /studies page as a dict; "_raw" holds each study's text. A cut-off or malformed page is asked for again."""
     try:
-        data, raws = _split_page(body.decode("utf-8"))
+        with gc_paused():
+            data, raws = _split_page(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, IndexError):
         raise RetryableBody("malformed or cut-off JSON") from None
     if not isinstance(data.get("studies"), list):

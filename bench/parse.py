@@ -1,0 +1,197 @@
+"""`python -m bench.parse`: parsing only, on records at real size, against the floors and the peers a user would pick.
+
+PubMed: every distinct PubmedArticle of the current-DTD recordings (reference lists included, no size cap), cycled to
+10,000 records with new PMIDs, in efetch batches of 250. Floor: lxml.etree.fromstring of the same bytes. Peers, when
+installed (`pip install -e '.[bench]'`): Bio.Entrez.read (its tree only, before any field is read), pubmed_parser's
+own loop over a file, metapub one record at a time. CT.gov: pages of 1,000 real studies; floor: json.loads.
+Each contestant runs once per round, the order shuffled per round; the median of 5 rounds is reported."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from .data import EFETCH_HEAD, FIXTURES, PMID_RE, pmid, study_page
+
+RECORD_RE = re.compile(r"<(PubmedArticle)>.*?</\1>", re.DOTALL)
+N_ARTICLES = 10_000
+BATCH = 250
+N_STUDIES = 5_000
+PAGE = 1_000
+ROUNDS = 5
+
+
+def real_articles() -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for path in sorted((FIXTURES / "pubmed").rglob("*.xml")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "<PubmedArticleSet" not in text[:4000] or not any(f"pubmed_{v}.dtd" in text[:600] for v in ("190101", "230101", "240101", "250101")):
+            continue
+        for match in RECORD_RE.finditer(text):
+            found = PMID_RE.search(match.group(0))
+            if found and found.group(1) not in seen:
+                seen.add(found.group(1))
+                out.append((match.group(0), found.group(1)))
+    return out
+
+
+def article_batches() -> tuple[list[bytes], float]:
+    templates = real_articles()
+    batches, sizes = [], []
+    for start in range(0, N_ARTICLES, BATCH):
+        parts = []
+        for i in range(start, start + BATCH):
+            text, orig = templates[i % len(templates)]
+            parts.append(text.replace(f">{orig}</PMID>", f">{pmid(i)}</PMID>", 1))
+            sizes.append(len(parts[-1].encode()))
+        batches.append((EFETCH_HEAD + "\n".join(parts) + "\n</PubmedArticleSet>\n").encode())
+    return batches, statistics.mean(sizes)
+
+
+def contestants_pubmed(batches: list[bytes], tmp: Path) -> dict[str, Callable[[], int]]:
+    import xml.etree.ElementTree as StdET
+
+    from lxml import etree
+
+    from tracker.sources.pubmed import parse_pubmed_xml
+
+    def over(fn: Callable[[bytes], object]) -> Callable[[], int]:
+        def run() -> int:
+            for body in batches:
+                fn(body)
+            return N_ARTICLES
+        return run
+
+    from tracker.sources import pubmed
+
+    old_split = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
+
+    def previous_parser(body: bytes) -> None:
+        """The tracker before lxml: xml.etree, the collector running, raw records cut by a regex."""
+        raw = {}
+        for match in old_split.finditer(body):
+            found = pubmed.PMID_RE.search(match.group(0))
+            if found:
+                raw.setdefault(found.group(1).decode(), match.group(0).decode("utf-8", "replace"))
+        for element in StdET.fromstring(body):
+            if element.tag == "PubmedArticle":
+                pubmed.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), ""))
+
+    found: dict[str, Callable[[], int]] = {
+        "lxml.etree.fromstring (floor)": over(etree.fromstring),
+        "xml.etree fromstring": over(StdET.fromstring),
+        "tracker parse_pubmed_xml": over(parse_pubmed_xml),
+        "tracker before (xml.etree + regex split)": over(previous_parser),
+    }
+    try:
+        from Bio import Entrez
+
+        found["Bio.Entrez.read (tree only)"] = over(lambda body: Entrez.read(io.BytesIO(body), validate=False))
+    except ImportError:
+        pass
+    try:
+        import pubmed_parser
+
+        files = []
+        for i, body in enumerate(batches):
+            path = tmp / f"batch{i}.xml"
+            path.write_bytes(body)
+            files.append(str(path))
+
+        def pubmed_parser_run() -> int:
+            for path in files:
+                parsed = list(pubmed_parser.parse_medline_xml(path, author_list=True, reference_list=True))
+                assert len(parsed) == BATCH, len(parsed)
+            return N_ARTICLES
+
+        found["pubmed_parser.parse_medline_xml"] = pubmed_parser_run
+    except ImportError:
+        pass
+    try:
+        import logging
+
+        logging.getLogger("metapub").setLevel(logging.ERROR)
+        from metapub import PubMedArticle
+
+        records = [f"<PubmedArticleSet>{m.group(0)}</PubmedArticleSet>" for body in batches for m in RECORD_RE.finditer(body.decode())]
+
+        def metapub_run() -> int:
+            for record in records:
+                PubMedArticle(record)
+            return N_ARTICLES
+
+        found["metapub.PubMedArticle, one at a time"] = metapub_run
+    except ImportError:
+        pass
+    return found
+
+
+def contestants_ctgov(pages: list[bytes]) -> dict[str, Callable[[], int]]:
+    from tracker.sources import ctgov
+
+    def parse_only() -> int:
+        for body in pages:
+            ctgov.parse_json_page(body)
+        return N_STUDIES
+
+    def to_trials() -> int:
+        for body in pages:
+            data = ctgov.parse_json_page(body)
+            list(ctgov.parse_page(ctgov.Page(studies=data["studies"], total_count=None, next_page_token=None, raw=data["_raw"])))
+        return N_STUDIES
+
+    def floor() -> int:
+        for body in pages:
+            json.loads(body)
+        return N_STUDIES
+
+    return {"json.loads (floor)": floor, "tracker parse_json_page": parse_only, "tracker parse_json_page + parse_page": to_trials}
+
+
+def race(contestants: dict[str, Callable[[], int]]) -> dict[str, float]:
+    """ms per record, median over ROUNDS, contestants shuffled every round (the collector collects between runs)."""
+    times: dict[str, list[float]] = {name: [] for name in contestants}
+    rng = random.Random(7)
+    for _ in range(ROUNDS):
+        order = list(contestants)
+        rng.shuffle(order)
+        for name in order:
+            gc.collect()
+            started = time.perf_counter()
+            n = contestants[name]()
+            times[name].append((time.perf_counter() - started) * 1000 / n)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def table(title: str, results: dict[str, float], floor: str) -> list[str]:
+    base = results[floor]
+    lines = [f"{title}", f"| parser | ms/record | vs floor |", "|---|---|---|"]
+    for name, ms in sorted(results.items(), key=lambda kv: kv[1]):
+        lines.append(f"| {name} | {ms:.3f} | {ms / base:.2f}x |")
+    return lines
+
+
+def main() -> None:
+    batches, mean_size = article_batches()
+    pages = [study_page(start, PAGE, N_STUDIES) for start in range(0, N_STUDIES, PAGE)]
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-parse-") as tmp:
+        pubmed_results = race(contestants_pubmed(batches, Path(tmp)))
+    ctgov_results = race(contestants_ctgov(pages))
+    out = table(f"PubMed: {N_ARTICLES:,} records, {len(real_articles())} distinct real articles, mean {mean_size / 1000:.1f} kB, "
+                f"batches of {BATCH}, median of {ROUNDS}", pubmed_results, "lxml.etree.fromstring (floor)")
+    out += [""] + table(f"ClinicalTrials.gov: {N_STUDIES:,} studies in pages of {PAGE:,}, median of {ROUNDS}", ctgov_results, "json.loads (floor)")
+    print("\n".join(out))
+    print(f"\npython {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
