@@ -72,7 +72,7 @@ def test_none_exists_flips_to_outdated_when_a_completed_phase3_cell_trial_with_r
     assert result.exit_code == 0, result.output
     md = (settings.reports_dir / "digest-2026-11-24.md").read_text()
     assert "## Claims whose verdict changed" in md
-    assert "- **C2**: CURRENT -> **OUTDATED**. Stem-cell therapy for androgenetic alopecia is still only in clinical trials" in md
+    assert "- **C2**: CURRENT → **OUTDATED**. Stem-cell therapy for androgenetic alopecia is still only in clinical trials" in md
     assert "NCT09999999" in md.split("## Claims whose verdict changed")[1]
     conn = sqlite3.connect(env["TRACKER_DB"])
     assert conn.execute("SELECT claim_id, verdict, mode FROM claim_checks ORDER BY id").fetchall() == [("C2", "CURRENT", "offline"), ("C2", "OUTDATED", "offline")]

@@ -80,15 +80,15 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     assert "No results posted on ClinicalTrials.gov 44 months after primary completion (2023-02, estimated); status Completed." in attention
     assert re.findall(r"^- (.+?): \[(NCT\d{8})\]", attention.split("Resolved in this window:")[1], re.M) == [
         ("Results overdue", "NCT03418623"), ("Status out of date", "NCT04523987")]
-    assert "Window: 2026-11-23T07:00:00Z to 2026-11-24T07:00:00Z (UTC)." in md
+    assert "Window: 23 Nov 2026, 07:00 UTC to 24 Nov 2026, 07:00 UTC." in md
     assert re.findall(r"\[(NCT\d{8})\]\(https://clinicaltrials.gov/study/\1\)", md) == [new_nct, "NCT03418623", "NCT04523987"]
-    assert "  - overall status: RECRUITING -> COMPLETED" in md
-    assert "  - results posted on 2026-11-23" in md
+    assert "  - Status: Recruiting → Completed" in md
+    assert "  - Results posted on 23 Nov 2026" in md
     assert re.findall(r"\[PMID (\d+)\]", md) == [new_pmid]
     assert md.count("### New trials (1)") == 1 and md.count("### Changed trials (2)") == 1
     html = (reports / "digest-2026-11-24.html").read_text()
     ET.fromstring(html.split("\n", 1)[1])  # well-formed once the doctype line is set aside
-    assert "RECRUITING -&gt; COMPLETED" in html
+    assert "Status: Recruiting → Completed" in html
     feed = ET.parse(reports / "feed.xml").getroot()
     assert feed.tag == f"{ATOM}feed"
     entries = feed.findall(f"{ATOM}entry")
@@ -213,9 +213,20 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
         controller.stop()
     [message] = inbox.messages
     assert message.rcpt_tos == ["clinic@example.org", "editor@example.org"]
-    body = message.content.decode()
-    assert "Subject: Hair-loss stem-cell tracker: digest to 2026-11-24" in body
-    assert "text/html" in body and "RECRUITING -&gt; COMPLETED" in body
+    import email
+    import email.policy
+    import email.utils
+
+    parsed = email.message_from_bytes(message.content, policy=email.policy.default)
+    assert parsed["Subject"] == "Hair-loss stem-cell tracker: digest to 2026-11-24"
+    assert parsed["From"] == "tracker@example.org"
+    assert parsed["To"] == "clinic@example.org, editor@example.org"
+    assert email.utils.parsedate_to_datetime(parsed["Date"]).isoformat() == "2026-11-24T06:00:01+00:00"
+    assert re.fullmatch(r"<[^@<>\s]+@example\.org>", parsed["Message-ID"].strip())
+    assert parsed.get_content_type() == "multipart/alternative"
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert "  - Status: Recruiting → Completed" in text.get_content()
+    assert "Status: Recruiting → Completed" in html.get_content() and html.get_content().lstrip().startswith("<!DOCTYPE html>")
 
 
 def test_bad_dates_get_one_line(env, settings):

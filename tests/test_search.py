@@ -222,6 +222,36 @@ def test_export_publications_ris_and_bibtex_parse_back(filled, tmp_path):
     assert fields["title"] == "{Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma.}"
 
 
+def test_reference_manager_exports_round_trip_through_rispy_and_bibtexparser(filled, tmp_path):
+    import bibtexparser
+    import rispy
+
+    env, pubs = filled["env"], filled["pubs"]
+    with_abstracts = sorted(p for p, pub in pubs.items() if pub.abstract)
+    assert with_abstracts
+    records = {r["accession_number"]: r for r in rispy.loads(export(env, "publications", "--format", "ris"))}
+    assert set(records) == {f"PMID:{p}" for p in pubs}
+    for pmid, pub in pubs.items():
+        r = records[f"PMID:{pmid}"]
+        assert r["type_of_reference"] == ("BOOK" if pub.is_book else "JOUR") and r["title"] == " ".join(pub.title.split())
+        assert r["urls"] == [f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"]
+        assert r.get("abstract") == (" ".join(pub.abstract.split()) if pub.abstract else None)
+        assert r.get("keywords", []) == list(dict.fromkeys([*pub.mesh_terms, *pub.keywords]))
+    library = bibtexparser.loads(export(env, "publications", "--format", "bibtex"))
+    entries = {e["ID"]: e for e in library.entries}
+    assert set(entries) == {f"pmid{p}" for p in pubs}
+    for pmid in with_abstracts:
+        e = entries[f"pmid{pmid}"]
+        assert e["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" and e["pmid"] == pmid
+        assert unlatex(e["abstract"]) == " ".join(pubs[pmid].abstract.split())
+
+
+def unlatex(text: str) -> str:
+    """Undo BibTeX's escapes of special characters, as a reference manager displays the field."""
+    text = text.replace(r"\textbackslash{}", "\\").replace(r"\textasciitilde{}", "~").replace(r"\textasciicircum{}", "^")
+    return re.sub(r"\\([{}%&$#_])", r"\1", text)
+
+
 def test_export_refuses_formats_and_filters_that_do_not_fit(filled):
     result = CliRunner().invoke(cli, ["export", "trials", "--format", "ris"], env=filled["env"])
     assert result.exit_code == 1 and result.output.strip() == "Error: trials can be exported as csv, json, not ris"

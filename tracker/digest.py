@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import email.utils
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -184,8 +185,40 @@ def status_label(status: str | None) -> str:
     return status.replace("_", " ").capitalize() if status else "not given"
 
 
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+CORRECTION_LABELS = {"RetractionIn": "Retraction notice", "RetractionOf": "Retraction of", "ErratumIn": "Erratum",
+                     "ExpressionOfConcernIn": "Expression of concern", "UpdateIn": "Updated version",
+                     "PartialRetractionIn": "Partial retraction notice"}
+
+
+def date_label(value: str | None) -> str:
+    """A registry or PubMed date as a reader writes it: 2026-03-15 -> 15 Mar 2026, 2026-03 -> Mar 2026."""
+    if not value:
+        return "none"
+    parts = value.split("-")
+    try:
+        if len(parts) == 3:
+            return f"{int(parts[2])} {MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
+        if len(parts) == 2:
+            return f"{MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
+    except (ValueError, IndexError):
+        return value
+    return value
+
+
+def time_label(moment: str) -> str:
+    """An ISO timestamp as a reader writes it: 2026-11-16T06:00:01Z -> 16 Nov 2026, 06:00 UTC."""
+    if len(moment) < 16 or moment[10] != "T":
+        return moment
+    return f"{date_label(moment[:10])}, {moment[11:16]} UTC"
+
+
+def _phase_text(value: str | None) -> str:
+    return phase_label(json.dumps(value.split(", "))) if value else "not given"
+
+
 def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> list[str]:
-    """Changes of one trial as sentences a clinician reads: old -> new."""
+    """Changes of one trial as sentences a clinician reads: Terminated → Completed, Mar 2026 → Sep 2026."""
     by_field = {c["field"]: c for c in changes}
     lines = []
     for c in changes:
@@ -193,27 +226,54 @@ def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> li
         if f == "has_results":
             if new == "true":
                 posted = trial.get("results_first_posted_date")
-                lines.append(f"results posted{f' on {posted}' if posted else ''}")
+                lines.append(f"Results posted{f' on {date_label(posted)}' if posted else ''}")
             else:
-                lines.append("results withdrawn from the record")
+                lines.append("Results withdrawn from the record")
         elif f == "enrollment_type" and "enrollment" in by_field:
             continue
         elif f == "enrollment":
             kind = by_field.get("enrollment_type")
             old_kind = f" ({kind['old_value'].lower()})" if kind and kind["old_value"] else ""
             new_kind = f" ({kind['new_value'].lower()})" if kind and kind["new_value"] else ""
-            lines.append(f"enrollment: {old or 'none'}{old_kind} -> {new or 'none'}{new_kind}")
-        elif f in ("completion_date", "primary_completion_date"):
-            label = f.replace("_", " ")
+            lines.append(f"Enrollment: {old or 'none'}{old_kind} → {new or 'none'}{new_kind}")
+        elif f == "overall_status":
+            lines.append(f"Status: {status_label(old)} → {status_label(new)}")
+        elif f == "phases":
+            lines.append(f"Phase: {_phase_text(old)} → {_phase_text(new)}")
+        elif f in ("completion_date", "primary_completion_date", "start_date"):
+            label = f.replace("_", " ").capitalize()
             drift = ""
-            if old and new:
+            if old and new and f != "start_date":
                 drift = " (slipped)" if new > old else " (brought forward)" if new < old else ""
-            lines.append(f"{label}: {old or 'none'} -> {new or 'none'}{drift}")
+            lines.append(f"{label}: {date_label(old)} → {date_label(new)}{drift}")
         elif f == "why_stopped":
-            lines.append(f"why stopped: {new}" if new and not old else f"why stopped: {old or 'none'} -> {new or 'none'}")
+            lines.append(f"Why stopped: {new}" if new and not old else f"Why stopped: {old or 'none'} → {new or 'none'}")
         else:
-            lines.append(f"{f.replace('_', ' ')}: {old or 'none'} -> {new or 'none'}")
+            lines.append(f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}")
     return lines
+
+
+def describe_publication_changes(changes: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, str]]]:
+    """(sentences, notices): a retraction, erratum or expression of concern becomes a notice with its PMID and link."""
+    texts: list[str] = []
+    notices: list[dict[str, str]] = []
+    for c in changes:
+        f, old, new = c["field"], c["old_value"], c["new_value"]
+        if f == "is_retracted":
+            texts.append("Retracted" if new == "true" else "Retraction withdrawn")
+        elif f == "is_deleted":
+            texts.append("Removed from PubMed" if new == "true" else "Restored in PubMed")
+        elif f == "corrections":
+            before = set((old or "").split(", "))
+            for item in (new or "").split(", "):
+                if not item or item in before:
+                    continue
+                kind, _, pmid = item.partition(" ")
+                notices.append({"label": CORRECTION_LABELS.get(kind, kind), "pmid": pmid,
+                                "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else ""})
+        else:
+            texts.append(f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}")
+    return texts, notices
 
 
 def _group_changes(rows: list[dict[str, Any]], record_key: str) -> list[dict[str, Any]]:
@@ -266,10 +326,7 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     pub_changes = _group_changes(select_publication_changes(store, start, end), "pmid")
     for entry in pub_changes:
         entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])
-        entry["descriptions"] = [
-            "RETRACTED" if c["field"] == "is_retracted" and c["new_value"] == "true" else f"{c['field'].replace('_', ' ')}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}"
-            for c in entry["changes"]
-        ]
+        entry["descriptions"], entry["notices"] = describe_publication_changes(entry["changes"])
     _place(pub_changes, order, lines, "changed_publications")
     _place(select_new_links(store, start, end), order, lines, "new_links")
 
@@ -296,8 +353,14 @@ def digest_window(store: Store, *, now: datetime, since: str | None = None, unti
 
 # -- rendering -------------------------------------------------------------------------------------
 
+def _environment(html: bool):
+    env = template_environment(html)
+    env.filters["when"] = time_label
+    return env
+
+
 def render_markdown(digest: Digest) -> str:
-    return template_environment(False).get_template("digest.md.j2").render(d=digest, labels=SIGNAL_LABELS)
+    return _environment(False).get_template("digest.md.j2").render(d=digest, labels=SIGNAL_LABELS)
 
 
 def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 90) -> dict[str, Any] | None:
@@ -319,7 +382,7 @@ def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 
 
 def render_html(digest: Digest) -> str:
     charts = {line.name: {k: chart_svg(v) for k, v in line.chart.items()} for line in digest.lines}
-    return template_environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS)
+    return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS)
 
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -369,8 +432,9 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
     return written
 
 
-def send_digest(settings: Settings, digest: Digest, html: str, markdown: str) -> str:
-    """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server."""
+def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:
+    """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server, with the Date and
+    Message-ID headers RFC 5322 asks for (mail servers and spam filters penalise their absence)."""
     smtp = settings.smtp
     missing = [k for k in ("host", "from", "to") if not smtp.get(k)]
     if missing:
@@ -380,6 +444,9 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str) ->
     message["From"] = smtp["from"]
     recipients = [r.strip() for r in smtp["to"].split(",") if r.strip()]
     message["To"] = ", ".join(recipients)
+    message["Date"] = email.utils.format_datetime(now)
+    sender_domain = smtp["from"].rpartition("@")[2].strip(" >") or "localhost"
+    message["Message-ID"] = email.utils.make_msgid(idstring=f"digest-{digest.window_end[:10]}", domain=sender_domain)
     message.set_content(markdown)
     message.add_alternative(html, subtype="html")
     port = int(smtp.get("port") or 587)

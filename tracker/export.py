@@ -79,7 +79,7 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             out.append(_ris_line("SP", start))
         if end:
             out.append(_ris_line("EP", end))
-        out.extend(_ris_line("KW", k) for k in p.get("mesh_terms") or [])
+        out.extend(_ris_line("KW", k) for k in dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
         out.append(_ris_line("AN", f"PMID:{p['pmid']}"))
         out.append(_ris_line("UR", f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"))
         if p.get("is_retracted"):
@@ -124,7 +124,13 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             fields.append(("pages", bib_escape(p["pages"]).replace("-", "--")))
         if p.get("doi"):
             fields.append(("doi", bib_escape(p["doi"])))
+        if p.get("abstract"):
+            fields.append(("abstract", bib_escape(p["abstract"])))
+        keywords = list(dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
+        if keywords:
+            fields.append(("keywords", bib_escape(", ".join(keywords))))
         fields.append(("pmid", p["pmid"]))
+        fields.append(("url", f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"))
         if p.get("is_retracted"):
             fields.append(("note", "RETRACTED publication"))
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)

@@ -103,7 +103,7 @@ def digest(
         flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
         built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
         paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now)
-    sent_to = send_digest(settings, built, render_html(built), render_markdown(built)) if email else None
+    sent_to = send_digest(settings, built, render_html(built), render_markdown(built), now=now) if email else None
     return DigestOutcome(built, paths, sent_to)
 
 
