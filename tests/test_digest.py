@@ -265,3 +265,51 @@ def test_the_chart_counts_kept_on_save_equal_a_recount_from_the_matches(world, f
     conn.close()
     assert kept == recount
     assert ("third", "ctgov", 2031, "2026-11-23T06:00:00Z", 1) in kept and ("first", "ctgov", 2031, "2026-11-23T06:00:00Z", 1) in kept
+
+
+def test_every_feed_reads_in_feedparser_with_the_whole_digest_and_stable_absolute_links(world, fake_ctgov, fake_pubmed):
+    import feedparser
+
+    env = {**world["env"], "TRACKER_BASE_URL": "https://reports.example.org/tracker/"}
+    change_upstream(world, fake_ctgov, fake_pubmed)
+    assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 0
+    assert invoke(env, "digest", now="2026-11-24T07:00:00Z").exit_code == 0
+    reports = Path(env["TRACKER_REPORTS"])
+    main = feedparser.parse(str(reports / "feed.xml"))
+    assert main.bozo == 0, main.bozo_exception
+    assert main.feed.id == "urn:tracker:digests"
+    newest = main.entries[0]
+    assert newest.id == "urn:tracker:digest:2026-11-23T07:00:00Z/2026-11-24T07:00:00Z"
+    assert newest.link == "https://reports.example.org/tracker/digest-2026-11-24.html"
+    assert newest.content[0].type == "text/html"
+    page = (reports / "digest-2026-11-24.html").read_text()
+    assert "Status: Recruiting → Completed" in newest.content[0].value and "Needs attention" in newest.content[0].value
+    assert newest.content[0].value.count("<h2>") == page.count("<h2>")  # the whole digest, not a one-line summary
+
+    for name, title in (("first", "Line first"), ("second", "Line second")):
+        feed = feedparser.parse(str(reports / "lines" / name / "feed.xml"))
+        assert feed.bozo == 0, feed.bozo_exception
+        assert feed.feed.id == f"urn:tracker:line:{name}" and feed.feed.title.endswith(f": {title}")
+        assert [e.link for e in feed.entries] == [f"https://reports.example.org/tracker/lines/{name}/digest-2026-11-24.html",
+                                                 f"https://reports.example.org/tracker/lines/{name}/digest-2026-11-23.html"]
+        assert all(e.id.startswith(f"urn:tracker:line:{name}:digest:") for e in feed.entries)
+    first_line = feedparser.parse(str(reports / "lines" / "first" / "feed.xml")).entries[0].content[0].value
+    second_line = feedparser.parse(str(reports / "lines" / "second" / "feed.xml")).entries[0].content[0].value
+    assert "Line first" in first_line and "<h2>Line second</h2>" not in first_line
+    assert "<h2>Line first</h2>" not in second_line
+
+    # regenerating the same window keeps every id (a feed reader shows no duplicate)
+    again = invoke(env, "digest", "--since", "2026-11-23", "--until", "2026-11-24", now="2026-11-24T08:00:00Z")
+    assert again.exit_code == 0
+    ids_before = [e.id for e in main.entries]
+    after = feedparser.parse(str(reports / "feed.xml"))
+    assert set(ids_before) <= {e.id for e in after.entries}
+
+
+def test_without_a_base_url_feed_links_are_relative(world):
+    import feedparser
+
+    feed = feedparser.parse(str(Path(world["env"]["TRACKER_REPORTS"]) / "feed.xml"))
+    assert feed.entries[0].links[0].href.endswith("digest-2026-11-23.html")
+    raw = (Path(world["env"]["TRACKER_REPORTS"]) / "feed.xml").read_text()
+    assert 'href="digest-2026-11-23.html"' in raw

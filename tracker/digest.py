@@ -12,11 +12,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Iterable
-from xml.etree import ElementTree as ET
 
 from .errors import TrackerError
+from .feeds import write_feeds
 from .models import Query
-from .reports import clean_text, template_environment, write_text_atomic
+from .reports import template_environment, write_text_atomic
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
 from .store import (
@@ -385,35 +385,21 @@ def render_html(digest: Digest) -> str:
     return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS)
 
 
-ATOM = "http://www.w3.org/2005/Atom"
-
-
-def render_atom(entries: list[dict[str, Any]], *, updated: str) -> str:
-    """The feed: one entry per digest (newest first), linking the HTML file beside it."""
-    ET.register_namespace("", ATOM)
-    feed = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed, f"{{{ATOM}}}id").text = "urn:tracker:digests"
-    ET.SubElement(feed, f"{{{ATOM}}}title").text = "Stem-cell hair-loss tracker: weekly digests"
-    ET.SubElement(feed, f"{{{ATOM}}}updated").text = updated
-    author = ET.SubElement(feed, f"{{{ATOM}}}author")
-    ET.SubElement(author, f"{{{ATOM}}}name").text = "tracker"
-    for entry in entries:
-        files = json.loads(entry["files"] or "[]")
-        html_file = next((Path(f).name for f in files if f.endswith(".html")), None)
-        item = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        ET.SubElement(item, f"{{{ATOM}}}id").text = f"urn:tracker:digest:{entry['window_start']}/{entry['window_end']}"
-        ET.SubElement(item, f"{{{ATOM}}}title").text = f"Digest {entry['window_start'][:10]} to {entry['window_end'][:10]}"
-        ET.SubElement(item, f"{{{ATOM}}}updated").text = entry["created_at"]
-        if html_file:
-            ET.SubElement(item, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": html_file})
-        ET.SubElement(item, f"{{{ATOM}}}summary").text = clean_text(entry["summary"])
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
-
-
 # -- output ----------------------------------------------------------------------------------------
 
-def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime) -> list[Path]:
-    """Write the chosen formats, record the digest, refresh the Atom feed. Files are written whole, then renamed."""
+def line_digest(digest: Digest, line: Line) -> Digest:
+    """The digest as one topic line's reader sees it: that line's records, signals and failed runs."""
+    def mine(signal: dict[str, Any]) -> bool:
+        return line.name in signal["lines"] or signal["scope"] == line.name
+
+    return Digest(window_start=digest.window_start, window_end=digest.window_end, lines=[line],
+                  failures=[f for f in digest.failures if f["query"] == line.name],
+                  raised=[s for s in digest.raised if mine(s)], resolved=[s for s in digest.resolved if mine(s)])
+
+
+def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime, base_url: str | None = None) -> list[Path]:
+    """Write the chosen formats, record the digest, refresh the Atom feeds. Files are written whole, then renamed.
+    Each topic line also gets its own HTML page of the digest (reports/lines/NAME/), the content of its feed."""
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -423,12 +409,18 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
         written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
     if "html" in formats:
         written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
+    if "html" in formats or "atom" in formats:
+        for line in digest.lines:
+            folder = reports_dir / "lines" / line.name
+            folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(folder / f"{digest.file_stem}.html", render_html(line_digest(digest, line)))
     save_digest(
         store,
         created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary
     )
     if "atom" in formats:
-        written.append(write_text_atomic(reports_dir / "feed.xml", render_atom(select_digests(store), updated=iso(now))))
+        written.extend(write_feeds(select_digests(store), reports_dir, lines=[(line.name, line.title) for line in digest.lines],
+                                   updated=iso(now), base_url=base_url))
     return written
 
 

@@ -102,7 +102,7 @@ def digest(
         start, end = digest_window(store, now=now, since=since, until=until)
         flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
         built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
-        paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now)
+        paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now, base_url=settings.base_url)
     sent_to = send_digest(settings, built, render_html(built), render_markdown(built), now=now) if email else None
     return DigestOutcome(built, paths, sent_to)
 

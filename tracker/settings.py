@@ -34,6 +34,7 @@ class Settings:
     update_cron: str = "0 6 * * *"
     digest_cron: str = "0 7 * * mon"
     timezone: str = "UTC"
+    base_url: str | None = None  # where reports/ is served; makes the feeds' links absolute
     # evidence signals (tracker.signals.Thresholds)
     overdue_months: int = 12
     slip_months: int = 6
@@ -96,6 +97,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         update_cron=env.get("TRACKER_UPDATE_CRON") or "0 6 * * *",
         digest_cron=env.get("TRACKER_DIGEST_CRON") or "0 7 * * mon",
         timezone=env.get("TRACKER_TIMEZONE") or "UTC",
+        base_url=env.get("TRACKER_BASE_URL") or None,
         overdue_months=_number(env, "TRACKER_OVERDUE_MONTHS", 12, int),
         slip_months=_number(env, "TRACKER_SLIP_MONTHS", 6, int),
         stale_months=_number(env, "TRACKER_STALE_MONTHS", 12, int),
