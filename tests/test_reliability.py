@@ -346,7 +346,7 @@ def test_the_api_key_never_appears_in_output_logs_database_or_reports(env, setti
         assert SECRET not in text
     dump = "\n".join(sqlite3.connect(env["TRACKER_DB"]).iterdump())
     assert SECRET not in dump
-    for path in Path(env["TRACKER_REPORTS"]).rglob("*"):
+    for path in (p for p in Path(env["TRACKER_REPORTS"]).rglob("*") if p.is_file()):
         assert SECRET not in path.read_text(errors="replace")
 
 
