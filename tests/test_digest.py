@@ -1,6 +1,7 @@
 """The digest end to end: update, change upstream, update, digest; formats, escaping, bookkeeping, e-mail, `run`."""
 
 import copy
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -124,12 +125,43 @@ def test_a_quiet_week_says_so_plainly(world):
 
 
 def test_a_record_in_two_lines_is_shown_once_under_the_first_naming_the_other(world):
-    md = (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
+    assert invoke(world["env"], "digest", "--since", "2026-11-01", "--until", "2026-11-24", now="2026-11-24T07:00:00Z").exit_code == 0
+    md = (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-24.md").read_text()
+    md = "## Line first" + md.split("## Line first", 1)[1]  # the lines' sections, after Needs attention
     both = "NCT04523987"
     assert md.count(f"[{both}]") == 1
     section = md.split("## Line second")[0]
     assert f"[{both}]" in section
     assert "Also in: Line second" in section
+
+
+def test_the_first_digest_is_a_baseline_counts_per_line_and_source_the_ten_most_recent_and_the_command_for_the_rest(world):
+    env = world["env"]
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    stored = dict(((q, s), n) for q, s, n in conn.execute("SELECT query, source, count(*) FROM query_matches GROUP BY query, source"))
+    assert md.startswith("# Stem-cell approaches to hair loss: baseline digest to 2026-11-23\n")
+    assert f"| Line first | {stored['first', 'ctgov']} | {stored['first', 'pubmed']} |" in md
+    assert f"| Line second | {stored['second', 'ctgov']} | 0 |" in md
+    first = md.split("## Line first", 1)[1].split("\n## ", 1)[0]
+    trials = first.split("### New trials (", 1)[1].split("###", 1)[0]
+    total = int(trials.split(")", 1)[0])
+    shown = re.findall(r"^- \*\*.+?\*\* \[(NCT\d{8})\]", trials, re.M)
+    assert total == stored["first", "ctgov"] > 10 and len(shown) == 10
+    # the ten most recently posted of the line (start date when a record lacks its posting date), newest first
+    posted = dict(conn.execute("SELECT m.record_id, coalesce(t.first_posted_date, t.start_date, '') FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+                               "WHERE m.query = 'first' AND m.source = 'ctgov'"))
+    assert [posted[n] for n in shown] == sorted(posted.values(), reverse=True)[:10]
+    command = re.search(rf"^{total - 10} more: `(tracker search --line first --source trials[^`]*)`$", trials, re.M).group(1)
+    listed = CliRunner().invoke(cli, [*command.split()[1:], "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert sorted(h["id"] for h in json.loads(listed.output)) == sorted(
+        n for (n,) in conn.execute("SELECT record_id FROM query_matches WHERE query='first' AND source='ctgov'"))
+    assert "### New publications (20)" in first and len(re.findall(r"^- \*\*", first.split("### New publications", 1)[1], re.M)) == 10
+    assert "10 more: `tracker search --line first --source publications`" in first
+    html = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.html").read_text()
+    assert "<title>Baseline digest to 2026-11-23" in html and f"<td>{stored['first', 'ctgov']}</td>" in html
+    assert "more: <code>tracker search --line first --source trials" in html
 
 
 def test_hostile_titles_are_escaped_in_html_and_markdown(env, settings, fake_ctgov):
@@ -156,7 +188,7 @@ def test_run_writes_the_digest_even_when_a_source_fails_and_exits_non_zero(env, 
     write_query(settings.queries_dir, "line", ctgov=LINE_CT, pubmed="stem cells")
     result = invoke(env, "run", now="2026-11-23T06:00:00Z")
     assert result.exit_code == 1
-    assert "5 new trials" in result.output
+    assert "The baseline: the first digest of this database, with 5 trials and 0 publications across 1 topic line." in result.output
     assert "Not complete: line [pubmed] failed." in result.output
     assert result.output.strip().splitlines()[-1].startswith("Error: 1 of 2 updates failed; first: line [pubmed]: PubMed: esearch.fcgi failed after 4 attempts")
     md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()

@@ -250,7 +250,7 @@ def test_a_signal_opens_then_resolves_across_two_updates_and_digests_show_only_t
     attention = week.split("## Needs attention", 1)[1].split("\n## ", 1)[0]
     assert attention.strip().splitlines() == ["Resolved in this window:", f"- Results overdue: [{target}](https://clinicaltrials.gov/study/{target}) "
                                               + attention.split(f"[{target}](https://clinicaltrials.gov/study/{target}) ", 1)[1].strip()]
-    assert "(raised 2026-11-20)" in attention
+    assert "(raised 20 Nov 2026)" in attention
 
 
 def registry_reports(env):

@@ -272,26 +272,28 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", required=False)
 @click.option("--source", type=click.Choice(["all", "trials", "publications"]), default="all", show_default=True)
 @filter_options
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--raw", is_flag=True, help="TEXT is an FTS5 expression (AND, OR, NOT, NEAR, prefix*).")
 @click.option("--live", is_flag=True, help="Ask ClinicalTrials.gov and PubMed directly instead of the database (nothing is stored).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @json_option
 @common_options
-def search(settings: Settings, quiet: bool, text: str, source: str, f: RecordFilter, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
+def search(settings: Settings, quiet: bool, text: str | None, source: str, f: RecordFilter, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
     """Search stored trials and publications (stemmed, ranked, with highlighted snippets).
+    Without TEXT, list the records the filters select, newest first.
 
     \b
     Example:
+        tracker search --line hfsc-ageing --source publications
         tracker search "dermal papilla transplant" --source trials --status RECRUITING
         tracker search --raw 'exosom* NEAR(alopecia, 5)'
         tracker search --live "hair follicle organoid"
     """
     if live:
-        results = jobs.search_services(settings, text, source=source, limit=min(limit, 100))
+        results = jobs.search_services(settings, text or "", source=source, limit=min(limit, 100))
         console.print_live_search(results, as_json=as_json, as_csv=as_csv)
         return
     found = jobs.search(settings, text, source=source, f=f, limit=limit, raw=raw)

@@ -45,6 +45,7 @@ SIGNAL_LABELS = {
 }
 
 EPOCH = "1970-01-01T00:00:00Z"
+BASELINE_SHOWN = 10  # records per section of the baseline digest; the rest are counted and one command away
 BADGES = (
     ("Randomized Controlled Trial", "randomized trial"),
     ("Meta-Analysis", "meta-analysis"),
@@ -69,6 +70,16 @@ class Line:
     changed_publications: list[dict[str, Any]] = field(default_factory=list)
     new_links: list[dict[str, Any]] = field(default_factory=list)
     chart: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    hidden: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the baseline's records beyond the first BASELINE_SHOWN
+
+    def more(self, attr: str) -> int:
+        return len(self.hidden.get(attr, ()))
+
+    def total(self, attr: str) -> int:
+        return len(getattr(self, attr)) + self.more(attr)
+
+    def all(self, attr: str) -> list[dict[str, Any]]:
+        return getattr(self, attr) + self.hidden.get(attr, [])
 
     @property
     def empty(self) -> bool:
@@ -85,13 +96,14 @@ class Digest:
     raised: list[dict[str, Any]] = field(default_factory=list)  # evidence signals raised in the window
     resolved: list[dict[str, Any]] = field(default_factory=list)  # ... and resolved in it
     signal_counts: dict[str, int] | None = None  # the first digest: open signals per kind instead of a list
+    baseline: list[dict[str, Any]] | None = None  # the first digest: records per topic line and source (name, title, trials, publications)
 
     @property
     def attention(self) -> bool:
         return bool(self.raised or self.resolved or self.signal_counts)
 
     def count(self, attr: str) -> int:
-        return sum(len(getattr(line, attr)) for line in self.lines)
+        return sum(line.total(attr) for line in self.lines)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -101,8 +113,8 @@ class Digest:
             "new_publications": self.count("new_publications"),
             "changed_publications": self.count("changed_publications"),
             "new_links": self.count("new_links"),
-            "retracted": sum(1 for line in self.lines for p in line.new_publications if p["is_retracted"])
-            + sum(1 for line in self.lines for p in line.changed_publications if p["retracted_now"]),
+            "retracted": sum(1 for line in self.lines for p in line.all("new_publications") if p["is_retracted"])
+            + sum(1 for line in self.lines for p in line.all("changed_publications") if p["retracted_now"]),
         }
 
     @property
@@ -112,7 +124,16 @@ class Digest:
     @property
     def summary(self) -> str:
         c = self.counts
-        if self.quiet and self.failures:
+        if self.baseline is not None and not (self.quiet and self.failures):
+            trials, pubs = self.count("new_trials"), self.count("new_publications")
+            text = (f"The baseline: the first digest of this database, with {plural(trials, 'trial')} and {plural(pubs, 'publication')} "
+                    f"across {plural(len(self.baseline), 'topic line')}. Each section lists the {BASELINE_SHOWN} most recent; "
+                    "later digests list what is new or changed.")
+            if c["retracted"]:
+                text += f" {plural(c['retracted'], 'stored publication')} retracted."
+            if self.signal_counts:
+                text += f" {plural(sum(self.signal_counts.values()), 'open evidence signal')}."
+        elif self.quiet and self.failures:
             text = "Nothing new was stored in this window, but updates failed, so this digest cannot say the week was quiet."
         elif self.quiet:
             text = "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
@@ -335,11 +356,46 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
         line.chart = select_year_counts(store, line.name, end)
     digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
     if start == EPOCH:  # the first digest of a database: the backlog as counts, not a list nobody reads
+        digest.baseline = _baseline_counts(ordered, trials, pubs)
+        for line in ordered:
+            _keep_most_recent(line)
         digest.signal_counts = {k: n for k, n in sorted(select_signal_counts(store).items(), key=lambda kv: SIGNAL_KINDS.index(kv[0]))}
     else:
         window = select_window_signals(store, start, end)
         digest.raised, digest.resolved = window["raised"], window["resolved"]
     return digest
+
+
+def _baseline_counts(lines: list[Line], trials: list[dict[str, Any]], pubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records per topic line and source, each record counted under every line that matched it."""
+    def per_line(records: list[dict[str, Any]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in records:
+            for name in set(n for n in (record.get("queries") or "").split("|") if n):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    t, p = per_line(trials), per_line(pubs)
+    return [{"name": line.name, "title": line.title, "trials": t.get(line.name, 0), "publications": p.get(line.name, 0)} for line in lines]
+
+
+BASELINE_RECENCY = {
+    "new_trials": lambda t: t.get("first_posted_date") or t.get("start_date") or "",
+    "changed_trials": lambda c: c["detected_at"],
+    "new_publications": lambda p: p.get("sort_date") or "",
+    "changed_publications": lambda c: c["detected_at"],
+    "new_links": lambda link: link.get("publication_date") or "",
+}
+
+
+def _keep_most_recent(line: Line) -> None:
+    """The baseline shows the BASELINE_SHOWN most recent records per section (registry posting date for trials,
+    publication date for papers); the rest stay counted in `hidden`."""
+    for attr, recency in BASELINE_RECENCY.items():
+        records = sorted(getattr(line, attr), key=recency, reverse=True)
+        setattr(line, attr, records[:BASELINE_SHOWN])
+        if len(records) > BASELINE_SHOWN:
+            line.hidden[attr] = records[BASELINE_SHOWN:]
 
 
 def digest_window(store: Store, *, now: datetime, since: str | None = None, until: str | None = None) -> tuple[str, str]:
@@ -356,7 +412,23 @@ def digest_window(store: Store, *, now: datetime, since: str | None = None, unti
 def _environment(html: bool):
     env = template_environment(html)
     env.filters["when"] = time_label
+    env.filters["day"] = date_label
+    env.globals["more_command"] = more_command
     return env
+
+
+MORE_SOURCE = {"new_trials": "trials", "changed_trials": "trials", "new_publications": "publications",
+               "changed_publications": "publications", "new_links": "all"}
+SEARCH_DEFAULT_LIMIT = 20  # `tracker search --limit` default
+
+
+def more_command(digest: Digest, line: Line, attr: str) -> str:
+    """The command that lists every record of the line in that section's source, which the baseline cut to its most recent."""
+    source = MORE_SOURCE[attr]
+    counts = next((b for b in digest.baseline or () if b["name"] == line.name), {})
+    wanted = counts.get("trials", 0) * (source != "publications") + counts.get("publications", 0) * (source != "trials")
+    command = f"tracker search --line {line.name}" + (f" --source {source}" if source != "all" else "")
+    return command + (f" --limit {wanted}" if wanted > SEARCH_DEFAULT_LIMIT else "")
 
 
 def render_markdown(digest: Digest) -> str:
@@ -394,7 +466,8 @@ def line_digest(digest: Digest, line: Line) -> Digest:
 
     return Digest(window_start=digest.window_start, window_end=digest.window_end, lines=[line],
                   failures=[f for f in digest.failures if f["query"] == line.name],
-                  raised=[s for s in digest.raised if mine(s)], resolved=[s for s in digest.resolved if mine(s)])
+                  raised=[s for s in digest.raised if mine(s)], resolved=[s for s in digest.resolved if mine(s)],
+                  baseline=None if digest.baseline is None else [b for b in digest.baseline if b["name"] == line.name])
 
 
 def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime, base_url: str | None = None) -> list[Path]:

@@ -173,7 +173,7 @@ def signals(settings: Settings, *, kind: str | None, line: str | None, include_r
         return select_signals(store, kind=kind, line=line, include_resolved=include_resolved)
 
 
-def search(settings: Settings, text: str, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
+def search(settings: Settings, text: str | None, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
     with open_store(settings.db_path, create=False) as store:
         return search_local(store, text, source=source, f=f, limit=limit, raw=raw)
 

@@ -24,6 +24,7 @@ from .store import (
     select_pmid_by_doi,
     select_publication,
     select_record_signals,
+    select_listing,
     select_search,
     select_trial,
     trial_row,
@@ -120,8 +121,16 @@ class LocalResult:
     windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
 
 
-def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
-    """Trials and publications matching the text, best first (bm25); filters narrow as in export."""
+def search_local(store: Store, text: str | None, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
+    """Trials and publications matching the text, best first (bm25); filters narrow as in export. Without a text,
+    the records the filters select, newest first (`tracker search --line NAME` lists a topic line)."""
+    kinds = ["trials"] if f.trials_only or source == "trials" else ["publications"] if source == "publications" else ["trials", "publications"]
+    if text is None and not raw:
+        hits = [_trial_hit(r) if kind == "trials" else _publication_hit(r)
+                for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]
+        hits.sort(key=lambda h: h.rank)
+        return LocalResult(hits=hits[:limit], windowed=[])
+    text = text or ""
     if raw:
         if not text.strip():
             raise TrackerError("nothing to search for: give an FTS5 expression")
@@ -130,7 +139,6 @@ def search_local(store: Store, text: str, *, source: str = "all", f: RecordFilte
         match = text
     else:
         match = fts_query(text)
-    kinds = ["trials"] if f.trials_only or source == "trials" else ["publications"] if source == "publications" else ["trials", "publications"]
     hits: list[Hit] = []
     windowed = []
     try:

@@ -118,7 +118,7 @@ def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]
     """Trial-publication links first seen in the window where both records are stored."""
     return store.rows(
         "SELECT tp.nct_id, tp.pmid, group_concat(tp.source || coalesce(':' || tp.reference_type, ''), ', ') AS sources, "
-        f"t.title AS trial_title, p.title AS publication_title, p.is_retracted, {_lines_of('ctgov', 'tp.nct_id')} AS queries "
+        f"t.title AS trial_title, p.title AS publication_title, p.sort_date AS publication_date, p.is_retracted, {_lines_of('ctgov', 'tp.nct_id')} AS queries "
         "FROM trial_publications tp JOIN trials t ON t.nct_id = tp.nct_id JOIN publications p ON p.pmid = tp.pmid "
         f"WHERE {_in_window('tp.first_seen_at')} GROUP BY tp.nct_id, tp.pmid ORDER BY tp.nct_id, tp.pmid",
         {"start": start, "end": end},
@@ -257,6 +257,22 @@ def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int,
         params.insert(0, min_rowid)
     sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?"
     return store.rows(sql, [match, *params, limit])
+
+
+def select_listing(store: Store, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:
+    """Records the filters select, without a search text: newest first (trials by first posting, publications by date).
+    The rank is minus the day number, so trials and publications listed together sort newest first too."""
+    if kind == "trials":
+        where, params = _trial_where(f)
+        recency = "coalesce(t.first_posted_date, t.start_date)"
+        sql = f"SELECT {TRIAL_SUMMARY}, NULL AS snippet, -coalesce(julianday({recency}), 0) AS rank FROM trials t"
+        tie = "t.nct_id DESC"
+    else:
+        where, params = _publication_where(f)
+        sql = f"SELECT {PUBLICATION_SUMMARY}, NULL AS snippet, -coalesce(julianday(p.sort_date), 0) AS rank FROM publications p"
+        tie = "p.pmid DESC"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY rank, {tie} LIMIT ?"
+    return store.rows(sql, [*params, limit])
 
 
 def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None = None) -> Iterator[dict[str, Any]]:
