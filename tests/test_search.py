@@ -259,10 +259,25 @@ def test_export_refuses_formats_and_filters_that_do_not_fit(filled):
     assert result.exit_code == 1 and result.output.strip() == "Error: --status, --phase and --has-results apply to trials only"
 
 
-def test_both_tables_have_the_fts_datasette_uses(filled, settings):
+def test_full_text_search_indexes_list_columns_as_plain_text_and_stays_consistent(filled, settings):
     db = sqlite_utils.Database(settings.db_path)
-    assert (db["trials"].detect_fts(), db["publications"].detect_fts()) == ("trials_fts", "publications_fts")
-    assert [r["nct_id"] for r in db["trials"].search("transplantation", columns=["nct_id"])] != None
+    trial = next(t for t in filled["trials"].values() if len(t.conditions) >= 2)
+    row = db.execute("SELECT conditions FROM trials_text WHERE text_rowid = (SELECT rowid FROM trials WHERE nct_id = ?)", [trial.nct_id]).fetchone()
+    assert row[0] == "; ".join(trial.conditions)
+    word = re.findall(r"\w{4,}", trial.conditions[1])[0]
+    snippets = [r[0] for r in db.execute("SELECT snippet(trials_fts, 2, '[', ']', '…', 30) FROM trials_fts WHERE trials_fts MATCH ? "
+                                         "AND rowid = (SELECT rowid FROM trials WHERE nct_id = ?)", [f'conditions:"{word}"', trial.nct_id])]
+    assert snippets and '["' not in snippets[0] and "; " in snippets[0]
+    pub = next(p for p in filled["pubs"].values() if len(p.authors) >= 2)
+    assert db.execute("SELECT authors FROM publications_text WHERE text_rowid = (SELECT rowid FROM publications WHERE pmid = ?)",
+                      [pub.pmid]).fetchone()[0] == "; ".join(pub.authors)
+    # edits and deletions keep the index equal to its content view
+    db.execute("UPDATE trials SET conditions = ? WHERE nct_id = ?", ['["Alopecia \\"zzareata\\"", "Hair loss"]', trial.nct_id])
+    db.execute("DELETE FROM publications WHERE pmid = ?", [pub.pmid])
+    for table in ("trials_fts", "publications_fts"):
+        db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+    assert [r[0] for r in db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH 'zzareata'")] == [
+        db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [trial.nct_id]).fetchone()[0]]
 
 
 def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov, fake_pubmed):

@@ -236,3 +236,45 @@ def m006_signals(db: sqlite_utils.Database) -> None:
          "unmatched": int, "requests": int, "error": str},
         pk="id",
     )
+
+
+def plain_list(column: str) -> str:
+    """SQL: a JSON list of strings as written by the store (["a", "b"]) as plain text (a; b); NULL when empty.
+    String functions only: json_each cannot run inside an FTS5 content view."""
+    return (f"CASE WHEN {column} IS NULL OR {column} = '[]' THEN NULL "
+            f"ELSE replace(replace(substr({column}, 3, length({column}) - 4), '\", \"', '; '), '\\\"', '\"') END")
+
+
+FTS_TEXT = {  # table: its searchable columns, list columns read as plain text
+    "trials": ("title", "official_title", "conditions", "interventions", "lead_sponsor"),
+    "publications": ("title", "abstract", "mesh_terms", "authors"),
+}
+LIST_COLUMNS = frozenset({"conditions", "interventions", "mesh_terms", "authors"})
+
+
+def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> None:
+    def values(row: str, named: bool = False) -> str:
+        return ", ".join((plain_list(f"{row}.{c}") if c in LIST_COLUMNS else f"{row}.{c}") + (f" AS {c}" if named else "") for c in columns)
+
+    names = ", ".join(columns)
+    for suffix in ("ai", "ad", "au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {table}_{suffix}")
+    db.execute(f"DROP TABLE IF EXISTS {table}_fts")
+    db.execute(f"DROP VIEW IF EXISTS {table}_text")
+    db.execute(f"CREATE VIEW {table}_text AS SELECT {table}.rowid AS text_rowid, {values(table, named=True)} FROM {table}")
+    db.execute(f"CREATE VIRTUAL TABLE {table}_fts USING fts5({names}, content='{table}_text', content_rowid='text_rowid', tokenize='porter')")
+    insert = f"INSERT INTO {table}_fts (rowid, {names}) VALUES (new.rowid, {values('new')});"
+    delete = f"INSERT INTO {table}_fts ({table}_fts, rowid, {names}) VALUES ('delete', old.rowid, {values('old')});"
+    db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {insert} END")
+    db.execute(f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN {delete} END")
+    db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN {delete} {insert} END")
+    db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
+
+
+@migrations()
+def m007_plain_text_search(db: sqlite_utils.Database) -> None:
+    """Full-text search over plain text: list columns (conditions, interventions, MeSH terms, authors) are indexed and
+    shown in snippets as "a; b", not as the JSON the table keeps. The index reads a view ({table}_text) that spells
+    them out, so the text is not stored twice; triggers keep it current as before."""
+    for table, columns in FTS_TEXT.items():
+        _plain_fts(db, table, columns)
