@@ -54,7 +54,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (result.fetched, result.new, result.changed) == (len(trials), len(trials), 0)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["nct_id"]: r for r in all_rows(store, "SELECT * FROM trials")}
-        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp, "removed_at": None} for t in trials}
+        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp, "removed_at": None, "topic_lines": '["line-a"]'} for t in trials}
 
         # the registry edits one study: status, completion date and results
         index = next(i for i, s in enumerate(studies) if "statusModule" in s["protocolSection"])
@@ -71,7 +71,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (again.new, again.changed) == (0, 1)
         later = "2026-12-01T06:00:00Z"
         assert all_rows(store, "SELECT * FROM trials WHERE nct_id = ?", (trial.nct_id,)) == [
-            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later, "removed_at": None}
+            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later, "removed_at": None, "topic_lines": '["line-a"]'}
         ]
         changes = [{k: c[k] for k in ("nct_id", "field", "old_value", "new_value", "detected_at", "run_id")}
                    for c in reversed(select_changes(store, "trials", trial.nct_id))]
@@ -92,7 +92,7 @@ def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_pa
             save_publications(store, pubs, query="line-p", run_id=1, now=NOW)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["pmid"]: r for r in all_rows(store, "SELECT * FROM publications")}
-        assert stored == {p.pmid: {**publication_row(p), "first_seen_at": stamp, "updated_at": stamp} for p in pubs}
+        assert stored == {p.pmid: {**publication_row(p), "first_seen_at": stamp, "updated_at": stamp, "topic_lines": '["line-p"]'} for p in pubs}
 
         index = next(i for i, p in enumerate(pubs) if not p.is_retracted and "<CommentsCorrectionsList>" not in articles[i])
         target = pubs[index]
@@ -145,6 +145,11 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
                                      "is_fda_regulated_device FROM trials ORDER BY nct_id")
         assert backfilled == sorted(({k: v for k, v in trial_row(t).items() if k in backfilled[0]} for t in trials), key=lambda r: r["nct_id"])
         assert any(r["is_fda_regulated_drug"] is not None for r in backfilled)
+        # m007 re-indexed the old rows over plain text; m008 back-filled each record's topic lines
+        listed = next(t for t in trials if len(t.conditions) >= 2)
+        assert all_rows(store, "SELECT conditions FROM trials_text WHERE text_rowid = (SELECT rowid FROM trials WHERE nct_id = ?)",
+                        (listed.nct_id,)) == [{"conditions": "; ".join(listed.conditions)}]
+        assert {r["topic_lines"] for r in all_rows(store, "SELECT topic_lines FROM trials")} == {'["old-line"]'}
         # and a save on the upgraded database works as on a new one
         with store.transaction():
             result = save_trials(store, trials[:3], query="old-line", run_id=None, now=NOW)

@@ -267,7 +267,7 @@ def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) 
     delete = f"INSERT INTO {table}_fts ({table}_fts, rowid, {names}) VALUES ('delete', old.rowid, {values('old')});"
     db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {insert} END")
     db.execute(f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN {delete} END")
-    db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE ON {table} BEGIN {delete} {insert} END")
+    db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE OF {names} ON {table} BEGIN {delete} {insert} END")
     db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
 
 
@@ -275,6 +275,29 @@ def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) 
 def m007_plain_text_search(db: sqlite_utils.Database) -> None:
     """Full-text search over plain text: list columns (conditions, interventions, MeSH terms, authors) are indexed and
     shown in snippets as "a; b", not as the JSON the table keeps. The index reads a view ({table}_text) that spells
-    them out, so the text is not stored twice; triggers keep it current as before."""
+    them out, so the text is not stored twice; triggers keep it current as before, and only when a searchable column
+    is written (sqlite-utils' triggers re-indexed a record for any update, a sweep's removed_at included)."""
     for table, columns in FTS_TEXT.items():
         _plain_fts(db, table, columns)
+
+
+TOPIC_LINES = (("trials", "ctgov", "nct_id"), ("publications", "pubmed", "pmid"))
+
+
+def _lines_of(source: str, record: str) -> str:
+    return (f"(SELECT json_group_array(query) FROM (SELECT query FROM query_matches "
+            f"WHERE source = '{source}' AND record_id = {record} AND unmatched_at IS NULL ORDER BY query))")
+
+
+@migrations()
+def m008_topic_lines(db: sqlite_utils.Database) -> None:
+    """topic_lines on trials and publications: the topic lines that return the record today, as a JSON list, so
+    Datasette can facet on it. query_matches stays the truth; triggers on it keep the copy current in the same
+    transaction (a match is added after its record is saved), and the back-fill fills it for stored records."""
+    for table, source, key in TOPIC_LINES:
+        db[table].add_column("topic_lines", str)
+        db.execute(f"UPDATE {table} SET topic_lines = {_lines_of(source, f'{table}.{key}')}")
+        for event, row in (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old")):
+            name = f"query_matches_{source}_{event.split()[0].lower()}"
+            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
+                       f"UPDATE {table} SET topic_lines = {_lines_of(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")

@@ -13,7 +13,7 @@ from ..models import Change, Publication, Trial, as_plain
 
 TRIAL_JSON_COLUMNS = ("phases", "conditions", "interventions", "countries", "study_references")
 PUBLICATION_JSON_COLUMNS = ("authors", "publication_types", "mesh_terms", "keywords", "nct_ids", "corrections")
-JSON_COLUMNS = frozenset(TRIAL_JSON_COLUMNS + PUBLICATION_JSON_COLUMNS)
+JSON_COLUMNS = frozenset(TRIAL_JSON_COLUMNS + PUBLICATION_JSON_COLUMNS + ("topic_lines",))  # topic_lines: kept by the database (m008)
 RAW_COLUMNS = ("raw_json", "raw_xml", "raw_hash")  # kept for back-filling, never shown or exported
 # Fields whose change a clinician wants to hear about.
 TRACKED_TRIAL_FIELDS = (
