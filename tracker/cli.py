@@ -369,3 +369,24 @@ def signals(settings: Settings, quiet: bool, kind: str | None, line: str | None,
         tracker signals --all --json
     """
     console.print_signals(jobs.signals(settings, kind=kind, line=line, include_resolved=include_resolved), as_json=as_json, as_csv=as_csv)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 exposes it to the network).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True)
+@common_options
+def serve(settings: Settings, quiet: bool, host: str, port: int) -> None:
+    """Browse the database in Datasette, read-only: facets, search, canned queries.
+
+    \b
+    Example:
+        tracker serve
+        tracker serve --port 8080
+    Then open http://127.0.0.1:8001/tracker (canned queries: recruiting_now, results_overdue, ...).
+    """
+    from . import serve as serving  # Datasette takes half a second to import: only this command pays it
+
+    app = serving.datasette_app(settings.db_path)
+    if not quiet:
+        click.echo(f"Serving {settings.db_path} read-only at http://{host}:{port}/{serving.DATABASE} (Ctrl-C stops)")
+    serving.run(app, host=host, port=port)

@@ -1,0 +1,175 @@
+"""`tracker serve`: Datasette over a database made by real updates, exercised through Datasette's own client:
+metadata, facets, readable list columns, plain-text search, the canned queries, and that nothing can write."""
+
+import asyncio
+import copy
+import hashlib
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from tracker import serve
+from tracker.cli import cli
+
+from .conftest import real_studies, write_query
+from .test_pubmed import real_articles
+
+RETRACTED_TYPE = '<PublicationType UI="D016441">Retracted Publication</PublicationType></PublicationTypeList>'
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def update(env, now: datetime):
+    result = CliRunner().invoke(cli, ["update"], env={**env, "TRACKER_NOW": iso(now)})
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def served(env, settings, fake_ctgov, fake_pubmed):
+    """Two lines, two updates (the second today, so changes_this_week has them), one retracted paper, and the app."""
+    today = datetime.now(timezone.utc).replace(microsecond=0)
+    studies = real_studies()
+    fake_ctgov.set_studies(studies)
+    articles = real_articles()[:30]
+    fake_pubmed.articles = list(articles)
+    write_query(settings.queries_dir, "alopecia-line", ctgov={"query.cond": "alopecia"}, pubmed="hair AND stem cells", prefix="1-")
+    write_query(settings.queries_dir, "stem-line", ctgov={"query.term": "stem"}, prefix="2-")
+    update(env, today - timedelta(days=30))
+    first = next(s for s in studies if "statusModule" in s["protocolSection"])
+    edited = fake_ctgov.study(first["protocolSection"]["identificationModule"]["nctId"])
+    status = edited["protocolSection"]["statusModule"]
+    status["overallStatus"] = "TERMINATED" if status.get("overallStatus") != "TERMINATED" else "COMPLETED"
+    status["lastUpdatePostDateStruct"] = {"date": today.date().isoformat(), "type": "ACTUAL"}
+    fake_pubmed.articles[2] = articles[2].replace("</PublicationTypeList>", RETRACTED_TYPE, 1)
+    fake_pubmed.modified[fake_pubmed.pmid(articles[2])] = today.date()
+    update(env, today)
+    return {"env": env, "db": settings.db_path, "edited": edited["protocolSection"]["identificationModule"]["nctId"],
+            "retracted": fake_pubmed.pmid(articles[2]), "app": serve.datasette_app(settings.db_path)}
+
+
+def get(app, path: str):
+    async def fetch():
+        return await app.client.get(path)
+
+    return asyncio.run(fetch())
+
+
+def rows(db, sql: str, params=()):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_the_pages_carry_title_sources_terms_and_column_descriptions(served):
+    meta = get(served["app"], "/-/metadata.json").json()
+    assert meta["title"] == "Stem-cell approaches to hair loss: trials and publications"
+    tables = meta["databases"]["tracker"]["tables"]
+    assert tables["trials"]["source_url"] == "https://clinicaltrials.gov/" and "terms" in tables["trials"]["license"]
+    assert tables["publications"]["license_url"] == serve.NLM_TERMS and "publishers" in tables["publications"]["license"]
+    page = get(served["app"], "/tracker/trials")
+    assert page.status_code == 200
+    html = page.text
+    assert "One row per registered trial returned by a topic line." in html
+    assert 'data-column-description="Last participant&#39;s primary outcome measured' in html
+    assert 'href="https://clinicaltrials.gov/about-site/terms-conditions"' in html
+    stored = {c for (c,) in rows(served["db"], "SELECT name FROM pragma_table_info('trials')")}
+    assert stored <= set(serve.TRIAL_COLUMNS), "every trial column is described"
+    stored = {c for (c,) in rows(served["db"], "SELECT name FROM pragma_table_info('publications')")}
+    assert stored <= set(serve.PUBLICATION_COLUMNS), "every publication column is described"
+
+
+def test_trials_and_publications_are_faceted_as_configured_with_counts_the_database_agrees_with(served):
+    trials = get(served["app"], "/tracker/trials.json").json()
+    facets = trials["facet_results"]
+    assert set(facets) == {"overall_status", "phases", "study_type", "topic_lines"}
+    by_status = {f["value"]: f["count"] for f in facets["overall_status"]["results"]}
+    assert by_status == dict(rows(served["db"], "SELECT overall_status, count(*) FROM trials WHERE overall_status IS NOT NULL "
+                                                "GROUP BY overall_status ORDER BY count(*) DESC LIMIT 30"))
+    by_line = {f["value"]: f["count"] for f in facets["topic_lines"]["results"]}
+    assert by_line == dict(rows(served["db"], "SELECT query, count(*) FROM query_matches WHERE source = 'ctgov' AND unmatched_at IS NULL "
+                                              "GROUP BY query"))
+    publications = get(served["app"], "/tracker/publications.json").json()["facet_results"]
+    assert set(publications) == {"pub_year", "journal", "publication_types", "topic_lines"}
+    types = {f["value"]: f["count"] for f in publications["publication_types"]["results"]}
+    assert types["Retracted Publication"] == 1
+
+
+def test_list_columns_read_as_plain_text_and_raw_payloads_as_their_size(served):
+    html = get(served["app"], "/tracker/trials?_size=max").text
+    cells = re.findall(r'<td class="col-conditions[^"]*"[^>]*>(.*?)</td>', html, re.S)
+    assert cells and not any("[&#34;" in c or '["' in c or "&#34;" in c for c in cells)
+    listed = rows(served["db"], "SELECT conditions FROM trials WHERE conditions LIKE '%\", \"%' LIMIT 1")[0][0]
+    assert "; ".join(json.loads(listed)).replace("'", "&#39;") in html
+    raw = re.findall(r'<td class="col-raw_json[^"]*"[^>]*>(.*?)</td>', html, re.S)
+    assert raw and all(re.fullmatch(r'\s*<span class="raw">\d+\.\d kB as the API returned it; see the row page.s \.json</span>\s*', c) for c in raw)
+
+
+def test_search_box_searches_plain_text_and_a_list_column(served):
+    condition = rows(served["db"], "SELECT conditions FROM trials WHERE conditions LIKE '%\", \"%' LIMIT 1")[0][0]
+    word = re.findall(r"[A-Za-z]{5,}", json.loads(condition)[-1])[0]
+    found = get(served["app"], f"/tracker/trials.json?_search={word}&_shape=objects&_size=max").json()["rows"]
+    expected = {n for (n,) in rows(served["db"], "SELECT t.nct_id FROM trials_fts f JOIN trials t ON t.rowid = f.rowid "
+                                                  "WHERE trials_fts MATCH ?", (f'"{word}"',))}
+    assert {r["nct_id"] for r in found} == expected and expected
+    page = get(served["app"], f"/tracker/trials?_search={word}").text
+    assert 'name="_search"' in page
+
+
+def test_canned_queries_answer_what_they_are_named_for(served):
+    app, db = served["app"], served["db"]
+
+    def canned(name):
+        result = get(app, f"/tracker/{name}.json?_shape=objects&_size=max")
+        assert result.status_code == 200, result.text
+        return result.json()["rows"]
+
+    recruiting = canned("recruiting_now")
+    assert sorted(r["nct_id"] for r in recruiting) == sorted(
+        n for (n,) in rows(db, "SELECT nct_id FROM trials WHERE overall_status = 'RECRUITING' AND removed_at IS NULL"))
+    assert recruiting
+    overdue = canned("results_overdue")
+    assert sorted(r["nct_id"] for r in overdue) == sorted(
+        n for (n,) in rows(db, "SELECT record_id FROM signals WHERE kind = 'results_overdue' AND resolved_at IS NULL"))
+    assert overdue and all(r["months_overdue"] >= 12 for r in overdue)
+    changes = canned("changes_this_week")
+    assert {(r["kind"], r["id"], r["field"]) for r in changes} >= {("trial", served["edited"], "overall_status"),
+                                                                  ("publication", served["retracted"], "is_retracted")}
+    assert all(r["detected_at"] >= iso(datetime.now(timezone.utc) - timedelta(days=7)) for r in changes)
+    retracted = canned("retracted_publications")
+    assert [r["pmid"] for r in retracted] == [served["retracted"]]
+    links = canned("trials_with_publications")
+    assert len(links) == rows(db, "SELECT count(*) FROM (SELECT DISTINCT nct_id, pmid FROM trial_publications tp "
+                                  "WHERE EXISTS (SELECT 1 FROM trials WHERE nct_id = tp.nct_id) "
+                                  "AND EXISTS (SELECT 1 FROM publications WHERE pmid = tp.pmid))")[0][0]
+    page = get(app, "/tracker/recruiting_now").text
+    assert "Trials recruiting now" in page and "[&#34;" not in page.split("<table", 1)[1]
+
+
+def test_nothing_served_can_write_the_database(served):
+    before = hashlib.sha256(served["db"].read_bytes()).hexdigest()
+    app = served["app"]
+    for path in ("/tracker", "/tracker/trials", "/tracker/publications?_facet=journal", "/tracker/results_overdue",
+                 "/tracker/trials/" + served["edited"]):
+        assert get(app, path).status_code == 200
+    refused = get(app, "/tracker.json?sql=DELETE+FROM+trials")
+    assert refused.status_code == 400
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        asyncio.run(app.databases["tracker"].execute_write("DELETE FROM trials"))
+    assert hashlib.sha256(served["db"].read_bytes()).hexdigest() == before
+    assert rows(served["db"], "SELECT count(*) FROM trials")[0][0] > 0
+
+
+def test_serve_on_a_missing_database_says_so_in_one_line_and_creates_nothing(tmp_path):
+    missing = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["serve", "--db", str(missing)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: no database at {missing} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH"
+    assert not missing.exists()
