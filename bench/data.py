@@ -40,9 +40,9 @@ def study_templates() -> list[tuple[str, str]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def article_templates() -> list[tuple[str, str]]:
-    """(XML, PMID) of real PubmedArticle elements (DTD 2019+) under 12 kB."""
+@lru_cache(maxsize=2)
+def article_templates(max_size: int | None = 12_000) -> list[tuple[str, str]]:
+    """(XML, PMID) of real PubmedArticle elements (DTD 2019+), under max_size characters (None: every one, real size)."""
     seen, out = set(), []
     for path in sorted((FIXTURES / "pubmed").rglob("*.xml")):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -51,7 +51,7 @@ def article_templates() -> list[tuple[str, str]]:
         for match in RECORD_RE.finditer(text):
             article = match.group(0)
             pmid = PMID_RE.search(article)
-            if pmid and pmid.group(1) not in seen and len(article) < 12_000:
+            if pmid and pmid.group(1) not in seen and (max_size is None or len(article) < max_size):
                 seen.add(pmid.group(1))
                 out.append((article, pmid.group(1)))
     return out

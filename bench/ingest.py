@@ -9,11 +9,11 @@ import sqlite3
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+from lxml import etree
 
 
 def floor_trials(url: str, db: Path) -> int:
@@ -42,7 +42,9 @@ def floor_trials(url: str, db: Path) -> int:
 
 
 def floor_publications(url: str, db: Path, total: int, batch: int) -> int:
-    """esearch once, efetch every batch, ElementTree-parse it, executemany (pmid, title, xml) in one transaction."""
+    """esearch once, efetch every batch, parse it with lxml (the fastest tree build), executemany (pmid, title, xml) in one
+    transaction."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     session = requests.Session()
     session.post(url + "/esearch.fcgi", data={"db": "pubmed", "term": "x", "usehistory": "y"}, timeout=60).content
     conn = sqlite3.connect(db)
@@ -52,9 +54,9 @@ def floor_publications(url: str, db: Path, total: int, batch: int) -> int:
     for start in range(0, total, batch):
         body = session.post(url + "/efetch.fcgi", data={"db": "pubmed", "WebEnv": "MCID_bench", "query_key": "1", "retstart": start,
                                                          "retmax": batch, "retmode": "xml"}, timeout=60).content
-        root = ET.fromstring(body.split(b"\n", 2)[2])
+        root = etree.fromstring(body, parser)
         rows = [(a.findtext("MedlineCitation/PMID"), "".join(a.find("MedlineCitation/Article/ArticleTitle").itertext()),
-                 ET.tostring(a, encoding="unicode")) for a in root.iter("PubmedArticle")]
+                 etree.tostring(a, encoding="unicode", with_tail=False)) for a in root.iter("PubmedArticle")]
         conn.executemany("INSERT INTO p VALUES (?, ?, ?)", rows)
         n += len(rows)
     conn.execute("COMMIT")

@@ -126,8 +126,8 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
                 "'[\"Japan\"]', ?, '', '', ?, ?, 'Sponsor', 40, 'ESTIMATED')",
                 (nct, f"New trial {i} of autologous dermal papilla cells", f"https://clinicaltrials.gov/study/{nct}", when, when),
             )
-            conn.execute("INSERT INTO query_matches VALUES (?, 'ctgov', ?, ?)", (LINES[i % 10], nct, when))
-            conn.execute("INSERT INTO line_years VALUES (?, 'ctgov', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
+            conn.execute("INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, 'ctgov', ?, ?)", (LINES[i % 10], nct, when))
+            conn.execute("INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, 'ctgov', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
         for i in range(changed_trials):
             nct = data.nct(i * 97)
             conn.execute("INSERT INTO trial_changes (nct_id, field, old_value, new_value, detected_at, run_id) VALUES (?, 'overall_status', 'RECRUITING', 'COMPLETED', ?, 1)", (nct, when))
@@ -139,6 +139,6 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
                 "'J Hair', '2026 Nov', '2026-11-01', 2026, '[\"Randomized Controlled Trial\"]', 0, 0, 0, '', '', ?, ?)",
                 (pm, f"New paper {i} on hair follicle stem cells", when, when),
             )
-            conn.execute("INSERT INTO query_matches VALUES (?, 'pubmed', ?, ?)", (LINES[i % 10], pm, when))
-            conn.execute("INSERT INTO line_years VALUES (?, 'pubmed', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
+            conn.execute("INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, 'pubmed', ?, ?)", (LINES[i % 10], pm, when))
+            conn.execute("INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, 'pubmed', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
     store.close()

@@ -319,3 +319,22 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
     result = CliRunner().invoke(cli, ["search", "cell OR cells OR study", "--raw", "--source", "publications"], env=filled["env"])
     assert result.exit_code == 0
     assert "note: more than 20 publications match; these are the best of the 20 most recently stored." in result.output
+
+
+@pytest.mark.parametrize("kind,f", [("trials", {}), ("trials", {"status": ("COMPLETED",)}), ("publications", {}), ("publications", {"since": "2015-01-01"})])
+def test_ranking_in_two_steps_gives_fts5s_own_order_with_a_snippet_for_each_hit(filled, settings, kind, f):
+    from tracker.store import RecordFilter
+    from tracker.store.reads import select_search
+
+    match = '"cell" OR "cells" OR "study" OR "patients"'
+    with open_store(settings.db_path, create=False) as store:
+        got, window = select_search(store, match, kind=kind, f=RecordFilter(**f), limit=15)
+        alias, key = ("t", "nct_id") if kind == "trials" else ("p", "pmid")
+        extra = {"status": f" AND {alias}.overall_status = 'COMPLETED'", "since": f" AND {alias}.sort_date >= '2015-01-01'"}
+        where = "".join(extra[k] for k in f)
+        expected = [r[key] for r in store.rows(
+            f"SELECT {alias}.{key} FROM {kind}_fts JOIN {kind} {alias} ON {alias}.rowid = {kind}_fts.rowid "
+            f"WHERE {kind}_fts MATCH ?{where} ORDER BY {kind}_fts.rank LIMIT 15", (match,))]
+    assert window is None and len(expected) >= 5
+    assert [r[key] for r in got] == expected
+    assert all("[" in (r["snippet"] or "") for r in got)

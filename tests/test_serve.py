@@ -2,7 +2,6 @@
 metadata, facets, readable list columns, plain-text search, the canned queries, and that nothing can write."""
 
 import asyncio
-import copy
 import hashlib
 import json
 import re

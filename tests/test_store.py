@@ -4,7 +4,6 @@ upgrading a database that already holds rows, and the store's promises under con
 from __future__ import annotations
 
 import copy
-import json
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -82,6 +81,17 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         ]
         assert changes == [{**e, "detected_at": later, "run_id": 2} for e in expected if e["old_value"] != e["new_value"]]
         assert all_rows(store, "SELECT count(*) AS n FROM trial_changes") == [{"n": len(changes)}]
+
+        # topic_lines follows query_matches: an unchanged record gains a second line, a line stops returning one
+        other = trials[(index + 1) % len(trials)]
+        with store.transaction():
+            save_trials(store, [other], query="line-b", run_id=3, now=LATER)
+            store.execute("UPDATE query_matches SET unmatched_at = ? WHERE query = 'line-a' AND record_id = ?", (later, other.nct_id))
+        lines = dict((r["nct_id"], r["topic_lines"]) for r in all_rows(store, "SELECT nct_id, topic_lines FROM trials"))
+        assert lines[other.nct_id] == '["line-b"]' and lines[trial.nct_id] == '["line-a"]'
+        with store.transaction():
+            store.execute("UPDATE query_matches SET unmatched_at = NULL WHERE record_id = ?", (other.nct_id,))
+        assert all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (other.nct_id,)) == [{"topic_lines": '["line-a","line-b"]'}]  # json_group_array's compact form
 
 
 def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_path):

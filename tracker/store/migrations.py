@@ -284,7 +284,8 @@ def m007_plain_text_search(db: sqlite_utils.Database) -> None:
 TOPIC_LINES = (("trials", "ctgov", "nct_id"), ("publications", "pubmed", "pmid"))
 
 
-def _lines_of(source: str, record: str) -> str:
+def topic_lines_sql(source: str, record: str) -> str:
+    """SQL: the topic lines that return a record today, as a sorted JSON list (the value of topic_lines)."""
     return (f"(SELECT json_group_array(query) FROM (SELECT query FROM query_matches "
             f"WHERE source = '{source}' AND record_id = {record} AND unmatched_at IS NULL ORDER BY query))")
 
@@ -292,12 +293,14 @@ def _lines_of(source: str, record: str) -> str:
 @migrations()
 def m008_topic_lines(db: sqlite_utils.Database) -> None:
     """topic_lines on trials and publications: the topic lines that return the record today, as a JSON list, so
-    Datasette can facet on it. query_matches stays the truth; triggers on it keep the copy current in the same
-    transaction (a match is added after its record is saved), and the back-fill fills it for stored records."""
+    Datasette can facet on it. query_matches stays the truth: a save writes a line's matches first and computes the
+    list in the record's own upsert; triggers on query_matches keep it current when a stored record gains or loses a
+    line without being rewritten (a new line, a sweep's unmatched_at). The back-fill fills it for stored records.
+    (Triggers alone rewrote each new trial's whole row, raw JSON included, once more: ingest went 1.7x -> 1.9x the floor.)"""
     for table, source, key in TOPIC_LINES:
         db[table].add_column("topic_lines", str)
-        db.execute(f"UPDATE {table} SET topic_lines = {_lines_of(source, f'{table}.{key}')}")
+        db.execute(f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{table}.{key}')}")
         for event, row in (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old")):
             name = f"query_matches_{source}_{event.split()[0].lower()}"
             db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
-                       f"UPDATE {table} SET topic_lines = {_lines_of(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")
+                       f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")

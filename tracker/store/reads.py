@@ -220,7 +220,7 @@ TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.
 PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
 
 
-SEARCH_WINDOW = 10_000
+SEARCH_WINDOW = 5_000
 
 
 def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
@@ -240,23 +240,25 @@ def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit
 
 
 def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None) -> list[dict[str, Any]]:
+    """Two steps in one statement: rank the matches by bm25 and keep the best `limit` (filters applied), then cut
+    snippets for those alone. snippet() in the ranking step ran for every match before the sort (1.5x the time)."""
+    fts = f"{kind}_fts"
     if kind == "trials":
         where, params = _trial_where(f)
-        sql = (
-            f"SELECT {TRIAL_SUMMARY}, snippet(trials_fts, -1, '[', ']', '…', 12) AS snippet, trials_fts.rank AS rank "
-            "FROM trials_fts JOIN trials t ON t.rowid = trials_fts.rowid WHERE trials_fts MATCH ?"
-        )
+        alias, summary = "t", TRIAL_SUMMARY
     else:
         where, params = _publication_where(f)
-        sql = (
-            f"SELECT {PUBLICATION_SUMMARY}, snippet(publications_fts, -1, '[', ']', '…', 12) AS snippet, publications_fts.rank AS rank "
-            "FROM publications_fts JOIN publications p ON p.rowid = publications_fts.rowid WHERE publications_fts MATCH ?"
-        )
+        alias, summary = "p", PUBLICATION_SUMMARY
     if min_rowid is not None:
-        where.insert(0, f"{kind}_fts.rowid >= ?")
+        where.insert(0, f"{fts}.rowid >= ?")
         params.insert(0, min_rowid)
-    sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank LIMIT ?"
-    return store.rows(sql, [match, *params, limit])
+    join = f" JOIN {kind} {alias} ON {alias}.rowid = {fts}.rowid" if any(f"{alias}." in w for w in where) else ""
+    best = (f"SELECT {fts}.rowid AS id, bm25({fts}) AS score FROM {fts}{join} WHERE {fts} MATCH ?"
+            + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT ?")
+    sql = (f"SELECT {summary}, snippet({fts}, -1, '[', ']', '…', 12) AS snippet, best.score AS rank "
+           f"FROM ({best}) AS best CROSS JOIN {fts} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
+           f"WHERE {fts} MATCH ? AND {fts}.rowid = best.id ORDER BY best.score")
+    return store.rows(sql, [match, *params, limit, match])
 
 
 def select_listing(store: Store, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:

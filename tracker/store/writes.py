@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from ..models import Change, Publication, SaveResult, Trial
 from .connection import Store
-from .migrations import LINE_YEARS_BACKFILL
+from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
 from .rows import PUBLICATIONS, TRIALS, Kind, diff_row, iso, publication_row, raw_hash, trial_row
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -85,29 +85,29 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
             write.append(row)
             touched.add(record_id)
     conn = store.db.conn
-    if write:
-        columns = list(write[0].keys())
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
-        if kind is TRIALS:
-            updates += ", removed_at = NULL"  # returned by the registry again: not removed
-        sql = (
-            f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at) "
-            f"VALUES ({', '.join('?' * (len(columns) + 2))}) "
-            f"ON CONFLICT({kind.key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
-        )
-        # positional tuples: sqlite3 binds them faster than named parameters from dicts
-        conn.executemany(sql, [(*row.values(), stamp, stamp) for row in write])
     if changes:
         conn.executemany(
             f"INSERT INTO {kind.changes_table} ({kind.key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
             [(c.record_id, c.field, c.old_value, c.new_value, stamp, run_id) for c in changes],
         )
-    _count_years(store, kind, query, by_id, existing, stamp)
+    _count_years(store, kind, query, by_id, existing, stamp)  # reads the matches as they were before this save
     conn.executemany(
         "INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
         [(query, kind.source, record_id, stamp) for record_id in by_id],
     )
+    if write:  # after the matches, so each row's topic_lines is computed in its own upsert (no second row write)
+        columns = list(write[0].keys())
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
+        if kind is TRIALS:
+            updates += ", removed_at = NULL"  # returned by the registry again: not removed
+        sql = (
+            f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at, topic_lines) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))}, {topic_lines_sql(kind.source, '?')}) "
+            f"ON CONFLICT({kind.key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at, topic_lines = excluded.topic_lines"
+        )
+        # positional tuples: sqlite3 binds them faster than named parameters from dicts
+        conn.executemany(sql, [(*row.values(), stamp, stamp, row[kind.key]) for row in write])
     return result, touched
 
 
