@@ -106,7 +106,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
         rows.append(["build full-scale database", f"{trials:,} + {pubs:,}", "", "(cached; --rebuild)", "", "", f"{path.stat().st_size / 1e6:,.0f} MB"])
     store = open_store(path)
     conn = store.db.conn
-    mine, base = {True: [], False: []}, {True: [], False: []}
+    mine, base, ranked = {True: [], False: []}, {True: [], False: []}, {True: [], False: []}
     from tracker.search import fts_query
 
     for repeat in range(2):  # the first pass warms the page cache; the second is measured
@@ -120,14 +120,19 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
             for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):
                 conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? LIMIT 20", (match,)).fetchall()
             t2 = time.perf_counter()
+            for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):
+                conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? ORDER BY rank LIMIT 20", (match,)).fetchall()
+            t3 = time.perf_counter()
             if repeat:
                 mine[filtered].append((t1 - t0) * 1000)
                 base[filtered].append((t2 - t1) * 1000)
+                ranked[filtered].append((t3 - t2) * 1000)
     for filtered in (False, True):
         m50, m95 = percentile(mine[filtered], 50), percentile(mine[filtered], 95)
         b95 = percentile(base[filtered], 95)
         rows.append([f"search {'with' if filtered else 'without'} filters", f"{len(mine[filtered])} queries",
-                     f"p95 {b95:.1f} ms (bare MATCH, LIMIT 20)", f"p50 {m50:.1f} ms, p95 {m95:.1f} ms", f"{m95 / max(b95, 0.01):.1f}x", "p95 <= 15 ms", ""])
+                     f"p95 {b95:.1f} ms (bare MATCH, LIMIT 20)", f"p50 {m50:.1f} ms, p95 {m95:.1f} ms", f"{m95 / max(b95, 0.01):.1f}x", "p95 <= 15 ms",
+                     f"FTS5's own ranking of every match, no filters, no snippets: p95 {percentile(ranked[filtered], 95):.1f} ms"])
     queries = [Query(name=name, title=name, description="") for name in scale.LINES]
     start, end = "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"
     t0 = time.perf_counter()
@@ -135,13 +140,18 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
                 "SELECT * FROM publications WHERE first_seen_at >= ? AND first_seen_at < ?"):
         conn.execute(sql, (start, end)).fetchall()
     t1 = time.perf_counter()
-    digest = build_digest(store, queries, start=start, end=end)
-    render_markdown(digest)
-    render_html(digest)
-    t2 = time.perf_counter()
+    timings = []
+    for _ in range(2):  # the first as `tracker digest` runs it (templates compiled in the process), then warm
+        t2 = time.perf_counter()
+        digest = build_digest(store, queries, start=start, end=end)
+        render_markdown(digest)
+        render_html(digest)
+        timings.append(time.perf_counter() - t2)
     counted = digest.counts
-    rows.append(["digest of a week at full scale", f"{counted['new_trials'] + counted['changed_trials'] + counted['new_publications']:,} records",
-                 f"{(t1 - t0) * 1000:.0f} ms (bare window SELECTs)", f"{(t2 - t1) * 1000:.0f} ms", f"{(t2 - t1) / max(t1 - t0, 1e-4):.1f}x", "<= 150 ms", ""])
+    size = f"{counted['new_trials'] + counted['changed_trials'] + counted['new_publications']:,} records"
+    for label, seconds in zip(("digest of a week at full scale", "digest again, templates compiled"), timings):
+        rows.append([label, size, f"{(t1 - t0) * 1000:.0f} ms (bare window SELECTs)", f"{seconds * 1000:.0f} ms",
+                     f"{seconds / max(t1 - t0, 1e-4):.1f}x", "<= 150 ms", ""])
     store.close()
     return rows
 
