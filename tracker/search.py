@@ -46,21 +46,6 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{t}"' for t in tokens)
 
 
-def readable_snippet(snippet: str | None) -> str:
-    """A snippet cut from a list column is JSON text (["a", "b"]); show it as a; b, keeping the [match] marks."""
-    text = snippet or ""
-    text = text.replace('", "', "; ")
-    for prefix in ('…["', '["', '…"', '"'):
-        if text.startswith(prefix):
-            text = ("…" if prefix.startswith("…") else "") + text[len(prefix):]
-            break
-    for suffix in ('"]…', '"]', '"…'):
-        if text.endswith(suffix):
-            text = text[: -len(suffix)] + ("…" if suffix.endswith("…") else "")
-            break
-    return text
-
-
 @dataclass
 class Hit:
     kind: str  # trial | publication
@@ -94,7 +79,7 @@ def _trial_hit(row: dict[str, Any]) -> Hit:
         title=row["title"] or "",
         date=row["start_date"],
         detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}",
-        snippet=readable_snippet(row.get("snippet")),
+        snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
         url=f"https://clinicaltrials.gov/study/{row['nct_id']}",
         rank=row.get("rank") or 0.0,
         extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"]},
@@ -108,7 +93,7 @@ def _publication_hit(row: dict[str, Any]) -> Hit:
         title=row["title"] or "",
         date=row["sort_date"],
         detail=f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
-        snippet=readable_snippet(row.get("snippet")),
+        snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
         url=f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/",
         rank=row.get("rank") or 0.0,
         extra={"doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
