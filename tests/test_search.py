@@ -338,3 +338,19 @@ def test_ranking_in_two_steps_gives_fts5s_own_order_with_a_snippet_for_each_hit(
     assert window is None and len(expected) >= 5
     assert [r[key] for r in got] == expected
     assert all("[" in (r["snippet"] or "") for r in got)
+
+
+@pytest.mark.parametrize("command", [["search", "cells"], ["search"], ["export", "trials"], ["signals"]])
+def test_a_mistyped_line_is_one_clear_line_naming_the_known_ones(filled, command):
+    result = CliRunner().invoke(cli, [*command, "--line", "trials-lin"], env=filled["env"])
+    assert result.exit_code == 1
+    assert result.output.strip().endswith(
+        "no topic line named 'trials-lin' in " + filled["env"]["TRACKER_DB"]
+        + "; did you mean 'trials-line'? (lines: papers-line, second-line, trials-line)")
+
+
+def test_search_without_text_lists_a_line_newest_first(filled):
+    listed = cli_json(filled["env"], "search", "--line", "second-line", "--source", "trials")
+    line = list(filled["trials"].values())[:5]  # the fixture saved the first five studies under second-line
+    newest_first = sorted(line, key=lambda t: (t.first_posted_date or t.start_date or "", t.nct_id), reverse=True)
+    assert [h["id"] for h in listed] == [t.nct_id for t in newest_first]

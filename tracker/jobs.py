@@ -3,6 +3,7 @@ search, show, export and claims; and the clock (TRACKER_NOW pins it). No printin
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from .http import HttpClient
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
 from .sources import SOURCES
-from .store import RecordFilter, open_store, select_export, select_signals
+from .store import RecordFilter, Store, open_store, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .update import LineResult, Progress, run_update
 
@@ -168,13 +169,26 @@ def check_lines_live(settings: Settings) -> list[dict]:
 
 # -- search, show, export, claims ------------------------------------------------------------------
 
+def check_line(store: Store, line: str | None) -> None:
+    """A --line filter names a topic line this database knows; a typo is one clear line, not an empty answer."""
+    if line is None:
+        return
+    known = select_line_names(store)
+    if line not in known:
+        hint = difflib.get_close_matches(line, known, n=1)
+        raise TrackerError(f"no topic line named {line!r} in {store.path}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                           + (f" (lines: {', '.join(known)})" if known else " (no line has matched a record yet)"))
+
+
 def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> list[dict]:
     with open_store(settings.db_path, create=False) as store:
+        check_line(store, line)
         return select_signals(store, kind=kind, line=line, include_resolved=include_resolved)
 
 
 def search(settings: Settings, text: str | None, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
     with open_store(settings.db_path, create=False) as store:
+        check_line(store, f.line)
         return search_local(store, text, source=source, f=f, limit=limit, raw=raw)
 
 
@@ -197,6 +211,7 @@ def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: st
         raise TrackerError("--status, --phase and --has-results apply to trials only")
     match = fts_query(text) if text else None
     with open_store(settings.db_path, create=False) as store:
+        check_line(store, f.line)
         chunks = RENDERERS[fmt](select_export(store, kind=kind, f=f, match=match))
         if output is None:
             for chunk in chunks:

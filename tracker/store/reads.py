@@ -67,6 +67,11 @@ def select_links(store: Store, *, nct_id: str | None = None, pmid: str | None = 
     )
 
 
+def select_line_names(store: Store) -> list[str]:
+    """Every topic line that has matched a record in this database."""
+    return [r["query"] for r in store.rows("SELECT DISTINCT query FROM query_matches ORDER BY query")]
+
+
 def select_matches(store: Store, kind: str, record_id: str) -> list[dict[str, Any]]:
     return store.rows(
         "SELECT query, first_seen_at FROM query_matches WHERE source = ? AND record_id = ? ORDER BY first_seen_at, query",
@@ -261,17 +266,21 @@ def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int,
     return store.rows(sql, [match, *params, limit, match])
 
 
+def _day(column: str) -> str:
+    """SQL: a registry or PubMed date (YYYY, YYYY-MM or YYYY-MM-DD) as a day number; 0 when missing."""
+    return f"coalesce(julianday(substr({column} || '-01-01', 1, 10)), 0)"
+
+
 def select_listing(store: Store, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:
     """Records the filters select, without a search text: newest first (trials by first posting, publications by date).
     The rank is minus the day number, so trials and publications listed together sort newest first too."""
     if kind == "trials":
         where, params = _trial_where(f)
-        recency = "coalesce(t.first_posted_date, t.start_date)"
-        sql = f"SELECT {TRIAL_SUMMARY}, NULL AS snippet, -coalesce(julianday({recency}), 0) AS rank FROM trials t"
+        sql = f"SELECT {TRIAL_SUMMARY}, NULL AS snippet, -{_day('coalesce(t.first_posted_date, t.start_date)')} AS rank FROM trials t"
         tie = "t.nct_id DESC"
     else:
         where, params = _publication_where(f)
-        sql = f"SELECT {PUBLICATION_SUMMARY}, NULL AS snippet, -coalesce(julianday(p.sort_date), 0) AS rank FROM publications p"
+        sql = f"SELECT {PUBLICATION_SUMMARY}, NULL AS snippet, -{_day('p.sort_date')} AS rank FROM publications p"
         tie = "p.pmid DESC"
     sql += (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY rank, {tie} LIMIT ?"
     return store.rows(sql, [*params, limit])
