@@ -148,8 +148,8 @@ QUERIES = {
     },
     "trials_with_publications": {
         "title": "Trials with linked publications",
-        "description": "Each trial-publication link with how it was found: the registry's references, the paper's "
-                       "DataBankList, or the NCT number in its abstract.",
+        "description": "Each trial-publication link with how it was found: ctgov_reference (the trial's references), "
+                       "pubmed_databank (the paper's DataBankList), pubmed_text (the NCT number in its title or abstract).",
         "sql": "SELECT t.nct_id, t.title AS trial_title, t.overall_status, p.pmid, p.title AS publication_title, p.pub_date,\n"
                "p.is_retracted, group_concat(tp.source, ', ') AS found_via\n"
                "FROM trial_publications tp JOIN trials t ON t.nct_id = tp.nct_id JOIN publications p ON p.pmid = tp.pmid\n"
@@ -188,7 +188,7 @@ def metadata() -> dict[str, Any]:
                                         "columns": {"pmid": "The publication.", **CHANGE_COLUMNS}, "sort_desc": "detected_at", "facets": ["field"]},
                 "trial_publications": {"description": "Links between trials and publications and how each was found.",
                                        "columns": {"nct_id": "The trial.", "pmid": "The publication.",
-                                                   "source": "registry (the trial's references), databank (the paper's DataBankList) or abstract (NCT number in the abstract).",
+                                                   "source": "ctgov_reference (the trial's references), pubmed_databank (the paper's DataBankList) or pubmed_text (the NCT number in its title or abstract).",
                                                    "reference_type": "The registry's reference type (RESULT, BACKGROUND, DERIVED).",
                                                    "first_seen_at": "When the tracker first saw the link (UTC)."},
                                        "facets": ["source"]},
