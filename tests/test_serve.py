@@ -36,6 +36,9 @@ def served(env, settings, fake_ctgov, fake_pubmed):
     studies = real_studies()
     fake_ctgov.set_studies(studies)
     articles = real_articles()[:30]
+    with_abstract = next(i for i, a in enumerate(articles) if re.search(r"<AbstractText[^>]*>", a) and i != 2)
+    linked_nct = studies[0]["protocolSection"]["identificationModule"]["nctId"]
+    articles[with_abstract] = re.sub(r"(<AbstractText[^>]*>)", rf"\1Registered as {linked_nct}. ", articles[with_abstract], count=1)
     fake_pubmed.articles = list(articles)
     write_query(settings.queries_dir, "alopecia-line", ctgov={"query.cond": "alopecia"}, pubmed="hair AND stem cells", prefix="1-")
     write_query(settings.queries_dir, "stem-line", ctgov={"query.term": "stem"}, prefix="2-")
@@ -48,7 +51,7 @@ def served(env, settings, fake_ctgov, fake_pubmed):
     fake_pubmed.articles[2] = articles[2].replace("</PublicationTypeList>", RETRACTED_TYPE, 1)
     fake_pubmed.modified[fake_pubmed.pmid(articles[2])] = today.date()
     update(env, today)
-    return {"env": env, "db": settings.db_path, "edited": edited["protocolSection"]["identificationModule"]["nctId"],
+    return {"env": env, "db": settings.db_path, "linked": (linked_nct, fake_pubmed.pmid(articles[with_abstract])), "edited": edited["protocolSection"]["identificationModule"]["nctId"],
             "retracted": fake_pubmed.pmid(articles[2]), "app": serve.datasette_app(settings.db_path)}
 
 
@@ -148,6 +151,7 @@ def test_canned_queries_answer_what_they_are_named_for(served):
     assert len(links) == rows(db, "SELECT count(*) FROM (SELECT DISTINCT nct_id, pmid FROM trial_publications tp "
                                   "WHERE EXISTS (SELECT 1 FROM trials WHERE nct_id = tp.nct_id) "
                                   "AND EXISTS (SELECT 1 FROM publications WHERE pmid = tp.pmid))")[0][0]
+    assert {(r["nct_id"], r["pmid"], r["found_via"]) for r in links} >= {(served["linked"][0], served["linked"][1], "pubmed_text")}
     page = get(app, "/tracker/recruiting_now").text
     assert "Trials recruiting now" in page and "[&#34;" not in page.split("<table", 1)[1]
 
