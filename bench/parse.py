@@ -63,7 +63,7 @@ def contestants_pubmed(batches: list[bytes], tmp: Path) -> dict[str, Callable[[]
             return N_ARTICLES
         return run
 
-    from tracker.sources import pubmed
+    from tracker.sources import pubmed_xml
 
     old_split = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
 
@@ -71,12 +71,12 @@ def contestants_pubmed(batches: list[bytes], tmp: Path) -> dict[str, Callable[[]
         """The tracker before lxml: xml.etree, the collector running, raw records cut by a regex."""
         raw = {}
         for match in old_split.finditer(body):
-            found = pubmed.PMID_RE.search(match.group(0))
+            found = pubmed_xml.PMID_RE.search(match.group(0))
             if found:
                 raw.setdefault(found.group(1).decode(), match.group(0).decode("utf-8", "replace"))
         for element in StdET.fromstring(body):
             if element.tag == "PubmedArticle":
-                pubmed.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), ""))
+                pubmed_xml.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), ""))
 
     found: dict[str, Callable[[], int]] = {
         "lxml.etree.fromstring (floor)": over(etree.fromstring),

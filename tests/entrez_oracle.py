@@ -8,7 +8,8 @@ from typing import Any
 
 from tracker.errors import ApiError
 from tracker.models import Correction, Publication
-from tracker.sources.pubmed import CORRECTION_TYPES, _nct_in_text, pub_date_fields, read_xml, split_records
+from tracker.sources.pubmed import read_xml
+from tracker.sources.pubmed_xml import CORRECTION_TYPES, _nct_in_text, pub_date_fields, split_records
 
 # Bio.Entrez decodes entities but keeps inline markup as text (MathML rewritten without its mml: prefix);
 # strip those tags by name so that "<5 mg" stays.

@@ -11,7 +11,7 @@ from werkzeug import Response
 from tracker.cli import cli
 from tracker.errors import ApiError, HttpError
 from tracker.http import HttpClient, RetryableBody
-from tracker.sources import pubmed
+from tracker.sources import pubmed, pubmed_xml
 
 from .conftest import FIXTURES, fixture_path, write_query
 from .fakes import split_articles
@@ -52,15 +52,15 @@ def elementtree_parse(body: bytes) -> list:
     record_re = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
     raw = {}
     for match in record_re.finditer(body):
-        pmid = pubmed.PMID_RE.search(match.group(0))
+        pmid = pubmed_xml.PMID_RE.search(match.group(0))
         if pmid:
             raw.setdefault(pmid.group(1).decode(), match.group(0).decode("utf-8", "replace"))
     pubs = []
     for element in StdET.fromstring(body):
         if element.tag == "PubmedArticle":
-            pubs.append(pubmed.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), "")))
+            pubs.append(pubmed_xml.parse_article(element, raw.get((element.findtext("MedlineCitation/PMID") or "").strip(), "")))
         elif element.tag == "PubmedBookArticle":
-            pubs.append(pubmed.parse_book(element, raw.get((element.findtext("BookDocument/PMID") or "").strip(), "")))
+            pubs.append(pubmed_xml.parse_book(element, raw.get((element.findtext("BookDocument/PMID") or "").strip(), "")))
         elif element.tag == "DeleteCitation":
             pubs.extend(pubmed.Publication(pmid=p.text.strip(), is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{p.text.strip()}</PMID></DeleteCitation>")
                         for p in element.findall("PMID"))
@@ -160,7 +160,7 @@ def test_markup_stripping_keeps_literal_angle_brackets():
     from xml.etree import ElementTree as ET
 
     title = ET.fromstring("<T>Dose &lt;5 mg &amp; <i>x</i> &lt;script&gt;alert(1)&lt;/script&gt; 10<sup>3</sup></T>")
-    assert pubmed.flatten(title) == "Dose <5 mg & x <script>alert(1)</script> 103"
+    assert pubmed_xml.flatten(title) == "Dose <5 mg & x <script>alert(1)</script> 103"
 
 
 def test_empty_article_set_gives_no_records():
@@ -235,7 +235,7 @@ def real_articles():
         if not any(f"pubmed_{v}.dtd" in text[:600] for v in ("190101", "230101", "240101", "250101")):
             continue
         for article in split_articles(text):
-            pmid = pubmed.PMID_RE.search(article.encode()).group(1).decode()
+            pmid = pubmed_xml.PMID_RE.search(article.encode()).group(1).decode()
             if pmid not in seen:
                 seen.add(pmid)
                 articles.append(article)

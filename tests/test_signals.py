@@ -228,7 +228,7 @@ def test_a_signal_opens_then_resolves_across_two_updates_and_digests_show_only_t
     counts = {}
     for s in open_now:
         counts[s["kind"]] = counts.get(s["kind"], 0) + 1
-    from tracker.digest import SIGNAL_LABELS
+    from tracker.labels import SIGNAL_LABELS
     from tracker.signals import KINDS
 
     section = baseline.split("## Needs attention", 1)[1].split("\n## ", 1)[0].strip().splitlines()

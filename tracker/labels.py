@@ -1,0 +1,123 @@
+"""How stored values read to a person: statuses, phases, registry and PubMed dates, the UTC window, each tracked
+change as a sentence ("Status: Terminated → Completed"), correction notices with their PMID, signal kinds. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+SIGNAL_LABELS = {
+    "retracted_linked": "Retracted evidence",
+    "removed": "Removed from the registry",
+    "results_overdue": "Results overdue",
+    "completion_slipped": "Completion date slipped",
+    "stale_status": "Status out of date",
+    "no_longer_matched": "No longer matched by a topic line",
+}
+
+PHASE_NAMES = {"EARLY_PHASE1": "Early phase 1", "PHASE1": "1", "PHASE2": "2", "PHASE3": "3", "PHASE4": "4", "NA": "N/A"}
+
+
+def phase_label(phases_json: str | None) -> str:
+    phases = json.loads(phases_json) if phases_json else []
+    if not phases:
+        return "not given"
+    labels = [PHASE_NAMES.get(p, p) for p in phases]
+    if all(label.isdigit() for label in labels):
+        return "Phase " + "/".join(labels)
+    return ", ".join(labels)
+
+
+def status_label(status: str | None) -> str:
+    return status.replace("_", " ").capitalize() if status else "not given"
+
+
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+CORRECTION_LABELS = {"RetractionIn": "Retraction notice", "RetractionOf": "Retraction of", "ErratumIn": "Erratum",
+                     "ExpressionOfConcernIn": "Expression of concern", "UpdateIn": "Updated version",
+                     "PartialRetractionIn": "Partial retraction notice"}
+
+
+def date_label(value: str | None) -> str:
+    """A registry or PubMed date as a reader writes it: 2026-03-15 -> 15 Mar 2026, 2026-03 -> Mar 2026."""
+    if not value:
+        return "none"
+    parts = value.split("-")
+    try:
+        if len(parts) == 3:
+            return f"{int(parts[2])} {MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
+        if len(parts) == 2:
+            return f"{MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
+    except (ValueError, IndexError):
+        return value
+    return value
+
+
+def time_label(moment: str) -> str:
+    """An ISO timestamp as a reader writes it: 2026-11-16T06:00:01Z -> 16 Nov 2026, 06:00 UTC."""
+    if len(moment) < 16 or moment[10] != "T":
+        return moment
+    return f"{date_label(moment[:10])}, {moment[11:16]} UTC"
+
+
+def _phase_text(value: str | None) -> str:
+    return phase_label(json.dumps(value.split(", "))) if value else "not given"
+
+
+def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> list[str]:
+    """Changes of one trial as sentences a clinician reads: Terminated → Completed, Mar 2026 → Sep 2026."""
+    by_field = {c["field"]: c for c in changes}
+    lines = []
+    for c in changes:
+        f, old, new = c["field"], c["old_value"], c["new_value"]
+        if f == "has_results":
+            if new == "true":
+                posted = trial.get("results_first_posted_date")
+                lines.append(f"Results posted{f' on {date_label(posted)}' if posted else ''}")
+            else:
+                lines.append("Results withdrawn from the record")
+        elif f == "enrollment_type" and "enrollment" in by_field:
+            continue
+        elif f == "enrollment":
+            kind = by_field.get("enrollment_type")
+            old_kind = f" ({kind['old_value'].lower()})" if kind and kind["old_value"] else ""
+            new_kind = f" ({kind['new_value'].lower()})" if kind and kind["new_value"] else ""
+            lines.append(f"Enrollment: {old or 'none'}{old_kind} → {new or 'none'}{new_kind}")
+        elif f == "overall_status":
+            lines.append(f"Status: {status_label(old)} → {status_label(new)}")
+        elif f == "phases":
+            lines.append(f"Phase: {_phase_text(old)} → {_phase_text(new)}")
+        elif f in ("completion_date", "primary_completion_date", "start_date"):
+            label = f.replace("_", " ").capitalize()
+            drift = ""
+            if old and new and f != "start_date":
+                drift = " (slipped)" if new > old else " (brought forward)" if new < old else ""
+            lines.append(f"{label}: {date_label(old)} → {date_label(new)}{drift}")
+        elif f == "why_stopped":
+            lines.append(f"Why stopped: {new}" if new and not old else f"Why stopped: {old or 'none'} → {new or 'none'}")
+        else:
+            lines.append(f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}")
+    return lines
+
+
+def describe_publication_changes(changes: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, str]]]:
+    """(sentences, notices): a retraction, erratum or expression of concern becomes a notice with its PMID and link."""
+    texts: list[str] = []
+    notices: list[dict[str, str]] = []
+    for c in changes:
+        f, old, new = c["field"], c["old_value"], c["new_value"]
+        if f == "is_retracted":
+            texts.append("Retracted" if new == "true" else "Retraction withdrawn")
+        elif f == "is_deleted":
+            texts.append("Removed from PubMed" if new == "true" else "Restored in PubMed")
+        elif f == "corrections":
+            before = set((old or "").split(", "))
+            for item in (new or "").split(", "):
+                if not item or item in before:
+                    continue
+                kind, _, pmid = item.partition(" ")
+                notices.append({"label": CORRECTION_LABELS.get(kind, kind), "pmid": pmid,
+                                "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else ""})
+        else:
+            texts.append(f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}")
+    return texts, notices
