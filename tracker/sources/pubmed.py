@@ -17,7 +17,7 @@ from ..http import HttpClient, RetryableBody
 from ..models import Publication, Query
 from ..settings import Settings
 from .base import Batch, Source
-from .pubmed_xml import check_rate_limit, parse_pubmed_xml
+from .pubmed_xml import check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
 
 log = logging.getLogger("tracker.pubmed")
 
@@ -36,9 +36,6 @@ class Search:
     ids: list[str]
     warnings: list[str]
     translation: str | None = None  # how PubMed read the term (automatic term mapping can change it)
-
-
-__all__ = ["SOURCE", "Search", "efetch_ids", "esearch", "fetch_line", "parse_pubmed_xml", "read_xml"]
 
 
 # -- raw bodies ------------------------------------------------------------------------------------
