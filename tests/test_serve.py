@@ -82,6 +82,10 @@ def test_the_pages_carry_title_sources_terms_and_column_descriptions(served):
     assert "One row per registered trial returned by a topic line." in html
     assert 'data-column-description="Last participant&#39;s primary outcome measured' in html
     assert 'href="https://clinicaltrials.gov/about-site/terms-conditions"' in html
+    # the descriptions sit in a compact box (the shipped stylesheet), not a page of text above the table
+    assert 'href="/tracker-assets/serve.css"' in html
+    css = get(served["app"], "/tracker-assets/serve.css")
+    assert css.status_code == 200 and "dl.column-descriptions" in css.text
     stored = {c for (c,) in rows(served["db"], "SELECT name FROM pragma_table_info('trials')")}
     assert stored <= set(serve.TRIAL_COLUMNS), "every trial column is described"
     stored = {c for (c,) in rows(served["db"], "SELECT name FROM pragma_table_info('publications')")}

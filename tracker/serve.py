@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from .store import open_store
 
 DATABASE = "tracker"  # the database's name in Datasette's URLs: /tracker/trials
+STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pages' own CSS
 
 CTGOV_TERMS = "https://clinicaltrials.gov/about-site/terms-conditions"
 NLM_TERMS = "https://www.nlm.nih.gov/web_policies.html#copyright"
@@ -172,6 +173,7 @@ def metadata() -> dict[str, Any]:
         "source_url": "https://www.nlm.nih.gov/",
         "license": "ClinicalTrials.gov terms; NLM copyright notice (abstracts may be the publishers')",
         "license_url": CTGOV_TERMS,
+        "extra_css_urls": ["/tracker-assets/serve.css"],
         "databases": {DATABASE: {
             "tables": {
                 "trials": {**ctgov, "description": "One row per registered trial returned by a topic line.",
@@ -261,7 +263,8 @@ def datasette_app(db_path: Path) -> Datasette:
         pass
     if not pm.is_registered(ReadablePages):
         pm.register(ReadablePages, name="tracker-readable-pages")
-    ds = Datasette(metadata=metadata(), settings={"truncate_cells_html": 600, "default_page_size": 50})
+    ds = Datasette(metadata=metadata(), settings={"truncate_cells_html": 600, "default_page_size": 50},
+                   static_mounts=[("tracker-assets", str(STATIC))])
     ds.add_database(ReadOnlyDatabase(ds, path=str(db_path), is_mutable=True), name=DATABASE)
     return ds
 
