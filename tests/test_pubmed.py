@@ -385,3 +385,13 @@ def test_missing_email_is_said_once(env, settings, fake_pubmed, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.output.count("NCBI_EMAIL is not set") == 1
     assert all("email" not in r for r in fake_pubmed.requests)
+
+
+def test_a_search_of_exactly_10000_is_whole_and_not_split_into_windows(env, settings, fake_pubmed):
+    fake_pubmed.articles = real_articles()[:30]
+    fake_pubmed.count_override = lambda params: 10_000 if "datetype" not in params else None
+    write_query(settings.queries_dir, "line-cap", pubmed="cells")
+    run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    searches = [r for r in fake_pubmed.requests if r["path"] == "esearch"]
+    assert len(searches) == 1 and "datetype" not in searches[0]
+    assert len([r for r in fake_pubmed.requests if r["path"] == "efetch"]) == 40  # 10,000 in batches of 250

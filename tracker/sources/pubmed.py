@@ -23,7 +23,7 @@ log = logging.getLogger("tracker.pubmed")
 
 TOOL = "tracker"
 BATCH_SIZE = 250
-CAP = 10_000  # PubMed returns at most the first 10,000 hits of a query
+CAP = 10_000  # PubMed returns at most the first 10,000 hits of a query: a search of up to CAP hits is whole
 FIRST_DATE = date(1781, 1, 1)  # older than anything PubMed indexes
 DOCTYPE_RE = re.compile(rb"(<!DOCTYPE[^>]*?)\"http://(www\.ncbi\.nlm\.nih\.gov|dtd\.nlm\.nih\.gov)/")
 
@@ -150,7 +150,7 @@ def date_windows(
     """Searches over entry-date windows that each stay under the cap (bisection). A single day over the cap is
     reported loudly and its first 10,000 records are taken."""
     search = esearch(client, settings, term, datetype=datetype, mindate=start, maxdate=end, label=label)
-    if search.count < CAP:
+    if search.count <= CAP:
         if search.count:
             yield search
         return
@@ -172,7 +172,7 @@ def fetch_line(client: HttpClient, settings: Settings, query: Query, since: date
     today = now.date()
     if since is None:
         search = esearch(client, settings, term, label=label)
-        if search.count < CAP:
+        if search.count <= CAP:
             yield from fetch_search(client, settings, search)
             return
         expected = search.count

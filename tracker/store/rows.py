@@ -65,10 +65,13 @@ def raw_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps(..., ensure_ascii=False) builds one per call
+
+
 def _json(value: Any) -> str:
     if isinstance(value, tuple) and all(type(v) is str for v in value):  # the common case: a list of names
-        return json.dumps(list(value), ensure_ascii=False)
-    return json.dumps(as_plain(value), ensure_ascii=False)
+        return _ENCODE(value)
+    return _ENCODE(as_plain(value))
 
 
 def trial_row(trial: Trial) -> dict[str, Any]:
