@@ -345,3 +345,19 @@ def test_without_a_base_url_feed_links_are_relative(world):
     assert feed.entries[0].links[0].href.endswith("digest-2026-11-23.html")
     raw = (Path(world["env"]["TRACKER_REPORTS"]) / "feed.xml").read_text()
     assert 'href="digest-2026-11-23.html"' in raw
+
+
+def test_a_template_cache_that_cannot_be_read_or_written_never_stops_a_digest(world, tmp_path, monkeypatch):
+    from tracker import digest as digest_module
+    from tracker import reports
+
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be")
+    monkeypatch.setattr(reports, "_template_cache", lambda: reports.TemplateCache(directory=str(blocked)))
+    digest_module._environment.cache_clear()
+    try:
+        result = invoke(world["env"], "digest", "--since", "2026-11-01", "--until", "2026-11-24", now="2026-11-24T07:00:00Z")
+        assert result.exit_code == 0, result.output
+        assert "## Line first" in (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-24.md").read_text()
+    finally:
+        digest_module._environment.cache_clear()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 
 from .errors import TrackerError
 
@@ -33,9 +33,36 @@ def record_url(record_id: str) -> str:
     return f"https://pubmed.ncbi.nlm.nih.gov/{record_id}/"
 
 
+class TemplateCache(FileSystemBytecodeCache):
+    """Compiled templates kept between runs in Jinja's own per-user directory under the system's temp dir (created
+    0700 and checked to be the user's); keyed by the template's source, so an edited template recompiles. Compiling
+    the digest templates was half of a first render (86 -> 37 ms at full scale). A cache never stops a report: any
+    file error only means compiling again."""
+
+    def load_bytecode(self, bucket: Any) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache() -> TemplateCache | None:
+    try:
+        return TemplateCache()
+    except (OSError, RuntimeError):  # no safe temp directory: compile every time
+        return None
+
+
 def template_environment(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("tracker", "templates"),
+        bytecode_cache=_template_cache(),
         autoescape=autoescape,  # by flag: select_autoescape would miss the .j2 suffix
         undefined=StrictUndefined,
         trim_blocks=True,
