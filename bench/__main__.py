@@ -107,7 +107,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     store = open_store(path)
     conn = store.db.conn
     mine, base, ranked = {True: [], False: []}, {True: [], False: []}, {True: [], False: []}
-    from tracker.search import fts_query
+    from tracker.search import fts_query, searched_tables
 
     for repeat in range(2):  # the first pass warms the page cache; the second is measured
         for text, opts in SEARCHES:
@@ -117,10 +117,11 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
             search_local(store, text, source=opts.get("source", "all"), f=f, limit=20).hits
             t1 = time.perf_counter()
             match = fts_query(text)
-            for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):
+            tables = searched_tables(opts.get("source", "all"), f)
+            for table in tables:
                 conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? LIMIT 20", (match,)).fetchall()
             t2 = time.perf_counter()
-            for table in (["trials"] if f.trials_only or opts.get("source") == "trials" else ["publications"] if opts.get("source") == "publications" else ["trials", "publications"]):
+            for table in tables:
                 conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? ORDER BY rank LIMIT 20", (match,)).fetchall()
             t3 = time.perf_counter()
             if repeat:

@@ -8,6 +8,7 @@ import functools
 import json
 import smtplib
 import ssl
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -162,9 +163,13 @@ def _order(queries: list[Query]) -> dict[str, int]:
     return {q.name: i for i, q in enumerate(queries)}
 
 
+def _names(record: dict[str, Any]) -> list[str]:
+    """The topic lines that matched a record ('a|b' from the store), each once."""
+    return list(dict.fromkeys(n for n in (record.get("queries") or "").split("|") if n))
+
+
 def _lines_of(record: dict[str, Any], order: dict[str, int]) -> list[str]:
-    names = [n for n in (record.get("queries") or "").split("|") if n]
-    return sorted(dict.fromkeys(names), key=lambda n: (order.get(n, len(order)), n))
+    return sorted(_names(record), key=lambda n: (order.get(n, len(order)), n))
 
 
 def _place(items: Iterable[dict[str, Any]], order: dict[str, int], lines: dict[str, Line], attr: str) -> None:
@@ -255,14 +260,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
 
 def _baseline_counts(lines: list[Line], trials: list[dict[str, Any]], pubs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records per topic line and source, each record counted under every line that matched it."""
-    def per_line(records: list[dict[str, Any]]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for record in records:
-            for name in set(n for n in (record.get("queries") or "").split("|") if n):
-                counts[name] = counts.get(name, 0) + 1
-        return counts
-
-    t, p = per_line(trials), per_line(pubs)
+    t = Counter(name for record in trials for name in _names(record))
+    p = Counter(name for record in pubs for name in _names(record))
     return [{"name": line.name, "title": line.title, "trials": t.get(line.name, 0), "publications": p.get(line.name, 0)} for line in lines]
 
 

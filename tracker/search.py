@@ -106,10 +106,17 @@ class LocalResult:
     windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
 
 
+def searched_tables(source: str, f: RecordFilter) -> list[str]:
+    """The tables a search reads: --source, narrowed to trials by a trial-only filter (status, phase, results)."""
+    if f.trials_only or source == "trials":
+        return ["trials"]
+    return ["publications"] if source == "publications" else ["trials", "publications"]
+
+
 def search_local(store: Store, text: str | None, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
     """Trials and publications matching the text, best first (bm25); filters narrow as in export. Without a text,
     the records the filters select, newest first (`tracker search --line NAME` lists a topic line)."""
-    kinds = ["trials"] if f.trials_only or source == "trials" else ["publications"] if source == "publications" else ["trials", "publications"]
+    kinds = searched_tables(source, f)
     if text is None and not raw:
         hits = [_trial_hit(r) if kind == "trials" else _publication_hit(r)
                 for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]

@@ -15,7 +15,8 @@ from datasette.database import Database
 from datasette.plugins import pm
 from markupsafe import Markup, escape
 
-from .store import open_store
+from .store import JSON_COLUMNS, open_store
+from .store import RAW_COLUMNS as RAW_PAYLOADS
 
 DATABASE = "tracker"  # the database's name in Datasette's URLs: /tracker/trials
 STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pages' own CSS
@@ -23,12 +24,8 @@ STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pag
 CTGOV_TERMS = "https://clinicaltrials.gov/about-site/terms-conditions"
 NLM_TERMS = "https://www.nlm.nih.gov/web_policies.html#copyright"
 
-# Columns kept as JSON lists; shown on the pages as "a; b".
-LIST_COLUMNS = frozenset({
-    "phases", "conditions", "interventions", "countries", "study_references", "topic_lines",
-    "authors", "publication_types", "mesh_terms", "keywords", "nct_ids", "corrections",
-})
-RAW_COLUMNS = frozenset({"raw_json", "raw_xml"})  # the API's own answer, kept for back-fills: too long for a page
+LIST_COLUMNS = JSON_COLUMNS  # kept as JSON lists; shown on the pages as "a; b"
+RAW_COLUMNS = frozenset(RAW_PAYLOADS) - {"raw_hash"}  # the API's own answer, kept for back-fills: too long for a page
 
 TRIAL_COLUMNS = {
     "nct_id": "ClinicalTrials.gov identifier (NCT number).",

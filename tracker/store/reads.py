@@ -5,7 +5,7 @@ always renders the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .connection import Store
 from .rows import KINDS, RAW_COLUMNS
@@ -225,6 +225,23 @@ TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.
 PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """How search, listing and export read one table: its alias in the SQL, key, summary columns, recency, filters."""
+
+    alias: str
+    key: str
+    summary: str
+    recency: str  # the date a listing sorts newest first by
+    where: Callable[[RecordFilter], tuple[list[str], list[Any]]]
+
+
+LISTED = {
+    "trials": _Listed("t", "nct_id", TRIAL_SUMMARY, "coalesce(t.first_posted_date, t.start_date)", _trial_where),
+    "publications": _Listed("p", "pmid", PUBLICATION_SUMMARY, "p.sort_date", _publication_where),
+}
+
+
 SEARCH_WINDOW = 5_000
 
 
@@ -247,13 +264,8 @@ def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit
 def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None) -> list[dict[str, Any]]:
     """Two steps in one statement: rank the matches by bm25 and keep the best `limit` (filters applied), then cut
     snippets for those alone. snippet() in the ranking step ran for every match before the sort (1.5x the time)."""
-    fts = f"{kind}_fts"
-    if kind == "trials":
-        where, params = _trial_where(f)
-        alias, summary = "t", TRIAL_SUMMARY
-    else:
-        where, params = _publication_where(f)
-        alias, summary = "p", PUBLICATION_SUMMARY
+    fts, alias, summary = f"{kind}_fts", LISTED[kind].alias, LISTED[kind].summary
+    where, params = LISTED[kind].where(f)
     if min_rowid is not None:
         where.insert(0, f"{fts}.rowid >= ?")
         params.insert(0, min_rowid)
@@ -274,36 +286,22 @@ def _day(column: str) -> str:
 def select_listing(store: Store, *, kind: str, f: RecordFilter, limit: int) -> list[dict[str, Any]]:
     """Records the filters select, without a search text: newest first (trials by first posting, publications by date).
     The rank is minus the day number, so trials and publications listed together sort newest first too."""
-    if kind == "trials":
-        where, params = _trial_where(f)
-        sql = f"SELECT {TRIAL_SUMMARY}, NULL AS snippet, -{_day('coalesce(t.first_posted_date, t.start_date)')} AS rank FROM trials t"
-        tie = "t.nct_id DESC"
-    else:
-        where, params = _publication_where(f)
-        sql = f"SELECT {PUBLICATION_SUMMARY}, NULL AS snippet, -{_day('p.sort_date')} AS rank FROM publications p"
-        tie = "p.pmid DESC"
-    sql += (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY rank, {tie} LIMIT ?"
+    table = LISTED[kind]
+    where, params = table.where(f)
+    sql = (f"SELECT {table.summary}, NULL AS snippet, -{_day(table.recency)} AS rank FROM {kind} {table.alias}"
+           + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY rank, {table.alias}.{table.key} DESC LIMIT ?")
     return store.rows(sql, [*params, limit])
 
 
 def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None = None) -> Iterator[dict[str, Any]]:
     """Whole rows (without raw payloads) for export, streamed."""
-    if kind == "trials":
-        where, params = _trial_where(f)
-        columns = "t.*"
-        base = "FROM trials t"
-        fts = "trials_fts"
-        key = "t.nct_id"
-    else:
-        where, params = _publication_where(f)
-        columns = "p.*"
-        base = "FROM publications p"
-        fts = "publications_fts"
-        key = "p.pmid"
+    table = LISTED[kind]
+    where, params = table.where(f)
     if match:
-        where.insert(0, f"{key[:1]}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+        where.insert(0, f"{table.alias}.rowid IN (SELECT rowid FROM {kind}_fts WHERE {kind}_fts MATCH ?)")
         params.insert(0, match)
-    sql = f"SELECT {columns} {base}" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {key}"
+    sql = (f"SELECT {table.alias}.* FROM {kind} {table.alias}" + (" WHERE " + " AND ".join(where) if where else "")
+           + f" ORDER BY {table.alias}.{table.key}")
     cursor = store.execute(sql, params)
     names = [d[0] for d in cursor.description]
     for row in cursor:
