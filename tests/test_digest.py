@@ -361,3 +361,18 @@ def test_a_template_cache_that_cannot_be_read_or_written_never_stops_a_digest(wo
         assert "## Line first" in (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-24.md").read_text()
     finally:
         digest_module._environment.cache_clear()
+
+
+def test_a_first_run_whose_updates_all_failed_does_not_use_up_the_baseline(env, settings, fake_ctgov):
+    fake_ctgov.always = lambda request: Response("down", status=503)
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT)
+    assert invoke(env, "run", "--format", "md", now="2026-11-23T06:00:00Z").exit_code == 1
+    fake_ctgov.always = None
+    fake_ctgov.set_studies(real_studies())
+    assert invoke(env, "run", "--format", "md", now="2026-11-24T06:00:00Z").exit_code == 0
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-24.md").read_text()
+    assert md.startswith("# Stem-cell approaches to hair loss: baseline digest to 2026-11-24\n")
+    assert len(re.findall(r"^- \*\*.+?\*\* \[NCT\d{8}\]", md.split("### New trials", 1)[1], re.M)) == 10
+    # and the digest after it is an ordinary one
+    assert invoke(env, "run", "--format", "md", now="2026-11-25T06:00:00Z").exit_code == 0
+    assert "baseline" not in (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.md").read_text().split("\n", 1)[0]

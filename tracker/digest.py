@@ -25,6 +25,7 @@ from .signals import KINDS as SIGNAL_KINDS
 from .store import (
     Store,
     iso,
+    select_baseline_given,
     save_digest,
     select_digests,
     select_failed_runs,
@@ -247,7 +248,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     for line in ordered:
         line.chart = select_year_counts(store, line.name, end)
     digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
-    if start == EPOCH:  # the first digest of a database: the backlog as counts, not a list nobody reads
+    # The first digest of a database (or the first with records): the backlog as counts, not a list nobody reads.
+    if start == EPOCH or not select_baseline_given(store):
         digest.baseline = _baseline_counts(ordered, trials, pubs)
         for line in ordered:
             _keep_most_recent(line)

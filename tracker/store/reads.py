@@ -156,6 +156,17 @@ def select_last_digest_end(store: Store) -> str | None:
     return row["end"] if row else None
 
 
+def select_baseline_given(store: Store) -> bool:
+    """Whether a digest written so far had stored records to show. Until one had, the next digest is the baseline
+    (a first run whose updates all failed writes a digest, but it is not the baseline)."""
+    row = _one(store.rows(
+        "SELECT (SELECT 1 FROM trials WHERE first_seen_at < d.end LIMIT 1) AS trials, "
+        "(SELECT 1 FROM publications WHERE first_seen_at < d.end LIMIT 1) AS publications "
+        "FROM (SELECT max(window_end) AS end FROM digests) AS d WHERE d.end IS NOT NULL"
+    ))
+    return bool(row and (row["trials"] or row["publications"]))
+
+
 def select_digests(store: Store, limit: int = 50) -> list[dict[str, Any]]:
     return store.rows("SELECT * FROM digests ORDER BY window_end DESC, id DESC LIMIT ?", (limit,))
 
