@@ -180,3 +180,13 @@ def test_serve_on_a_missing_database_says_so_in_one_line_and_creates_nothing(tmp
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: no database at {missing} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH"
     assert not missing.exists()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_before_announcing_anything(served):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)], env=served["env"])
+    assert result.exit_code == 1 and "Serving" not in result.output
+    assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ") and result.output.count("\n") == 1

@@ -387,6 +387,7 @@ def serve(settings: Settings, quiet: bool, host: str, port: int) -> None:
     from . import serve as serving  # Datasette takes half a second to import: only this command pays it
 
     app = serving.datasette_app(settings.db_path)
+    sock = serving.listen(host, port)
     if not quiet:
         click.echo(f"Serving {settings.db_path} read-only at http://{host}:{port}/{serving.DATABASE} (Ctrl-C stops)")
-    serving.run(app, host=host, port=port)
+    serving.run(app, sock)

@@ -5,6 +5,7 @@ over plain text and the canned queries people ask for. Everything Datasette is t
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from datasette.database import Database
 from datasette.plugins import pm
 from markupsafe import Markup, escape
 
+from .errors import TrackerError
 from .store import JSON_COLUMNS, open_store
 from .store import RAW_COLUMNS as RAW_PAYLOADS
 
@@ -266,5 +268,15 @@ def datasette_app(db_path: Path) -> Datasette:
     return ds
 
 
-def run(ds: Datasette, *, host: str, port: int) -> None:
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced: a port in use is one clear error, not a server
+    that says it is serving and then exits."""
+    try:
+        return socket.create_server((host, port), reuse_port=False)
+    except OSError as exc:
+        raise TrackerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def run(ds: Datasette, sock: socket.socket) -> None:
+    server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning"))
+    server.run(sockets=[sock])
