@@ -265,7 +265,9 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
     expected = None
     for page in fetch_studies(client, settings.ctgov_url, search_params(query, since=since)):
         expected = page.total_count if page.total_count is not None else expected
-        yield Batch(list(parse_page(page)), expected)
+        with gc_paused():  # a page holds a million young objects: each collector pass would walk them all
+            trials = list(parse_page(page))
+        yield Batch(trials, expected)
 
 
 # CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.
