@@ -1,5 +1,6 @@
 """Ingest throughput and memory, each run in a child process (`python -m bench.ingest KIND WHO N URL`) so its peak RSS
-is its own. KIND: trials | publications; WHO: floor | tracker. Prints one JSON line."""
+is its own. KIND: trials | publications; WHO: floor | floor+fts (the floor
+plus an FTS5 index of the same searchable text) | tracker. Prints one JSON line."""
 
 from __future__ import annotations
 
@@ -17,12 +18,33 @@ import requests
 from lxml import etree
 
 
-def floor_trials(url: str, db: Path) -> int:
+TRIAL_TEXT = ("title", "official_title", "conditions", "interventions", "lead_sponsor")  # what the tracker indexes
+ARTICLE_TEXT = ("title", "abstract", "mesh_terms", "authors")
+
+
+def _index(conn: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> None:
+    """FTS5 over the same text the tracker indexes, built the cheapest way: one 'rebuild' of an external-content
+    index over the loaded table, after every row is in."""
+    conn.execute(f"CREATE VIRTUAL TABLE {table}_fts USING fts5({', '.join(columns)}, content='{table}', tokenize='porter')")
+    conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
+
+
+def _trial_text(protocol: dict) -> tuple:
+    ident = protocol["identificationModule"]
+    return (ident.get("officialTitle"), "; ".join(protocol.get("conditionsModule", {}).get("conditions", [])),
+            "; ".join(f"{i.get('type')}: {i.get('name')}" for i in protocol.get("armsInterventionsModule", {}).get("interventions", [])),
+            protocol.get("sponsorCollaboratorsModule", {}).get("leadSponsor", {}).get("name"))
+
+
+def floor_trials(url: str, db: Path, fts: bool) -> int:
     """Download every page, decode each study with raw_decode (its own text kept as the payload, as the tracker keeps
-    it, with no second serialisation), executemany the rows into one bare table in one transaction."""
+    it, with no second serialisation), executemany the rows into one bare table in one transaction. With fts, also
+    the rest of the searchable text and an FTS5 index of it."""
     session = requests.Session()
     conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE t (nct_id TEXT PRIMARY KEY, title TEXT, status TEXT, raw_json TEXT)")
+    text_columns = ", official_title TEXT, conditions TEXT, interventions TEXT, lead_sponsor TEXT" if fts else ""
+    conn.execute(f"CREATE TABLE t (nct_id TEXT PRIMARY KEY, title TEXT, status TEXT, raw_json TEXT{text_columns})")
+    insert = f"INSERT INTO t VALUES (?, ?, ?, ?{', ?, ?, ?, ?' if fts else ''})"
     decode = json.JSONDecoder().raw_decode
     token, n = None, 0
     conn.execute("BEGIN")
@@ -36,27 +58,39 @@ def floor_trials(url: str, db: Path) -> int:
             if text[i] == "]":
                 break
             s, end = decode(text, i)
-            ident = s["protocolSection"]["identificationModule"]
-            rows.append((ident["nctId"], ident.get("briefTitle"), s["protocolSection"].get("statusModule", {}).get("overallStatus"), text[i:end]))
+            protocol = s["protocolSection"]
+            ident = protocol["identificationModule"]
+            row = (ident["nctId"], ident.get("briefTitle"), protocol.get("statusModule", {}).get("overallStatus"), text[i:end])
+            rows.append(row + _trial_text(protocol) if fts else row)
             i = end
         token = json.loads("{" + text[i + 1:].lstrip(" \n\r\t,")).get("nextPageToken")  # the keys after the studies
-        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+        conn.executemany(insert, rows)
         n += len(rows)
         if not token or not rows:
             break
+    if fts:
+        _index(conn, "t", TRIAL_TEXT)
     conn.execute("COMMIT")
     conn.close()
     return n
 
 
-def floor_publications(url: str, db: Path, total: int, batch: int) -> int:
+def _article_text(a: etree._Element) -> tuple:
+    abstract = " ".join("".join(x.itertext()) for x in a.iterfind("MedlineCitation/Article/Abstract/AbstractText"))
+    mesh = "; ".join(d.text or "" for d in a.iterfind("MedlineCitation/MeshHeadingList/MeshHeading/DescriptorName"))
+    authors = "; ".join(f"{x.findtext('LastName')} {x.findtext('Initials')}" for x in a.iterfind("MedlineCitation/Article/AuthorList/Author"))
+    return abstract or None, mesh or None, authors or None
+
+
+def floor_publications(url: str, db: Path, total: int, batch: int, fts: bool) -> int:
     """esearch once, efetch every batch, parse it with lxml (the fastest tree build), executemany (pmid, title, xml) in one
-    transaction."""
+    transaction. With fts, also the abstract, MeSH terms and authors and an FTS5 index of them."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     session = requests.Session()
     session.post(url + "/esearch.fcgi", data={"db": "pubmed", "term": "x", "usehistory": "y"}, timeout=60).content
     conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE p (pmid TEXT PRIMARY KEY, title TEXT, raw_xml TEXT)")
+    conn.execute(f"CREATE TABLE p (pmid TEXT PRIMARY KEY, title TEXT, raw_xml TEXT{', abstract TEXT, mesh_terms TEXT, authors TEXT' if fts else ''})")
+    insert = f"INSERT INTO p VALUES (?, ?, ?{', ?, ?, ?' if fts else ''})"
     conn.execute("BEGIN")
     n = 0
     for start in range(0, total, batch):
@@ -64,9 +98,11 @@ def floor_publications(url: str, db: Path, total: int, batch: int) -> int:
                                                          "retmax": batch, "retmode": "xml"}, timeout=60).content
         root = etree.fromstring(body, parser)
         rows = [(a.findtext("MedlineCitation/PMID"), "".join(a.find("MedlineCitation/Article/ArticleTitle").itertext()),
-                 etree.tostring(a, encoding="unicode", with_tail=False)) for a in root.iter("PubmedArticle")]
-        conn.executemany("INSERT INTO p VALUES (?, ?, ?)", rows)
+                 etree.tostring(a, encoding="unicode", with_tail=False)) + (_article_text(a) if fts else ()) for a in root.iter("PubmedArticle")]
+        conn.executemany(insert, rows)
         n += len(rows)
+    if fts:
+        _index(conn, "p", ARTICLE_TEXT)
     conn.execute("COMMIT")
     conn.close()
     return n
@@ -101,9 +137,10 @@ def main() -> None:
             import tracker.http, tracker.models, tracker.settings, tracker.sources, tracker.store, tracker.update  # noqa: F401,E401
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
-        if who == "floor":
+        if who in ("floor", "floor+fts"):
+            fts = who == "floor+fts"
             gc.disable()  # the floor takes every shortcut: the tracker pauses the collector while it parses
-            done = floor_trials(url, db) if kind == "trials" else floor_publications(url, db, n, 250)
+            done = floor_trials(url, db, fts) if kind == "trials" else floor_publications(url, db, n, 250, fts)
             gc.enable()
         else:
             done = tracker_ingest(kind, url, db)

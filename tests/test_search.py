@@ -1,6 +1,7 @@
 """Search, show and export over a store filled from the real recordings; --live against a local server."""
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -271,13 +272,24 @@ def test_full_text_search_indexes_list_columns_as_plain_text_and_stays_consisten
     pub = next(p for p in filled["pubs"].values() if len(p.authors) >= 2)
     assert db.execute("SELECT authors FROM publications_text WHERE text_rowid = (SELECT rowid FROM publications WHERE pmid = ?)",
                       [pub.pmid]).fetchone()[0] == "; ".join(pub.authors)
-    # edits and deletions keep the index equal to its content view
-    db.execute("UPDATE trials SET conditions = ? WHERE nct_id = ?", ['["Alopecia \\"zzareata\\"", "Hair loss"]', trial.nct_id])
+    # a record saved again with new text, a new record and a deletion keep the index equal to its content view
+    rowid = db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [trial.nct_id]).fetchone()[0]
+    old_word = next(w for w in re.findall(r"[A-Za-z]{4,}", " ".join(trial.conditions)) if not w.lower().startswith("alopec"))
+    def matches(term):
+        return [r[0] for r in db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ?", [term])]
+    assert rowid in matches(f'conditions:"{old_word}"')
+    edited = dataclasses.replace(trial, conditions=('Alopecia "zzareata"',), raw_json=trial.raw_json + " ")
+    fresh = dataclasses.replace(trial, nct_id="NCT09999999", title="Zzfresh follicle study", raw_json=trial.raw_json + "  ")
+    store = open_store(settings.db_path)
+    with store.transaction():
+        save_trials(store, [edited, fresh], query="trials-line", run_id=None, now=NOW)
+    store.close()
     db.execute("DELETE FROM publications WHERE pmid = ?", [pub.pmid])
-    for table in ("trials_fts", "publications_fts"):
+    for table in ("trials_fts", "publications_fts"):  # raises when the index and its content view disagree
         db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
-    assert [r[0] for r in db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH 'zzareata'")] == [
-        db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [trial.nct_id]).fetchone()[0]]
+    assert matches("zzareata") == [rowid]
+    assert rowid not in matches(f'conditions:"{old_word}"')  # the old text left the index with the edit
+    assert matches("zzfresh") == [db.execute("SELECT rowid FROM trials WHERE nct_id = 'NCT09999999'").fetchone()[0]]
 
 
 def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov, fake_pubmed):

@@ -276,7 +276,8 @@ def m007_plain_text_search(db: sqlite_utils.Database) -> None:
     """Full-text search over plain text: list columns (conditions, interventions, MeSH terms, authors) are indexed and
     shown in snippets as "a; b", not as the JSON the table keeps. The index reads a view ({table}_text) that spells
     them out, so the text is not stored twice; triggers keep it current as before, and only when a searchable column
-    is written (sqlite-utils' triggers re-indexed a record for any update, a sweep's removed_at included)."""
+    is written (sqlite-utils' triggers re-indexed a record for any update, a sweep's removed_at included).
+    (m009 hands inserts and updates to the write layer.)"""
     for table, columns in FTS_TEXT.items():
         _plain_fts(db, table, columns)
 
@@ -304,3 +305,14 @@ def m008_topic_lines(db: sqlite_utils.Database) -> None:
             name = f"query_matches_{source}_{event.split()[0].lower()}"
             db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
                        f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")
+
+
+@migrations()
+def m009_index_text_in_bulk(db: sqlite_utils.Database) -> None:
+    """The write layer indexes new and rewritten records in one statement per batch (store/writes.py, index_text):
+    the per-row insert and update triggers made the FTS5 index cost 3-4x its bare price (10,000 trials: upsert
+    0.45 s with the trigger, 0.28 s with one bulk insert after it; publications 1.05 s against 0.55 s). The delete
+    trigger stays: the tracker never deletes a record, and an operator's DELETE keeps the index true."""
+    for table in FTS_TEXT:
+        for suffix in ("ai", "au"):
+            db.execute(f"DROP TRIGGER IF EXISTS {table}_{suffix}")

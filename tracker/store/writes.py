@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from ..models import Change, Publication, SaveResult, Trial
 from .connection import Store
-from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
+from .migrations import FTS_TEXT, LINE_YEARS_BACKFILL, topic_lines_sql
 from .rows import PUBLICATIONS, TRIALS, Kind, diff_row, iso, publication_row, raw_hash, trial_row
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -96,6 +96,8 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
         "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
         [(query, kind.source, record_id, stamp) for record_id in by_id],
     )
+    rewritten = [row[kind.key] for row in write if row[kind.key] in existing]
+    save_text_index(store, kind, rewritten, delete=True)  # the index forgets the text it is about to lose
     if write:  # after the matches, so each row's topic_lines is computed in its own upsert (no second row write)
         columns = list(write[0].keys())
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
@@ -108,7 +110,24 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
         )
         # positional tuples: sqlite3 binds them faster than named parameters from dicts
         conn.executemany(sql, [(*row.values(), stamp, stamp, row[kind.key]) for row in write])
+    save_text_index(store, kind, [row[kind.key] for row in write])
     return result, touched
+
+
+def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = False) -> None:
+    """Add the records' searchable text to the kind's FTS5 index, or with delete=True take it out (before a record is
+    rewritten: an external-content index must be told the exact text it indexed). One statement per chunk, read
+    from the {table}_text view: m009 says why this is not a per-row trigger. Whoever writes rows calls it."""
+    table, key = kind.table, kind.key
+    columns = ", ".join(FTS_TEXT[table])
+    command = f"{table}_fts, rowid, {columns}) SELECT 'delete', " if delete else f"rowid, {columns}) SELECT "
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        store.execute(
+            f"INSERT INTO {table}_fts ({command}text_rowid, {columns} FROM {table}_text "
+            f"WHERE text_rowid IN (SELECT rowid FROM {table} WHERE {key} IN ({','.join('?' * len(chunk))}))",
+            chunk,
+        )
 
 
 def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str) -> None:
