@@ -84,7 +84,48 @@ def requests_per_update(server: BenchServer) -> list[list[str]]:
             if changed == 0:
                 rows.append(["requests, 2nd update, nothing new", "3 lines", f"{2 * len(lines)} PubMed (at most)", f"{pm} PubMed",
                              f"{pm / (2 * len(lines)):.2f}x", "<= 2/line", ""])
+                rows.append(sweep_requests(server, settings, store_path=db, lines=lines))
     return rows
+
+
+def fewest_id_requests(base_url: str, ids: list[str], params: dict[str, str], limit: int) -> int:
+    """The fewest /studies requests that name every id in filter.ids with no URL over `limit` bytes, counted on the
+    URLs themselves (requests' own encoding), not with the tracker's arithmetic."""
+    import requests
+
+    def fits(k: int, start: int) -> bool:
+        query = {**params, "filter.ids": ",".join(ids[start:start + k]), "fields": "NCTId", "pageSize": "1000", "format": "json",
+                 "countTotal": "true", "pageToken": "x" * 40}  # room for a next-page token, as any client must leave
+        return len(requests.Request("GET", base_url.rstrip("/") + "/studies", params=query).prepare().url) <= limit
+    n, start = 0, 0
+    while start < len(ids):
+        lo, hi = 1, len(ids) - start
+        while lo < hi:  # the largest batch from `start` that fits
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid, start) else (lo, mid - 1)
+        start, n = start + lo, n + 1
+    return n
+
+
+def sweep_requests(server: BenchServer, settings, *, store_path: Path, lines) -> list[str]:
+    """A forced sweep of the stored trials: once against the registry, once per CT.gov line (no update before it)."""
+    from tracker.http import HttpClient
+    from tracker.sources.ctgov import MAX_URL
+    from tracker.store import open_store, select_trial_ids
+    from tracker.sweep import run_sweep
+
+    store = open_store(store_path)
+    ids = select_trial_ids(store)
+    server.stats(reset=True)
+    with HttpClient(settings) as client:
+        result = run_sweep(store, client, settings, lines, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    store.close()
+    made = sum(server.stats(reset=True).values())
+    fewest = fewest_id_requests(settings.ctgov_url, ids, {}, MAX_URL) + sum(
+        fewest_id_requests(settings.ctgov_url, ids, dict(q.ctgov), MAX_URL) for q in lines)
+    assert result.requests == made and not result.removed, (result, made)
+    return [f"requests, sweep of {len(ids):,} trials", f"registry + {len(lines)} lines", f"{fewest} CT.gov (fewest {MAX_URL:,}-byte URLs)",
+            f"{made} CT.gov", f"{made / fewest:.2f}x", "1.00x", f"{len(ids) * (len(lines) + 1) / made:,.0f} ids per request"]
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -73,6 +73,10 @@ class Handler(BaseHTTPRequestHandler):
         key = f"{kind}{total}/c{changed}/{rest}"
         with self.lock:
             self.counts[key] = self.counts.get(key, 0) + 1
+        if kind == "t" and "filter.ids" in params:  # the sweep: the asked-for studies that exist, NCT numbers only
+            ids = [i for i in params["filter.ids"].split(",") if i.startswith("NCT9") and int(i[4:]) < total]
+            body = json.dumps({"studies": [{"protocolSection": {"identificationModule": {"nctId": i}}} for i in ids]})
+            return self._send(body.encode(), "application/json")
         if kind == "t":
             only_changed = "LastUpdatePostDate" in params.get("filter.advanced", "")
             start = int(params.get("pageToken") or 0)
