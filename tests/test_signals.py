@@ -196,6 +196,12 @@ def registry_db(env):
     return env["TRACKER_DB"]
 
 
+def line_ids(env):
+    result = invoke(env, "search", "--line", "line", "--source", "trials", "--limit", "1000", "--json", now="2026-11-25T08:00:00Z")
+    assert result.exit_code == 0, result.output
+    return {hit["id"] for hit in json.loads(result.output)}
+
+
 def test_a_trial_no_longer_returned_by_its_line_is_flagged_and_a_removal_resolves_when_it_returns(registry, fake_ctgov):
     env, ids = registry["env"], registry["ids"]
     edited = ids[2]
@@ -203,9 +209,13 @@ def test_a_trial_no_longer_returned_by_its_line_is_flagged_and_a_removal_resolve
     assert invoke(env, "update", "--source", "ctgov", "--sweep", now="2026-11-24T06:00:00Z").exit_code == 0
     [flag] = signals_json(env, "--kind", "no_longer_matched")
     assert (flag["id"], flag["detail"]["line"]) == (edited, "line")
+    # --line means what the line returns today, as Datasette's topic-line facet does; the signal keeps the record in view
+    assert edited not in line_ids(env) and set(ids) - {edited} <= line_ids(env)
+    assert [s["id"] for s in signals_json(env, "--line", "line", "--kind", "no_longer_matched")] == [edited]
     fake_ctgov.line_filter = None
     assert invoke(env, "update", "--source", "ctgov", "--sweep", now="2026-11-25T06:00:00Z").exit_code == 0
     assert signals_json(env, "--kind", "no_longer_matched") == []
+    assert edited in line_ids(env)
     [resolved] = signals_json(env, "--kind", "no_longer_matched", "--all")
     assert (resolved["raised_at"], resolved["resolved_at"]) == ("2026-11-24T06:00:00Z", "2026-11-25T06:00:00Z")
 

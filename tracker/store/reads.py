@@ -207,7 +207,7 @@ def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any
     if f.has_results:
         where.append(f"{alias}.has_results = 1")
     if f.line:
-        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'ctgov' AND m.record_id = {alias}.nct_id)")
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'ctgov' AND m.record_id = {alias}.nct_id AND m.unmatched_at IS NULL)")
         params.append(f.line)
     if f.since:
         where.append(f"{alias}.start_date >= ?")
@@ -221,7 +221,7 @@ def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any
 def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
     where, params = _signal_where(f, f"{alias}.pmid")
     if f.line:
-        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid)")
+        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid AND m.unmatched_at IS NULL)")
         params.append(f.line)
     if f.since:
         where.append(f"{alias}.sort_date >= ?")
@@ -325,7 +325,7 @@ def select_line_trials(store: Store, line: str) -> list[dict[str, Any]]:
     return store.rows(
         "SELECT t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, t.enrollment, t.interventions, "
         "t.results_first_posted_date, t.url FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
-        "WHERE m.query = ? AND m.source = 'ctgov' ORDER BY t.nct_id",
+        "WHERE m.query = ? AND m.source = 'ctgov' AND m.unmatched_at IS NULL ORDER BY t.nct_id",
         (line,),
     )
 
@@ -334,7 +334,8 @@ def select_line_publications(store: Store, line: str, since: str) -> list[dict[s
     return store.rows(
         "SELECT p.pmid, p.title, p.journal, p.journal_abbrev, p.pub_date, p.sort_date, p.entrez_date, p.publication_types, p.doi, p.is_retracted "
         "FROM query_matches m JOIN publications p ON p.pmid = m.record_id "
-        "WHERE m.query = ? AND m.source = 'pubmed' AND coalesce(p.entrez_date, p.sort_date) >= ? ORDER BY p.sort_date DESC, p.pmid",
+        "WHERE m.query = ? AND m.source = 'pubmed' AND m.unmatched_at IS NULL AND coalesce(p.entrez_date, p.sort_date) >= ? "
+        "ORDER BY p.sort_date DESC, p.pmid",
         (line, since),
     )
 
