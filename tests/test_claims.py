@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -95,6 +96,9 @@ def test_every_shipped_claim_is_checked_live(env, settings, fake_ctgov, fake_pub
     assert results["C5"]["summary"].startswith("Citation verified: Matsumura H, Nishimura EK. Hair follicle aging")
     assert "Extended by" in results["C5"]["summary"]
     assert "For review:" in results["C6"]["summary"] and "Randomized Controlled Trial" in results["C6"]["summary"]
+    counted = re.search(r"For review: (\d+) newer .* (\d+) listed here .*PubMed counts (\d+)\.", results["C6"]["summary"])
+    assert counted, results["C6"]["summary"]  # a partial list says it is partial
+    assert int(counted.group(2)) == len(results["C6"]["evidence"]) < int(counted.group(1)) == int(counted.group(3))
     assert all(v["since_last_check"] == "first check" for v in results.values())
     c2_query = [r for r in fake_ctgov.requests if r.get("filter.overallStatus") == "COMPLETED"]
     assert c2_query and c2_query[0]["filter.advanced"] == "AREA[StudyType]INTERVENTIONAL AND AREA[HasResults]true"

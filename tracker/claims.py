@@ -226,7 +226,8 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
         return Outcome("CURRENT", f"No newer {kind}{scope} since {claim.as_of}.")
     verdict = p.get("verdict_if_found", "REVIEW")
     lead = "Extended by" if verdict == "CURRENT" else "For review:"
-    return Outcome(verdict, f"{lead} {n} newer {kind}{scope} since {claim.as_of}.", list(found.values()))
+    listed = "" if len(found) >= n else f" {len(found)} listed here (those stored and PubMed's most recent); PubMed counts {live_count}."
+    return Outcome(verdict, f"{lead} {n} newer {kind}{scope} since {claim.as_of}.{listed}", list(found.values()))
 
 
 CHECKERS = {"count": check_count, "none_exists": check_none_exists, "citation": check_citation, "newer_evidence": check_newer_evidence}
