@@ -265,7 +265,7 @@ def test_unusable_database_paths_get_one_line(env, settings, db_path, message):
 def test_commands_that_only_read_create_nothing_at_a_mistyped_path(env, settings, tmp_path):
     write_query(settings.queries_dir, "line", ctgov=LINE)
     typo = tmp_path / "dta" / "tracker.db"
-    for command in (["search", "x"], ["show", "NCT00000001"], ["export", "publications", "--format", "ris"]):
+    for command in (["search", "x"], ["show", "NCT00000001"], ["export", "publications", "--format", "ris"], ["signals"], ["serve", "--port", "8999"]):
         result = invoke(env, *command, "--db", str(typo))
         assert (result.exit_code, result.output) == (1, f"Error: no database at {typo} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH\n")
     assert not typo.parent.exists()
