@@ -260,3 +260,14 @@ def test_save_run_start_is_visible_to_a_second_connection(tmp_path):
         other = sqlite3.connect(tmp_path / "t.db")
         assert other.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone() == ("running",)
         other.close()
+
+
+def test_list_columns_are_written_byte_for_byte_as_json_would_write_them():
+    import json
+
+    from tracker.store.rows import _json
+
+    awkward = ('say "hi"', "back\\slash", "tab\tnew\nline\x01", "Hôpital – 睡眠", "\u2028\u2029", "emoji 🧬", "")
+    for value in [(), ("one",), awkward, tuple(reversed(awkward))]:
+        assert _json(value) == json.dumps(list(value), ensure_ascii=False)
+        assert json.loads(_json(value)) == list(value)

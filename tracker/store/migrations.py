@@ -309,7 +309,7 @@ def m008_topic_lines(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m009_index_text_in_bulk(db: sqlite_utils.Database) -> None:
-    """The write layer indexes new and rewritten records in one statement per batch (store/writes.py, index_text):
+    """The write layer indexes new and rewritten records in one statement per batch (store/writes.py, save_text_index):
     the per-row insert and update triggers made the FTS5 index cost 3-4x its bare price (10,000 trials: upsert
     0.45 s with the trigger, 0.28 s with one bulk insert after it; publications 1.05 s against 0.55 s). The delete
     trigger stays: the tracker never deletes a record, and an operator's DELETE keeps the index true."""
