@@ -196,8 +196,22 @@ def _signal_where(f: RecordFilter, key: str) -> tuple[list[str], list[Any]]:
     return [f"EXISTS (SELECT 1 FROM signals s WHERE s.record_id = {key} AND s.kind = ? AND s.resolved_at IS NULL)"], [f.signal]
 
 
+def _line_where(f: RecordFilter, source: str, key: str) -> tuple[list[str], list[Any]]:
+    """Records the line returns today: a match it has since lost (unmatched_at) is a no_longer_matched signal instead."""
+    if not f.line:
+        return [], []
+    return [f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = '{source}' AND m.record_id = {key} "
+            "AND m.unmatched_at IS NULL)"], [f.line]
+
+
+def _record_where(f: RecordFilter, source: str, key: str) -> tuple[list[str], list[Any]]:
+    """The filters both record kinds share: an open signal, a topic line."""
+    (signal, signal_params), (line, line_params) = _signal_where(f, key), _line_where(f, source, key)
+    return signal + line, signal_params + line_params
+
+
 def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any]]:
-    where, params = _signal_where(f, f"{alias}.nct_id")
+    where, params = _record_where(f, "ctgov", f"{alias}.nct_id")
     if f.status:
         where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
         params.extend(f.status)
@@ -206,9 +220,6 @@ def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any
         params.extend(f'%"{p}"%' for p in f.phase)
     if f.has_results:
         where.append(f"{alias}.has_results = 1")
-    if f.line:
-        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'ctgov' AND m.record_id = {alias}.nct_id AND m.unmatched_at IS NULL)")
-        params.append(f.line)
     if f.since:
         where.append(f"{alias}.start_date >= ?")
         params.append(f.since)
@@ -219,10 +230,7 @@ def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any
 
 
 def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
-    where, params = _signal_where(f, f"{alias}.pmid")
-    if f.line:
-        where.append(f"EXISTS (SELECT 1 FROM query_matches m WHERE m.query = ? AND m.source = 'pubmed' AND m.record_id = {alias}.pmid AND m.unmatched_at IS NULL)")
-        params.append(f.line)
+    where, params = _record_where(f, "pubmed", f"{alias}.pmid")
     if f.since:
         where.append(f"{alias}.sort_date >= ?")
         params.append(f.since)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..models import Change, Publication, SaveResult, Trial
 from .connection import Store
@@ -14,6 +14,13 @@ from .migrations import FTS_TEXT, LINE_YEARS_BACKFILL, topic_lines_sql
 from .rows import PUBLICATIONS, TRIALS, Kind, diff_row, iso, publication_row, raw_hash, trial_row
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
+
+
+def _chunks(ids: list[str]) -> Iterator[tuple[list[str], str]]:
+    """The ids CHUNK at a time, each chunk with its '?,?,...' for an IN (...) list."""
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 # -- runs ------------------------------------------------------------------------------------------
@@ -55,9 +62,8 @@ def _existing(store: Store, kind: Kind, ids: list[str]) -> dict[str, dict[str, A
     found: dict[str, dict[str, Any]] = {}
     year_column = "pub_year" if kind is PUBLICATIONS else "start_date"
     cols = ", ".join(dict.fromkeys([kind.key, "raw_hash", "first_seen_at", year_column, *kind.tracked]))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for row in store.rows(f"SELECT {cols} FROM {kind.table} WHERE {kind.key} IN ({','.join('?' * len(chunk))})", chunk):
+    for chunk, marks in _chunks(ids):
+        for row in store.rows(f"SELECT {cols} FROM {kind.table} WHERE {kind.key} IN ({marks})", chunk):
             found[row[kind.key]] = row
     return found
 
@@ -120,12 +126,11 @@ def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = 
     from the {table}_text view: m009 says why this is not a per-row trigger. Whoever writes rows calls it."""
     table, key = kind.table, kind.key
     columns = ", ".join(FTS_TEXT[table])
-    command = f"{table}_fts, rowid, {columns}) SELECT 'delete', " if delete else f"rowid, {columns}) SELECT "
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    target, values = (f"{table}_fts, rowid", "'delete', text_rowid") if delete else ("rowid", "text_rowid")
+    for chunk, marks in _chunks(ids):
         store.execute(
-            f"INSERT INTO {table}_fts ({command}text_rowid, {columns} FROM {table}_text "
-            f"WHERE text_rowid IN (SELECT rowid FROM {table} WHERE {key} IN ({','.join('?' * len(chunk))}))",
+            f"INSERT INTO {table}_fts ({target}, {columns}) SELECT {values}, {columns} FROM {table}_text "
+            f"WHERE text_rowid IN (SELECT rowid FROM {table} WHERE {key} IN ({marks}))",
             chunk,
         )
 
@@ -135,10 +140,9 @@ def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str
     year moved is moved in every line that had matched it."""
     ids = list(by_id)
     matched: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    for chunk, marks in _chunks(ids):
         matched.update(r[0] for r in store.execute(
-            f"SELECT record_id FROM query_matches WHERE query = ? AND source = ? AND record_id IN ({','.join('?' * len(chunk))})",
+            f"SELECT record_id FROM query_matches WHERE query = ? AND source = ? AND record_id IN ({marks})",
             [query, kind.source, *chunk],
         ))
     deltas: dict[tuple[str, int, str], int] = {}
