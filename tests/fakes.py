@@ -54,18 +54,22 @@ class FakeCtgov(FakeBase):
         self.recorded_pages: dict[str | None, dict] | None = None  # token -> literal recorded page
         self.total_override: int | None = None  # totalCount to report, for count checks
         self.line_filter: Callable[[dict, dict], bool] | None = None  # (params, study) -> does this search return it?
+        self.aliases: dict[str, str] = {}  # old NCT number -> the record it was merged into (GET answers 301)
 
     def install(self) -> None:
         self.httpserver.expect_request(re.compile(r"^/api/v2/studies$")).respond_with_handler(self.handle)
         self.httpserver.expect_request(re.compile(r"^/api/v2/studies/NCT\d{8}$")).respond_with_handler(self.handle_one)
 
     def handle_one(self, request: Request) -> Response:
-        """GET /studies/{nctId}: the record, or 404 as the registry answers for a number it no longer holds."""
+        """GET /studies/{nctId}: the record, 301 to the merged record for an alias, or 404 as the registry answers for
+        a number it no longer holds."""
         nct = request.path.rsplit("/", 1)[-1]
         self.requests.append({"path": request.path, **self.params(request)})
         faulty = self._fault(request)
         if faulty is not None:
             return faulty
+        if nct in self.aliases:
+            return Response("", status=301, headers={"Location": request.path.replace(nct, self.aliases[nct])})
         try:
             return Response(json.dumps(self.study(nct)), content_type="application/json")
         except KeyError:

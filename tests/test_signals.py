@@ -177,6 +177,32 @@ def test_the_sweep_finds_a_removed_record_and_confirms_it_by_its_number(registry
     assert "Needs attention:\n  removed (since 2026-11-24): No longer in ClinicalTrials.gov" in show.output
 
 
+def test_a_number_that_now_leads_to_another_record_is_merged_not_removed(registry, fake_ctgov):
+    env, old = registry["env"], registry["ids"][1]
+    new = "NCT99999901"
+    record = fake_ctgov.study(old)
+    record["protocolSection"]["identificationModule"]["nctId"] = new  # the registry holds it under the new number only
+    fake_ctgov.aliases[old] = new
+    result = invoke(env, "update", "--source", "ctgov", "--sweep", now="2026-11-24T06:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert f"merged {old} -> {new}" in result.output
+    assert signals_json(env, "--kind", "removed") == []
+    [flag] = signals_json(env, "--kind", "merged")
+    assert (flag["id"], flag["detail"]["merged_into"], flag["raised_at"]) == (old, new, "2026-11-24T06:00:00Z")
+    assert flag["summary"].startswith(f"Merged in ClinicalTrials.gov: asked for {old} by its number, the registry answered with {new}")
+    assert old not in [s["id"] for s in signals_json(env) if s["kind"] != "merged"]  # the frozen copy raises nothing else
+    assert old in line_ids(env)  # still the line's: the line check does not read a merge as an edit
+    show = json.loads(invoke(env, "show", old, "--json", now="2026-11-24T08:00:00Z").output)
+    assert show["record"]["merged_into"] == new
+    # the registry splits them again: the number answers as itself, and the signal resolves
+    record["protocolSection"]["identificationModule"]["nctId"] = old
+    del fake_ctgov.aliases[old]
+    assert invoke(env, "update", "--source", "ctgov", "--sweep", now="2026-11-25T06:00:00Z").exit_code == 0
+    assert signals_json(env, "--kind", "merged") == []
+    [closed] = signals_json(env, "--kind", "merged", "--all")
+    assert closed["resolved_at"] == "2026-11-25T06:00:00Z"
+
+
 def test_an_error_from_the_registry_is_never_read_as_a_removal(registry, fake_ctgov):
     from werkzeug import Response
 

@@ -53,7 +53,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (result.fetched, result.new, result.changed) == (len(trials), len(trials), 0)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["nct_id"]: r for r in all_rows(store, "SELECT * FROM trials")}
-        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp, "removed_at": None, "topic_lines": '["line-a"]'} for t in trials}
+        assert stored == {t.nct_id: {**trial_row(t), "first_seen_at": stamp, "updated_at": stamp, "removed_at": None, "merged_into": None, "topic_lines": '["line-a"]'} for t in trials}
 
         # the registry edits one study: status, completion date and results
         index = next(i for i, s in enumerate(studies) if "statusModule" in s["protocolSection"])
@@ -70,7 +70,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert (again.new, again.changed) == (0, 1)
         later = "2026-12-01T06:00:00Z"
         assert all_rows(store, "SELECT * FROM trials WHERE nct_id = ?", (trial.nct_id,)) == [
-            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later, "removed_at": None, "topic_lines": '["line-a"]'}
+            {**trial_row(trial), "first_seen_at": stamp, "updated_at": later, "removed_at": None, "merged_into": None, "topic_lines": '["line-a"]'}
         ]
         changes = [{k: c[k] for k in ("nct_id", "field", "old_value", "new_value", "detected_at", "run_id")}
                    for c in reversed(select_changes(store, "trials", trial.nct_id))]

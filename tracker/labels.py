@@ -9,6 +9,7 @@ from typing import Any
 SIGNAL_LABELS = {
     "retracted_linked": "Retracted evidence",
     "removed": "Removed from the registry",
+    "merged": "Merged into another registry record",
     "results_overdue": "Results overdue",
     "completion_slipped": "Completion date slipped",
     "stale_status": "Status out of date",

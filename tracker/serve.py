@@ -65,6 +65,7 @@ TRIAL_COLUMNS = {
     "first_seen_at": "When the tracker first stored the trial (UTC).",
     "updated_at": "When the tracker last wrote the row (UTC).",
     "removed_at": "When a registry sweep found the record gone from ClinicalTrials.gov (empty: present).",
+    "merged_into": "The NCT number this record's number now leads to, when the registry merged it into another (empty: not merged).",
     "raw_json": "The record as ClinicalTrials.gov returned it.",
     "raw_hash": "Hash of raw_json: a changed hash is a changed record.",
 }
@@ -199,7 +200,7 @@ def metadata() -> dict[str, Any]:
                                               "unmatched_at": "When the line stopped returning it (empty: it still does)."},
                                   "facets": ["query", "source"]},
                 "signals": {"description": "Evidence signals, open and resolved; none is ever deleted. See the README's Evidence signals.",
-                            "columns": {"kind": "results_overdue, completion_slipped, stale_status, removed, no_longer_matched or retracted_linked.",
+                            "columns": {"kind": "results_overdue, completion_slipped, stale_status, removed, merged, no_longer_matched or retracted_linked.",
                                         "record_id": "NCT number or PMID.", "scope": "The topic line or claim the signal concerns, when it has one.",
                                         "raised_at": "When the signal opened (UTC).", "resolved_at": "When it cleared (empty: open).",
                                         "rank": "Seriousness: lower is more serious.", "summary": "What the signal says, in words.",

@@ -1,5 +1,5 @@
 """Evidence signals: what needs a clinician's or editor's attention, computed from stored records alone. Every rule
-lives here (results_overdue, completion_slipped, stale_status, removed, no_longer_matched, retracted_linked);
+lives here (results_overdue, completion_slipped, stale_status, removed, merged, no_longer_matched, retracted_linked);
 refresh_signals recomputes them all after an update and keeps their history. A signal states a public-record fact,
 never a finding of misconduct."""
 
@@ -14,11 +14,11 @@ from typing import Any
 
 from .store import Store, iso, save_signals, select_signal_inputs
 
-KINDS = ("retracted_linked", "removed", "results_overdue", "completion_slipped", "stale_status", "no_longer_matched")
+KINDS = ("retracted_linked", "removed", "results_overdue", "completion_slipped", "stale_status", "merged", "no_longer_matched")
 ACTIVE = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 # Lower ranks are more serious; within a rank the larger delay comes first.
 RANKS = {"retracted_linked": 10, "removed": 20, "results_overdue_fdaaa": 30, "results_overdue": 40, "completion_slipped": 50,
-         "stale_status": 55, "results_overdue_published": 60, "no_longer_matched": 70}
+         "stale_status": 55, "results_overdue_published": 60, "merged": 65, "no_longer_matched": 70}
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 EXTENSION_MONTHS = 24  # a certification of delay or an extension moves the deadline by up to two more years
 
@@ -168,6 +168,14 @@ def removed(trial: dict[str, Any]) -> Signal:
                   RANKS["removed"], {"removed_at": trial["removed_at"], "last_status": trial.get("overall_status")})
 
 
+def merged(trial: dict[str, Any]) -> Signal:
+    return Signal("merged", trial["nct_id"],
+                  f"Merged in ClinicalTrials.gov: asked for {trial['nct_id']} by its number, the registry answered with "
+                  f"{trial['merged_into']} (the old number is now an alias); the record stored here no longer changes. "
+                  f"Follow {trial['merged_into']}.",
+                  RANKS["merged"], {"merged_into": trial["merged_into"], "last_status": trial.get("overall_status")})
+
+
 def no_longer_matched(nct_id: str, line: str, since: str) -> Signal:
     return Signal("no_longer_matched", nct_id,
                   f"Still in the registry but no longer returned by topic line {line} (its conditions, interventions or "
@@ -196,6 +204,9 @@ def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresh
     for trial in inputs["trials"]:
         if trial.get("removed_at"):
             found.append(removed(trial))
+            continue
+        if trial.get("merged_into"):  # its registry record lives on under another number: the rules read that one
+            found.append(merged(trial))
             continue
         nct = trial["nct_id"]
         for rule in (

@@ -1,7 +1,8 @@
 """The registry sweep: windowed updates never see a record that vanished, so every stored trial is asked for again
 by its NCT number (filter.ids, as many per request as the URL allows) at least every `sweep_days`. A record missing
 from a successful answer is asked for once more by itself before it is called removed; an error is never read as a
-removal. Each CT.gov topic line is also asked which of its stored trials it still returns."""
+removal, and a number that now leads to another record (an alias after a merge) is recorded as merged into it.
+Each CT.gov topic line is also asked which of its stored trials it still returns."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def run_sweep(
             lines[query.name] = ([i for i in stored if i in returned], gone)
             result.unmatched += len(gone)
         with store.transaction():
-            save_sweep_findings(store, now=now, present=sorted(present), removed=result.removed, lines=lines)
+            save_sweep_findings(store, now=now, present=sorted(present), removed=result.removed, lines=lines, merged=result.merged)
         save_sweep_end(store, sweep_id, now=now, status="ok", checked=len(ids), removed=len(result.removed),
                        unmatched=result.unmatched, requests=result.requests)
         return result

@@ -316,3 +316,11 @@ def m009_index_text_in_bulk(db: sqlite_utils.Database) -> None:
     for table in FTS_TEXT:
         for suffix in ("ai", "au"):
             db.execute(f"DROP TRIGGER IF EXISTS {table}_{suffix}")
+
+
+@migrations()
+def m010_merged_records(db: sqlite_utils.Database) -> None:
+    """merged_into on trials: the NCT number a stored trial's number now leads to, when a registry sweep asked for it
+    and ClinicalTrials.gov answered with another record (the old number is an alias: the records were merged, not
+    removed). Cleared when the number answers as itself again."""
+    db["trials"].add_column("merged_into", str)

@@ -369,7 +369,7 @@ def select_claim_flips(store: Store, start: str, end: str) -> list[dict[str, Any
 SIGNAL_TRIAL_COLUMNS = (
     "nct_id, title, overall_status, study_type, enrollment, enrollment_type, has_results, results_first_posted_date, "
     "results_first_submit_date, disp_first_submit_date, is_fda_regulated_drug, is_fda_regulated_device, "
-    "primary_completion_date, primary_completion_date_type, last_update_posted_date, removed_at"
+    "primary_completion_date, primary_completion_date_type, last_update_posted_date, removed_at, merged_into"
 )
 
 

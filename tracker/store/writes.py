@@ -108,7 +108,7 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
         columns = list(write[0].keys())
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
         if kind is TRIALS:
-            updates += ", removed_at = NULL"  # returned by the registry again: not removed
+            updates += ", removed_at = NULL, merged_into = NULL"  # returned by the registry as itself: neither removed nor merged
         sql = (
             f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at, topic_lines) "
             f"VALUES ({', '.join('?' * (len(columns) + 2))}, {topic_lines_sql(kind.source, '?')}) "
@@ -298,13 +298,21 @@ def save_sweep_end(store: Store, sweep_id: int, *, now: datetime, status: str, c
         )
 
 
-def save_sweep_findings(store: Store, *, now: datetime, present: list[str], removed: list[str], lines: dict[str, tuple[list[str], list[str]]]) -> None:
+def save_sweep_findings(
+    store: Store, *, now: datetime, present: list[str], removed: list[str], lines: dict[str, tuple[list[str], list[str]]],
+    merged: dict[str, str] | None = None,
+) -> None:
     """What a successful sweep found: records the registry holds (not removed), records it answered 'not found' for
-    (removed since now, unless already), and per topic line the records it still returns and those it no longer does."""
+    (removed since now, unless already), numbers that now lead to another record (merged: old -> new; a present
+    number not among them answers as itself), and per topic line the records it still returns and those it no
+    longer does."""
     stamp = iso(now)
+    merged = merged or {}
     conn = store.db.conn
     conn.executemany("UPDATE trials SET removed_at = NULL WHERE nct_id = ? AND removed_at IS NOT NULL", [(i,) for i in present])
     conn.executemany("UPDATE trials SET removed_at = ? WHERE nct_id = ? AND removed_at IS NULL", [(stamp, i) for i in removed])
+    conn.executemany("UPDATE trials SET merged_into = NULL WHERE nct_id = ? AND merged_into IS NOT NULL", [(i,) for i in present if i not in merged])
+    conn.executemany("UPDATE trials SET merged_into = ? WHERE nct_id = ? AND merged_into IS NOT ?", [(new, old, new) for old, new in merged.items()])
     for line, (matched, gone) in lines.items():
         conn.executemany(
             "UPDATE query_matches SET unmatched_at = NULL WHERE query = ? AND source = 'ctgov' AND record_id = ? AND unmatched_at IS NOT NULL",
