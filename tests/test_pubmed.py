@@ -1,6 +1,7 @@
 """PubMed: parsing every real efetch recording, esearch answers, and `tracker update --source pubmed` against a
 local E-utilities server replaying real articles."""
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -158,6 +159,18 @@ def test_markup_stripping_keeps_literal_angle_brackets():
 
     title = ET.fromstring("<T>Dose &lt;5 mg &amp; <i>x</i> &lt;script&gt;alert(1)&lt;/script&gt; 10<sup>3</sup></T>")
     assert pubmed_xml.flatten(title) == "Dose <5 mg & x <script>alert(1)</script> 103"
+
+
+def test_a_record_without_a_pmid_is_skipped_with_a_warning_and_the_rest_kept(caplog):
+    body, good = next((b, pubs) for b in (p.read_bytes() for p in efetch_files())
+                      if len(pubs := pubmed.parse_pubmed_xml(b)) >= 3 and not any(x.is_deleted for x in pubs))
+    first = good[0]
+    tag = f'<PMID Version="{first.version}">{first.pmid}</PMID>'.encode()
+    assert tag in body
+    broken = body.replace(tag, b"<PMID/>", 1)
+    caplog.set_level(logging.WARNING, logger="tracker.pubmed")
+    assert [p.pmid for p in pubmed.parse_pubmed_xml(broken)] == [p.pmid for p in good[1:]]
+    assert "skipped a PubMed PubmedArticle without a PMID" in caplog.text
 
 
 def test_empty_article_set_gives_no_records():

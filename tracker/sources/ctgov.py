@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
@@ -172,6 +173,16 @@ def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _list(value: Any) -> list[Any]:
+    """A list field, or an empty list when it is missing or not a list (the record is kept, the field read as empty)."""
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    """The non-empty strings of a list field, as given; anything else in it is ignored."""
+    return [v for v in _list(value) if isinstance(v, str) and v]
+
+
 def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
@@ -201,13 +212,13 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     completion, completion_type = _date(status.get("completionDateStruct"))
     interventions = [
         f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
-        for i in _module(p, "armsInterventionsModule").get("interventions") or []
+        for i in _list(_module(p, "armsInterventionsModule").get("interventions"))
         if isinstance(i, dict) and i.get("name")
     ]
-    countries = [loc.get("country") for loc in _module(p, "contactsLocationsModule").get("locations") or [] if isinstance(loc, dict)]
+    countries = _strings([loc.get("country") for loc in _list(_module(p, "contactsLocationsModule").get("locations")) if isinstance(loc, dict)])
     references = tuple(
         Reference(pmid=str(r["pmid"]).strip(), type=_text(r.get("type")))
-        for r in _module(p, "referencesModule").get("references") or []
+        for r in _list(_module(p, "referencesModule").get("references"))
         if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
     )
     oversight = _module(p, "oversightModule")
@@ -221,13 +232,13 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         acronym=_text(ident.get("acronym")),
         overall_status=_text(status.get("overallStatus")),
         why_stopped=_text(status.get("whyStopped")),
-        phases=tuple(design.get("phases") or ()),
+        phases=tuple(_strings(design.get("phases"))),
         study_type=_text(design.get("studyType")),
-        enrollment=int(count) if isinstance(count, (int, float)) else None,
+        enrollment=int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) else None,
         enrollment_type=_text(enrollment.get("type")),
         lead_sponsor=_text(lead.get("name")),
         lead_sponsor_class=_text(lead.get("class")),
-        conditions=_unique(list(_module(p, "conditionsModule").get("conditions") or [])),
+        conditions=_unique(_strings(_module(p, "conditionsModule").get("conditions"))),
         interventions=_unique(interventions),
         countries=_unique(countries),
         start_date=start,

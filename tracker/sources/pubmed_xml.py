@@ -4,6 +4,7 @@ entry point."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Iterator
 
@@ -13,6 +14,8 @@ from ..errors import ApiError
 from ..gc_pause import gc_paused
 from ..http import RetryableBody
 from ..models import Correction, Publication
+
+log = logging.getLogger("tracker.pubmed")
 
 NCT_RE = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
@@ -199,6 +202,8 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
     art = _index(art_el)
     data = _one(top, "PubmedData")
     pmid_el = _one(cit, "PMID")
+    if pmid_el is None:  # a second MedlineCitation holds it (malformed, seen in no recording): the one the caller keyed
+        pmid_el = article.find("MedlineCitation/PMID")
     journal = _one(art, "Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
     printed, sortable = parse_pub_date(issue.find("PubDate") if issue is not None else None)
@@ -308,6 +313,9 @@ def split_records(body: bytes) -> dict[str, str]:
     return records
 
 
+RECORD_PMID = {"PubmedArticle": "MedlineCitation/PMID", "PubmedBookArticle": "BookDocument/PMID"}
+
+
 def parse_pubmed_xml(body: bytes) -> list[Publication]:
     """An efetch PubmedArticleSet -> publications (articles, book articles, and deleted citations marked deleted).
     A rate-limit notice or malformed XML is a RetryableBody; an <ERROR> answer is an ApiError."""
@@ -331,14 +339,17 @@ def _parse_set(body: bytes) -> list[Publication]:
     raw = split_records(body)
     pubs: list[Publication] = []
     for element in root:
-        if element.tag == "PubmedArticle":
-            pmid = (element.findtext("MedlineCitation/PMID") or "").strip()
-            pubs.append(parse_article(element, raw.get(pmid, "")))
-        elif element.tag == "PubmedBookArticle":
-            pmid = (element.findtext("BookDocument/PMID") or "").strip()
-            pubs.append(parse_book(element, raw.get(pmid, "")))
+        if element.tag in RECORD_PMID:
+            pmid = (element.findtext(RECORD_PMID[element.tag]) or "").strip()
+            if not pmid.isdigit():  # nothing to key it by: the rest of the answer is still good
+                log.warning("skipped a PubMed %s without a PMID (%r)", element.tag, pmid[:40])
+                continue
+            parse = parse_article if element.tag == "PubmedArticle" else parse_book
+            pubs.append(parse(element, raw.get(pmid, "")))
         elif element.tag == "DeleteCitation":
             for pmid_el in element.findall("PMID"):
                 pmid = (pmid_el.text or "").strip()
+                if not pmid.isdigit():
+                    continue
                 pubs.append(Publication(pmid=pmid, is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{pmid}</PMID></DeleteCitation>"))
     return pubs
