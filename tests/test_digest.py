@@ -376,3 +376,20 @@ def test_a_first_run_whose_updates_all_failed_does_not_use_up_the_baseline(env, 
     # and the digest after it is an ordinary one
     assert invoke(env, "run", "--format", "md", now="2026-11-25T06:00:00Z").exit_code == 0
     assert "baseline" not in (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-25.md").read_text().split("\n", 1)[0]
+
+
+def test_dates_read_as_a_person_writes_them_and_a_date_made_precise_is_not_a_move():
+    from tracker.labels import date_label, describe_changes
+
+    assert [date_label(v) for v in ("2026-03-15", "2026-03", "2026", None)] == ["15 Mar 2026", "Mar 2026", "2026", "none"]
+    assert [date_label(v) for v in ("2026-00", "2026-13-01", "2026-3-1", "soon")] == ["2026-00", "2026-13-01", "2026-3-1", "soon"]
+
+    def change(old, new):
+        return describe_changes([{"field": "primary_completion_date", "old_value": old, "new_value": new}], {})
+
+    # an estimated month becoming an actual day inside it is the same date, stated more precisely
+    assert change("2026-03", "2026-03-31") == ["Primary completion date: Mar 2026 → 31 Mar 2026"]
+    assert change("2026", "2026-05") == ["Primary completion date: 2026 → May 2026"]
+    assert change("2026-03", "2026-04-01") == ["Primary completion date: Mar 2026 → 1 Apr 2026 (slipped)"]
+    assert change("2026-03-15", "2026-03-01") == ["Primary completion date: 15 Mar 2026 → 1 Mar 2026 (brought forward)"]
+    assert change(None, "2031-01") == ["Primary completion date: none → Jan 2031"]

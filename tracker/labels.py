@@ -4,6 +4,7 @@ change as a sentence ("Status: Terminated → Completed"), correction notices wi
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 SIGNAL_LABELS = {
@@ -33,6 +34,7 @@ def status_label(status: str | None) -> str:
     return status.replace("_", " ").capitalize() if status else "not given"
 
 
+DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CORRECTION_LABELS = {"RetractionIn": "Retraction notice", "RetractionOf": "Retraction of", "ErratumIn": "Erratum",
                      "ExpressionOfConcernIn": "Expression of concern", "UpdateIn": "Updated version",
@@ -43,15 +45,23 @@ def date_label(value: str | None) -> str:
     """A registry or PubMed date as a reader writes it: 2026-03-15 -> 15 Mar 2026, 2026-03 -> Mar 2026."""
     if not value:
         return "none"
-    parts = value.split("-")
-    try:
-        if len(parts) == 3:
-            return f"{int(parts[2])} {MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
-        if len(parts) == 2:
-            return f"{MONTH_NAMES[int(parts[1]) - 1]} {parts[0]}"
-    except (ValueError, IndexError):
+    match = DATE_RE.match(value)
+    if not match or not 1 <= int(match.group(2) or 1) <= 12 or not 1 <= int(match.group(3) or 1) <= 31:
         return value
-    return value
+    year, month, day = match.groups()
+    if day:
+        return f"{int(day)} {MONTH_NAMES[int(month) - 1]} {year}"
+    return f"{MONTH_NAMES[int(month) - 1]} {year}" if month else year
+
+
+def date_drift(old: str | None, new: str | None) -> str:
+    """' (slipped)' or ' (brought forward)' when a date moved, compared at the precision both give: 2026-03 ->
+    2026-03-15 only states the day (an estimated month becoming an actual date), not a move."""
+    if not old or not new or not DATE_RE.match(old) or not DATE_RE.match(new):
+        return ""
+    common = min(len(old), len(new))
+    before, after = old[:common], new[:common]
+    return " (slipped)" if after > before else " (brought forward)" if after < before else ""
 
 
 def time_label(moment: str) -> str:
@@ -90,9 +100,7 @@ def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> li
             lines.append(f"Phase: {_phase_text(old)} → {_phase_text(new)}")
         elif f in ("completion_date", "primary_completion_date", "start_date"):
             label = f.replace("_", " ").capitalize()
-            drift = ""
-            if old and new and f != "start_date":
-                drift = " (slipped)" if new > old else " (brought forward)" if new < old else ""
+            drift = date_drift(old, new) if f != "start_date" else ""
             lines.append(f"{label}: {date_label(old)} → {date_label(new)}{drift}")
         elif f == "why_stopped":
             lines.append(f"Why stopped: {new}" if new and not old else f"Why stopped: {old or 'none'} → {new or 'none'}")
