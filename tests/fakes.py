@@ -20,7 +20,11 @@ Fault = Callable[[Request], Response | None]
 
 
 def last_update(study: dict) -> str:
-    return study["protocolSection"].get("statusModule", {}).get("lastUpdatePostDateStruct", {}).get("date", "1900-01-01")
+    """The study's last update date, or 1900-01-01 when the record (perhaps deliberately malformed) does not say."""
+    value: object = study
+    for key in ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else "1900-01-01"
 
 
 class FakeBase:
