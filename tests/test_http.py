@@ -108,3 +108,22 @@ def test_connection_errors_never_quote_the_url_or_the_key(settings):
         http.get("http://127.0.0.1:9/entrez/eutils/esearch.fcgi", {"api_key": secret, "term": "x"})
     assert secret not in str(info.value)
     assert str(info.value) == "PubMed: esearch.fcgi failed after 2 attempts in 0s: could not connect to 127.0.0.1:9"
+
+
+def test_a_server_trickling_its_answer_is_cut_off_by_the_response_timeout(settings, httpserver):
+    import time
+
+    def trickle():
+        for _ in range(40):  # a byte every 0.1 s: the 2 s read timeout never trips, the answer would take 4 s
+            yield b" "
+            time.sleep(0.1)
+
+    calls = []
+    httpserver.expect_request("/api/v2/studies").respond_with_handler(
+        lambda request: calls.append(request) or Response(trickle(), direct_passthrough=True))
+    fake = Clock()
+    http = HttpClient(settings.with_overrides(response_timeout=0.5, read_timeout=2.0, max_retries=1), sleep=fake.sleep, clock=time.monotonic)
+    started = time.monotonic()
+    with pytest.raises(HttpError, match=r"failed after 2 attempts .*the answer took longer than 0.5s in all"):
+        http.get(settings.ctgov_url + "/studies")
+    assert len(calls) == 2 and time.monotonic() - started < 3.5

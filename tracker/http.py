@@ -30,6 +30,17 @@ class RetryableBody(Exception):
     """Raised by a parse callback: the body is cut off, malformed or a rate-limit notice; ask again."""
 
 
+class _SlowBody(Exception):
+    """The whole answer took longer than the response timeout (a server trickling bytes never trips the read timeout)."""
+
+
+class _BodyLost(Exception):
+    """The connection failed after the answer began: timed out or closed between chunks of the body."""
+
+
+BODY_CHUNK = 1 << 16
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret:
@@ -120,20 +131,26 @@ class HttpClient:
             retry_after: float | None = None
             try:
                 self.requests_made += 1
+                deadline = self._clock() + self.settings.response_timeout
                 response = self.session.request(
                     method,
                     url,
                     params=params,
                     data=data,
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    stream=True,
                 )
-                body = response.content
+                body = self._read_body(response, deadline)
             except requests.exceptions.Timeout:
                 problem = "timed out"
+            except _SlowBody:
+                problem = f"the answer took longer than {self.settings.response_timeout:g}s in all"
             except requests.exceptions.ChunkedEncodingError:
                 problem = "response was cut off"
             except requests.exceptions.ContentDecodingError:
                 problem = "response could not be decoded"
+            except _BodyLost as exc:
+                problem = f"connection lost while reading the answer ({exc})"
             except requests.exceptions.ConnectionError:
                 problem = f"could not connect to {urlsplit(url).netloc}"
             except requests.exceptions.RequestException as exc:
@@ -165,6 +182,21 @@ class HttpClient:
             log.warning(self._clean(f"{service}: {where} {problem}; retry {attempt} in {delay:.1f}s"))
             if delay > 0:
                 self._sleep(delay)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body, read in chunks against a deadline for the attempt (the read timeout bounds each wait for
+        bytes, not the answer: a trickle of a byte every few seconds would never end)."""
+        chunks = []
+        try:
+            for chunk in response.iter_content(BODY_CHUNK):
+                chunks.append(chunk)
+                if self._clock() > deadline:
+                    raise _SlowBody()
+        except requests.exceptions.ConnectionError as exc:
+            raise _BodyLost("read timed out" if "timed out" in str(exc).lower() else "closed by the server") from None
+        finally:
+            response.close()
+        return b"".join(chunks)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None, parse: Callable[[bytes], Any] | None = None) -> Any:
         return self.request("GET", url, params=params, parse=parse)

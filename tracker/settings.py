@@ -27,6 +27,7 @@ class Settings:
     ncbi_rate: float | None = None  # None: 3/s, or 10/s with an API key
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    response_timeout: float = 300.0  # one attempt's whole answer, however slowly the bytes arrive
     max_retries: int = 5
     backoff_base: float = 1.0
     max_retry_seconds: float = 120.0
@@ -90,6 +91,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ncbi_rate=_number(env, "TRACKER_NCBI_RATE", None) if ncbi_rate else None,
         connect_timeout=_number(env, "TRACKER_CONNECT_TIMEOUT", 10.0),
         read_timeout=_number(env, "TRACKER_READ_TIMEOUT", 60.0),
+        response_timeout=_number(env, "TRACKER_HTTP_RESPONSE_TIMEOUT", 300.0),
         max_retries=_number(env, "TRACKER_HTTP_RETRIES", 5, int),
         backoff_base=_number(env, "TRACKER_HTTP_BACKOFF", 1.0),
         max_retry_seconds=_number(env, "TRACKER_HTTP_MAX_RETRY_SECONDS", 120.0),
