@@ -264,7 +264,7 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
 def test_bad_dates_get_one_line(env, settings):
     write_query(settings.queries_dir, "line", ctgov=LINE_CT)
     result = CliRunner().invoke(cli, ["digest", "--since", "2026-13-01"], env=env)
-    assert result.exit_code == 2 and "'2026-13-01' is not a date of the form YYYY-MM-DD" in result.output
+    assert result.exit_code == 2 and "'2026-13-01' is not a calendar date of the form YYYY-MM-DD" in result.output
     result = CliRunner().invoke(cli, ["digest", "--since", "2026-11-02", "--until", "2026-11-01"], env=env)
     assert result.exit_code == 1 and result.output.strip() == "Error: empty digest window: 2026-11-02T00:00:00Z is not before 2026-11-01T00:00:00Z"
 

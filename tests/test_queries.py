@@ -197,9 +197,9 @@ def test_queries_live_reports_counts_translation_and_every_message(tmp_path, env
         "ctgov_count": 3787, "pubmed_count": 15169, "warnings": [], "ok": True}
     assert lines["b-phrase"] == {"name": "b-phrase", "ctgov_count": None, "pubmed_count": 5163, "pubmed_translation": '"obstetrics"[MeSH Terms]',
                                  "warnings": ["PubMed PhraseNotFound: fleegle[MeSH Terms]"], "errors": [], "ok": True}
-    assert lines["c-refused"]["warnings"] == ["ClinicalTrials.gov: ClinicalTrials.gov rejected the request (HTTP 400): `filter.phase` is unknown parameter"]
+    assert lines["c-refused"]["warnings"] == ["ClinicalTrials.gov rejected the request (HTTP 400): `filter.phase` is unknown parameter"]
     assert (lines["c-refused"]["ctgov_count"], lines["c-refused"]["pubmed_count"], lines["c-refused"]["ok"]) == (None, None, False)
-    assert lines["d-error"]["warnings"] == ["PubMed: PubMed refused the search of line d-error: Invalid db name specified: fleegle; term: broken"]
+    assert lines["d-error"]["warnings"] == ["PubMed refused the search of line d-error: Invalid db name specified: fleegle; term: broken"]
     # counts only: one record per CT.gov page, no PubMed ids, no history, nothing stored
     assert all(s.get("pageSize") == "1" for s in seen if "query.cond" in s)
     assert all(s.get("retmax") == "0" and "usehistory" not in s for s in seen if "term" in s)

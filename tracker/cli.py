@@ -87,7 +87,7 @@ def date_option(name: str, help_text: str) -> Callable:
         try:
             return datetime.strptime(value, "%Y-%m-%d").date().isoformat()
         except ValueError:
-            raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+            raise click.BadParameter(f"{value!r} is not a calendar date of the form YYYY-MM-DD") from None
 
     return click.option(name, callback=check, metavar="YYYY-MM-DD", help=help_text)
 

@@ -152,19 +152,25 @@ def check_lines_live(settings: Settings) -> list[dict]:
                 try:
                     line["ctgov_count"] = ctgov.fetch_count(client, settings.ctgov_url, query.ctgov)
                 except (HttpError, ApiError) as exc:
-                    line["errors"].append(f"ClinicalTrials.gov: {exc}")
+                    line["errors"].append(_said_by("ClinicalTrials.gov", exc))
             if query.pubmed_term:
                 try:
                     found = pubmed.esearch(client, settings, query.pubmed_term, retmax=0, label=query.name, history=False, log_warnings=False)
                     line["pubmed_count"], line["pubmed_translation"] = found.count, found.translation
                     line["warnings"].extend(f"PubMed {w}" for w in found.warnings)
                 except (HttpError, ApiError) as exc:
-                    line["errors"].append(f"PubMed: {exc}")
+                    line["errors"].append(_said_by("PubMed", exc))
             line["warnings"] = line["errors"] + line["warnings"]  # every message either service gave, errors first
             counts = [c for c in (line["ctgov_count"], line["pubmed_count"]) if c is not None]
             line["ok"] = not line["errors"] and bool(counts) and all(counts)
             checked.append(line)
     return checked
+
+
+def _said_by(service: str, exc: Exception) -> str:
+    """An error's text led by the service that gave it, once (the HTTP client's messages already name it)."""
+    text = str(exc)
+    return text if text.startswith(service) else f"{service}: {text}"
 
 
 # -- search, show, export, claims ------------------------------------------------------------------
