@@ -61,6 +61,18 @@ def test_update_follows_the_real_two_page_recording(env, settings, fake_ctgov):
     assert all(r["query.cond"] == "Phelan-McDermid" and r["pageSize"] == "1000" for r in fake_ctgov.requests)
 
 
+def test_a_page_token_given_twice_stops_the_line_with_one_line_and_stores_nothing(env, settings, fake_ctgov):
+    first = load_json("ctgov", "v2", "search", "biomcp_search_phelan_limit5_20260811.json")
+    second = dict(load_json("ctgov", "v2", "search", "biomcp_search_phelan_next_20260811.json"), nextPageToken=first["nextPageToken"])
+    fake_ctgov.recorded_pages = {None: first, first["nextPageToken"]: second}  # page 2 points back at itself
+    write_query(settings.queries_dir, "phelan", ctgov={"query.cond": "Phelan-McDermid"})
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 1
+    assert "answered the same nextPageToken twice" in result.output.splitlines()[-1] and "Traceback" not in result.output
+    assert len(fake_ctgov.requests) == 2
+    assert rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM trials") == [{"n": 0}]
+
+
 def test_second_run_with_nothing_new_makes_one_request_per_line_carrying_the_date_filter(env, settings, fake_ctgov):
     fake_ctgov.set_studies(real_studies())
     write_query(settings.queries_dir, "line-a", ctgov=LINE)

@@ -113,9 +113,11 @@ def search_params(query: Query, *, since: date | None = None, page_size: int = P
 
 
 def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> Iterator[Page]:
-    """Yield every page of a /studies search, following nextPageToken until it is absent or a page is empty."""
+    """Yield every page of a /studies search, following nextPageToken until it is absent or a page is empty. A token
+    the service already gave is an ApiError (a broken paging would otherwise loop forever)."""
     url = base_url.rstrip("/") + "/studies"
     token: str | None = None
+    used: set[str] = set()
     first = True
     while True:
         page_params = dict(params)
@@ -126,6 +128,12 @@ def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> 
         data = client.get(url, page_params, parse=parse_json_page)
         studies = data.get("studies") or []
         token = data.get("nextPageToken") or None
+        if token is not None and not isinstance(token, str):
+            raise ApiError(f"ClinicalTrials.gov answered a nextPageToken that is not text ({json.dumps(token)[:40]})")
+        if token in used:
+            raise ApiError(f"ClinicalTrials.gov answered the same nextPageToken twice ({token[:40]}); stopped instead of looping")
+        if token:
+            used.add(token)
         yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token, raw=data.get("_raw"))
         first = False
         if not token or not studies:
