@@ -188,8 +188,16 @@ def test_rate_limit_body_with_http_200_is_retryable():
 def test_efetch_error_and_html_answers_are_clear():
     with pytest.raises(ApiError, match="Invalid db name specified: fleegle"):
         pubmed.parse_pubmed_xml(fixture_path("pubmed", "klortho-eutils-json", "esearch.baderror.xml").read_bytes())
-    with pytest.raises((RetryableBody, ApiError)):
+    with pytest.raises(RetryableBody, match="an HTML page instead of XML"):  # a gateway's page: asked for again
         pubmed.parse_pubmed_xml(fixture_path("pubmed", "biopython-1.88", "pubmed3.html").read_bytes())
+
+
+def test_an_html_page_in_place_of_articles_is_asked_for_again(settings, httpserver):
+    good = next(p.read_bytes() for p in efetch_files())
+    calls = serve(httpserver, "efetch.fcgi", b"<html><body><h1>Service temporarily unavailable</h1></body></html>", good)
+    http = HttpClient(settings.with_overrides(backoff_base=0.0))
+    pubs = pubmed.efetch_ids(http, settings, ["1"])
+    assert len(calls) == 2 and pubs == pubmed.parse_pubmed_xml(good)
 
 
 def serve(httpserver, path, *bodies):

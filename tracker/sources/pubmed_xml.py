@@ -331,6 +331,8 @@ def _parse_set(body: bytes) -> list[Publication]:
         raise RetryableBody(f"malformed or cut-off XML ({exc})") from None
     if root is None:
         raise RetryableBody("empty XML answer")
+    if isinstance(root.tag, str) and root.tag.lower() == "html":  # a gateway's or maintenance page, with HTTP 200
+        raise RetryableBody("an HTML page instead of XML")
     if root.tag != "PubmedArticleSet":
         error = root.findtext(".//ERROR")
         if error:
