@@ -73,6 +73,19 @@ def test_a_page_token_given_twice_stops_the_line_with_one_line_and_stores_nothin
     assert rows(env["TRACKER_DB"], "SELECT count(*) AS n FROM trials") == [{"n": 0}]
 
 
+def test_paging_that_never_ends_stops_past_the_count_the_service_gave(env, settings, fake_ctgov):
+    fake_ctgov.set_studies(real_studies()[:5])
+    fake_ctgov.page_size_cap = 1
+    fake_ctgov.total_override = 2  # it counts 2 and pages 5 a page at a time: the margin is 1,000 past the count
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    assert run("update", "--source", "ctgov", env=env).exit_code == 0  # inside the margin: a registry that grew
+    fake_ctgov.set_studies([dict(real_studies()[0])] * 1100)  # the same page served 1,100 times under new tokens
+    fake_ctgov.total_override = 0
+    result = run("update", "--source", "ctgov", "--full", env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "kept paging past 1,000 studies for a search it counted 0" in result.output.splitlines()[-1]
+
+
 def test_second_run_with_nothing_new_makes_one_request_per_line_carrying_the_date_filter(env, settings, fake_ctgov):
     fake_ctgov.set_studies(real_studies())
     write_query(settings.queries_dir, "line-a", ctgov=LINE)

@@ -114,11 +114,13 @@ def search_params(query: Query, *, since: date | None = None, page_size: int = P
 
 def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> Iterator[Page]:
     """Yield every page of a /studies search, following nextPageToken until it is absent or a page is empty. A token
-    the service already gave is an ApiError (a broken paging would otherwise loop forever)."""
+    the service already gave, or pages running far past the count it gave, is an ApiError (a broken paging would
+    otherwise loop forever); records added while paging stay well inside that margin."""
     url = base_url.rstrip("/") + "/studies"
     token: str | None = None
     used: set[str] = set()
     first = True
+    fetched, counted = 0, None
     while True:
         page_params = dict(params)
         if first:
@@ -134,6 +136,12 @@ def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> 
             raise ApiError(f"ClinicalTrials.gov answered the same nextPageToken twice ({token[:40]}); stopped instead of looping")
         if token:
             used.add(token)
+        if first and isinstance(data.get("totalCount"), int):
+            counted = data["totalCount"]
+        fetched += len(studies)
+        if counted is not None and fetched > counted + max(1000, counted // 10):
+            raise ApiError(f"ClinicalTrials.gov kept paging past {fetched - len(studies):,} studies for a search it counted "
+                           f"{counted:,}; stopped instead of looping")
         yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token, raw=data.get("_raw"))
         first = False
         if not token or not studies:
