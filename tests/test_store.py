@@ -94,6 +94,33 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         assert all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (other.nct_id,)) == [{"topic_lines": '["line-a","line-b"]'}]  # json_group_array's compact form
 
 
+def test_a_changed_record_a_line_newly_returns_is_written_once_with_both_lines(tmp_path):
+    studies = real_studies()
+    trials = [ctgov.parse_study(s) for s in studies]
+    with open_store(tmp_path / "t.db") as store:
+        with store.transaction():
+            save_trials(store, trials, query="line-a", run_id=1, now=NOW)
+        store.execute("CREATE TEMP TABLE writes (nct_id TEXT)")
+        store.execute("CREATE TEMP TRIGGER count_writes AFTER UPDATE ON trials BEGIN INSERT INTO writes VALUES (new.nct_id); END")
+        edited = copy.deepcopy(studies[0])
+        edited["protocolSection"].setdefault("statusModule", {})["overallStatus"] = "SUSPENDED"
+        changed, unchanged = ctgov.parse_study(edited), trials[1]
+        with store.transaction():
+            save_trials(store, [changed, unchanged], query="line-b", run_id=2, now=LATER)
+        writes = [r["nct_id"] for r in all_rows(store, "SELECT nct_id FROM writes")]
+        assert sorted(writes) == sorted([changed.nct_id, unchanged.nct_id])  # each row once: the upsert, the trigger
+        lines = {r["nct_id"]: r["topic_lines"] for r in all_rows(store, "SELECT nct_id, topic_lines FROM trials WHERE nct_id IN (?, ?)", (changed.nct_id, unchanged.nct_id))}
+        assert lines == {changed.nct_id: '["line-a","line-b"]', unchanged.nct_id: '["line-a","line-b"]'}
+        # a line a sweep had marked gone returns a changed record: the list regains it, the row is still written once
+        store.execute("UPDATE query_matches SET unmatched_at = ? WHERE query = 'line-b' AND record_id = ?", ("2026-11-30T06:00:00Z", changed.nct_id))
+        store.execute("DELETE FROM writes")
+        edited["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"
+        with store.transaction():
+            save_trials(store, [ctgov.parse_study(edited)], query="line-b", run_id=3, now=LATER)
+        assert [r["nct_id"] for r in all_rows(store, "SELECT nct_id FROM writes")] == [changed.nct_id]
+        assert all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (changed.nct_id,)) == [{"topic_lines": '["line-a","line-b"]'}]
+
+
 def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_path):
     articles = real_articles()[:40]
     pubs = pubmed.parse_pubmed_xml(article_xml(articles))

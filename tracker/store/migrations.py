@@ -285,10 +285,16 @@ def m007_plain_text_search(db: sqlite_utils.Database) -> None:
 TOPIC_LINES = (("trials", "ctgov", "nct_id"), ("publications", "pubmed", "pmid"))
 
 
-def topic_lines_sql(source: str, record: str) -> str:
-    """SQL: the topic lines that return a record today, as a sorted JSON list (the value of topic_lines)."""
-    return (f"(SELECT json_group_array(query) FROM (SELECT query FROM query_matches "
-            f"WHERE source = '{source}' AND record_id = {record} AND unmatched_at IS NULL ORDER BY query))")
+def topic_lines_sql(source: str, record: str, plus: str | None = None) -> str:
+    """SQL: the topic lines that return a record today, as a sorted JSON list (the value of topic_lines); with
+    `plus`, that line too (a save computing the list before it writes the line's match)."""
+    lines = f"SELECT query FROM query_matches WHERE source = '{source}' AND record_id = {record} AND unmatched_at IS NULL"
+    if plus:
+        lines += f" UNION SELECT {plus}"
+    return f"(SELECT json_group_array(query) FROM ({lines} ORDER BY query))"
+
+
+MATCH_EVENTS = (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old"))
 
 
 @migrations()
@@ -301,7 +307,7 @@ def m008_topic_lines(db: sqlite_utils.Database) -> None:
     for table, source, key in TOPIC_LINES:
         db[table].add_column("topic_lines", str)
         db.execute(f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{table}.{key}')}")
-        for event, row in (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old")):
+        for event, row in MATCH_EVENTS:
             name = f"query_matches_{source}_{event.split()[0].lower()}"
             db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
                        f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")
@@ -324,3 +330,17 @@ def m010_merged_records(db: sqlite_utils.Database) -> None:
     and ClinicalTrials.gov answered with another record (the old number is an alias: the records were merged, not
     removed). Cleared when the number answers as itself again."""
     db["trials"].add_column("merged_into", str)
+
+
+@migrations()
+def m011_topic_lines_written_once(db: sqlite_utils.Database) -> None:
+    """The topic_lines triggers rewrite a row only when its list differs. A save now writes a changed record that
+    a line newly returns with its list already including that line, then the match; the trigger finds nothing to
+    change, where before it rewrote the whole row (raw payload included) a second time."""
+    for table, source, key in TOPIC_LINES:
+        for event, row in MATCH_EVENTS:
+            name = f"query_matches_{source}_{event.split()[0].lower()}"
+            lines = topic_lines_sql(source, f"{row}.record_id")
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
+                       f"UPDATE {table} SET topic_lines = {lines} WHERE {key} = {row}.record_id AND topic_lines IS NOT {lines}; END")

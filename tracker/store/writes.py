@@ -97,27 +97,37 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
             [(c.record_id, c.field, c.old_value, c.new_value, stamp, run_id) for c in changes],
         )
     _count_years(store, kind, query, by_id, existing, stamp)  # reads the matches as they were before this save
-    conn.executemany(
-        "INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
-        [(query, kind.source, record_id, stamp) for record_id in by_id],
-    )
     rewritten = [row[kind.key] for row in write if row[kind.key] in existing]
+    # Each row is written once: a stored row about to be rewritten gets its match after the upsert (whose list
+    # already names this line, so the match trigger finds nothing to change); every other record's match goes first
+    # (a new record has no row for the trigger to touch; an unchanged one needs the trigger to gain the line).
+    later = set(rewritten)
+    save_matches(store, kind, query, [i for i in by_id if i not in later], stamp)
     save_text_index(store, kind, rewritten, delete=True)  # the index forgets the text it is about to lose
-    if write:  # after the matches, so each row's topic_lines is computed in its own upsert (no second row write)
+    if write:
         columns = list(write[0].keys())
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
         if kind is TRIALS:
             updates += ", removed_at = NULL, merged_into = NULL"  # returned by the registry as itself: neither removed nor merged
         sql = (
             f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at, topic_lines) "
-            f"VALUES ({', '.join('?' * (len(columns) + 2))}, {topic_lines_sql(kind.source, '?')}) "
+            f"VALUES ({', '.join('?' * (len(columns) + 2))}, {topic_lines_sql(kind.source, '?', plus='?')}) "
             f"ON CONFLICT({kind.key}) DO UPDATE SET {updates}, updated_at = excluded.updated_at, topic_lines = excluded.topic_lines"
         )
         # positional tuples: sqlite3 binds them faster than named parameters from dicts
-        conn.executemany(sql, [(*row.values(), stamp, stamp, row[kind.key]) for row in write])
+        conn.executemany(sql, [(*row.values(), stamp, stamp, row[kind.key], query) for row in write])
+    save_matches(store, kind, query, rewritten, stamp)
     save_text_index(store, kind, [row[kind.key] for row in write])
     return result, touched
+
+
+def save_matches(store: Store, kind: Kind, query: str, ids: list[str], stamp: str) -> None:
+    """The line returns these records: a new match, or one a sweep had marked gone made current again."""
+    store.db.conn.executemany(
+        "INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
+        [(query, kind.source, record_id, stamp) for record_id in ids],
+    )
 
 
 def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = False) -> None:
