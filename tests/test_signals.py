@@ -194,6 +194,11 @@ def test_a_number_that_now_leads_to_another_record_is_merged_not_removed(registr
     assert old in line_ids(env)  # still the line's: the line check does not read a merge as an edit
     show = json.loads(invoke(env, "show", old, "--json", now="2026-11-24T08:00:00Z").output)
     assert show["record"]["merged_into"] == new
+    # the text forms print the whole summary, wrapped: the new number at its end is what a reader needs
+    for args in (("signals", "--kind", "merged"), ("show", old)):
+        text = invoke(env, *args, now="2026-11-24T08:00:00Z").output
+        assert f"Follow {new}." in " ".join(text.split())  # (a long title may still be cut in the listing's header)
+        assert max(len(line) for line in text.splitlines() if "Merged" in line or "Follow" in line) <= 100
     # the registry splits them again: the number answers as itself, and the signal resolves
     record["protocolSection"]["identificationModule"]["nctId"] = old
     del fake_ctgov.aliases[old]

@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import sys
+import textwrap
 from typing import Any, Callable
 
 import click
@@ -48,6 +49,12 @@ def echo_json(value: Any) -> None:
 def one_line(text: str, width: int) -> str:
     text = " ".join(clean_text(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def whole(text: str, first: str, indent: str, width: int = 100) -> str:
+    """Text a reader must see in full (a signal's summary is the evidence), wrapped under an indent."""
+    return textwrap.fill(" ".join(clean_text(text).split()), width, initial_indent=first, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
 
 
 # -- update ----------------------------------------------------------------------------------------
@@ -190,7 +197,7 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     click.echo(f"Topic lines: {lines}")
     click.echo("Needs attention:" if shown["signals"] else "Needs attention: no open signal")
     for s in shown["signals"]:
-        click.echo(f"  {s['kind']} (since {s['raised_at'][:10]}): {one_line(s['summary'], 200)}")
+        click.echo(whole(s["summary"], f"  {s['kind']} (since {s['raised_at'][:10]}): ", "    "))
 
 
 # -- claims ----------------------------------------------------------------------------------------
@@ -240,5 +247,5 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) ->
     for s in items:
         state = f"resolved {s['resolved_at'][:10]}" if s["resolved_at"] else f"since {s['raised_at'][:10]}"
         click.echo(f"{s['kind']:20} {s['id']:12} {state:20} {one_line(s['title'] or '', 80)}")
-        click.echo(f"{pad}{one_line(s['summary'], 160)}")
+        click.echo(whole(s["summary"], pad, pad))
         click.echo(f"{pad}{s['url']}" + (f"  lines: {', '.join(s['lines'])}" if s["lines"] else ""))
