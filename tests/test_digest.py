@@ -393,3 +393,22 @@ def test_dates_read_as_a_person_writes_them_and_a_date_made_precise_is_not_a_mov
     assert change("2026-03", "2026-04-01") == ["Primary completion date: Mar 2026 → 1 Apr 2026 (slipped)"]
     assert change("2026-03-15", "2026-03-01") == ["Primary completion date: 15 Mar 2026 → 1 Mar 2026 (brought forward)"]
     assert change(None, "2031-01") == ["Primary completion date: none → Jan 2031"]
+
+
+def test_summaries_link_their_nct_numbers_and_pmids_and_stay_escaped():
+    from tracker.reports import html_linked, md_linked, template_environment
+
+    text = "Published, no registry results: PMID 21994333, 28348497. Follow NCT99999901. <b>x</b> & [y]"
+    assert str(html_linked(text)) == (
+        'Published, no registry results: PMID <a href="https://pubmed.ncbi.nlm.nih.gov/21994333/">21994333</a>, '
+        '<a href="https://pubmed.ncbi.nlm.nih.gov/28348497/">28348497</a>. '
+        'Follow <a href="https://clinicaltrials.gov/study/NCT99999901">NCT99999901</a>. &lt;b&gt;x&lt;/b&gt; &amp; [y]'
+    )
+    assert md_linked(text) == (
+        "Published, no registry results: PMID [21994333](https://pubmed.ncbi.nlm.nih.gov/21994333/), "
+        "[28348497](https://pubmed.ncbi.nlm.nih.gov/28348497/). Follow [NCT99999901](https://clinicaltrials.gov/study/NCT99999901). "
+        "\\<b>x\\</b> & \\[y\\]"
+    )
+    assert md_linked("enrolled 12345678 people; NCT1234 is short") == "enrolled 12345678 people; NCT1234 is short"
+    rendered = template_environment(True).from_string("{{ s | linked }}").render(s="PMID 1 <i>")
+    assert rendered == 'PMID <a href="https://pubmed.ncbi.nlm.nih.gov/1/">1</a> &lt;i&gt;'

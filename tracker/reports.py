@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from .errors import TrackerError
 
@@ -31,6 +32,28 @@ def record_url(record_id: str) -> str:
     if record_id.upper().startswith("NCT"):
         return f"https://clinicaltrials.gov/study/{record_id}"
     return f"https://pubmed.ncbi.nlm.nih.gov/{record_id}/"
+
+
+RECORD_ID_RE = re.compile(r"\b(NCT\d{8})\b|\b(PMIDs?:? )(\d{1,9}(?:, \d{1,9})*)\b")
+
+
+def _link_ids(text: str, link: Any) -> str:
+    """Every NCT number and every PMID after "PMID" in a text made a link by `link(id)`."""
+    def one(match: re.Match) -> str:
+        if match.group(1):
+            return link(match.group(1))
+        return match.group(2) + re.sub(r"\d+", lambda n: link(n.group(0)), match.group(3))
+    return RECORD_ID_RE.sub(one, text)
+
+
+def html_linked(value: Any) -> Markup:
+    """Escaped text with its NCT numbers and PMIDs linked to their public pages (a signal's or check's summary)."""
+    text = str(escape(" ".join(clean_text(value).split())))
+    return Markup(_link_ids(text, lambda i: f'<a href="{record_url(i)}">{i}</a>'))
+
+
+def md_linked(value: Any) -> str:
+    return _link_ids(md_escape(value), lambda i: f"[{i}]({record_url(i)})")
 
 
 class TemplateCache(FileSystemBytecodeCache):
@@ -72,6 +95,7 @@ def template_environment(autoescape: bool) -> Environment:
     env.filters["md"] = md_escape
     env.filters["clean"] = clean_text
     env.filters["record_url"] = record_url
+    env.filters["linked"] = html_linked if autoescape else md_linked
     env.filters["line_title"] = lambda name, lines: next((l.title for l in lines if l.name == name), name)
     return env
 
