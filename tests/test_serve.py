@@ -137,9 +137,14 @@ def test_canned_queries_answer_what_they_are_named_for(served):
         assert result.status_code == 200, result.text
         return result.json()["rows"]
 
+    before = {r["nct_id"] for r in canned("recruiting_now")}
+    gone, merged = sorted(before)[:2]
+    with sqlite3.connect(db) as conn:  # one record the registry deleted, one it merged into another number
+        conn.execute("UPDATE trials SET removed_at = '2026-11-24T06:00:00Z' WHERE nct_id = ?", (gone,))
+        conn.execute("UPDATE trials SET merged_into = 'NCT99999901' WHERE nct_id = ?", (merged,))
     recruiting = canned("recruiting_now")
-    assert sorted(r["nct_id"] for r in recruiting) == sorted(
-        n for (n,) in rows(db, "SELECT nct_id FROM trials WHERE overall_status = 'RECRUITING' AND removed_at IS NULL"))
+    assert {r["nct_id"] for r in recruiting} == before - {gone, merged}
+    assert before == {n for (n,) in rows(db, "SELECT nct_id FROM trials WHERE overall_status = 'RECRUITING'")}
     assert recruiting
     overdue = canned("results_overdue")
     assert sorted(r["nct_id"] for r in overdue) == sorted(

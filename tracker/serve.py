@@ -113,9 +113,11 @@ CHANGE_COLUMNS = {
 QUERIES = {
     "recruiting_now": {
         "title": "Trials recruiting now",
-        "description": "Trials whose registered status is RECRUITING and that the registry still returns, newest start first.",
+        "description": "Trials whose registered status is RECRUITING and that the registry still returns under their own "
+                       "number (not removed, not merged into another), newest start first.",
         "sql": "SELECT nct_id, title, phases, lead_sponsor, countries, start_date, primary_completion_date, topic_lines, url\n"
-               "FROM trials WHERE overall_status = 'RECRUITING' AND removed_at IS NULL\nORDER BY start_date DESC, nct_id",
+               "FROM trials WHERE overall_status = 'RECRUITING' AND removed_at IS NULL AND merged_into IS NULL\n"
+               "ORDER BY start_date DESC, nct_id",
     },
     "results_overdue": {
         "title": "Results overdue",
