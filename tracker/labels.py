@@ -4,8 +4,9 @@ change as a sentence ("Status: Terminated → Completed"), correction notices wi
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+
+from .models import PARTIAL_DATE_RE
 
 SIGNAL_LABELS = {
     "retracted_linked": "Retracted evidence",
@@ -34,7 +35,6 @@ def status_label(status: str | None) -> str:
     return status.replace("_", " ").capitalize() if status else "not given"
 
 
-DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CORRECTION_LABELS = {"RetractionIn": "Retraction notice", "RetractionOf": "Retraction of", "ErratumIn": "Erratum",
                      "ExpressionOfConcernIn": "Expression of concern", "UpdateIn": "Updated version",
@@ -45,7 +45,7 @@ def date_label(value: str | None) -> str:
     """A registry or PubMed date as a reader writes it: 2026-03-15 -> 15 Mar 2026, 2026-03 -> Mar 2026."""
     if not value:
         return "none"
-    match = DATE_RE.match(value)
+    match = PARTIAL_DATE_RE.match(value)
     if not match or not 1 <= int(match.group(2) or 1) <= 12 or not 1 <= int(match.group(3) or 1) <= 31:
         return value
     year, month, day = match.groups()
@@ -57,7 +57,7 @@ def date_label(value: str | None) -> str:
 def date_drift(old: str | None, new: str | None) -> str:
     """' (slipped)' or ' (brought forward)' when a date moved, compared at the precision both give: 2026-03 ->
     2026-03-15 only states the day (an estimated month becoming an actual date), not a move."""
-    if not old or not new or not DATE_RE.match(old) or not DATE_RE.match(new):
+    if not old or not new or not PARTIAL_DATE_RE.match(old) or not PARTIAL_DATE_RE.match(new):
         return ""
     common = min(len(old), len(new))
     before, after = old[:common], new[:common]

@@ -1,9 +1,13 @@
-"""Typed records that flow from sources to the store and out to digests. No I/O here."""
+"""Typed records that flow from sources to the store and out to digests, and the form their dates take. No I/O here."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+# A registry or PubMed date as stored: YYYY, YYYY-MM or YYYY-MM-DD (ClinicalTrials.gov gives partial dates).
+PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 @dataclass(frozen=True)

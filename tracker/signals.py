@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import calendar
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .models import PARTIAL_DATE_RE
 from .store import Store, iso, save_signals, select_signal_inputs
 
 KINDS = ("retracted_linked", "removed", "results_overdue", "completion_slipped", "stale_status", "merged", "no_longer_matched")
@@ -19,7 +19,6 @@ ACTIVE = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE
 # Lower ranks are more serious; within a rank the larger delay comes first.
 RANKS = {"retracted_linked": 10, "removed": 20, "results_overdue_fdaaa": 30, "results_overdue": 40, "completion_slipped": 50,
          "stale_status": 55, "results_overdue_published": 60, "merged": 65, "no_longer_matched": 70}
-DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 EXTENSION_MONTHS = 24  # a certification of delay or an extension moves the deadline by up to two more years
 
 
@@ -47,7 +46,7 @@ class Signal:
 def resolve_date(text: str | None) -> date | None:
     """A registry date, partial ones resolved to the end of their period (YYYY-MM: the month's last day; YYYY:
     31 December), the reading most favourable to the sponsor. None when missing or malformed."""
-    match = DATE_RE.match((text or "").strip())
+    match = PARTIAL_DATE_RE.match((text or "").strip())
     if not match:
         return None
     year, month, day = int(match.group(1)), match.group(2), match.group(3)

@@ -313,7 +313,7 @@ def split_records(body: bytes) -> dict[str, str]:
     return records
 
 
-RECORD_PMID = {"PubmedArticle": "MedlineCitation/PMID", "PubmedBookArticle": "BookDocument/PMID"}
+RECORDS = {"PubmedArticle": ("MedlineCitation/PMID", parse_article), "PubmedBookArticle": ("BookDocument/PMID", parse_book)}
 
 
 def parse_pubmed_xml(body: bytes) -> list[Publication]:
@@ -341,12 +341,12 @@ def _parse_set(body: bytes) -> list[Publication]:
     raw = split_records(body)
     pubs: list[Publication] = []
     for element in root:
-        if element.tag in RECORD_PMID:
-            pmid = (element.findtext(RECORD_PMID[element.tag]) or "").strip()
+        if element.tag in RECORDS:
+            path, parse = RECORDS[element.tag]
+            pmid = (element.findtext(path) or "").strip()
             if not pmid.isdigit():  # nothing to key it by: the rest of the answer is still good
                 log.warning("skipped a PubMed %s without a PMID (%r)", element.tag, pmid[:40])
                 continue
-            parse = parse_article if element.tag == "PubmedArticle" else parse_book
             pubs.append(parse(element, raw.get(pmid, "")))
         elif element.tag == "DeleteCitation":
             for pmid_el in element.findall("PMID"):

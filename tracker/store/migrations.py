@@ -297,6 +297,18 @@ def topic_lines_sql(source: str, record: str, plus: str | None = None) -> str:
 MATCH_EVENTS = (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old"))
 
 
+def _topic_lines_triggers(db: sqlite_utils.Database, *, only_when_different: bool) -> None:
+    """The query_matches triggers that keep each record's topic_lines in step (m008; m011 adds the condition)."""
+    for table, source, key in TOPIC_LINES:
+        for event, row in MATCH_EVENTS:
+            name = f"query_matches_{source}_{event.split()[0].lower()}"
+            lines = topic_lines_sql(source, f"{row}.record_id")
+            condition = f" AND topic_lines IS NOT {lines}" if only_when_different else ""
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
+                       f"UPDATE {table} SET topic_lines = {lines} WHERE {key} = {row}.record_id{condition}; END")
+
+
 @migrations()
 def m008_topic_lines(db: sqlite_utils.Database) -> None:
     """topic_lines on trials and publications: the topic lines that return the record today, as a JSON list, so
@@ -307,10 +319,7 @@ def m008_topic_lines(db: sqlite_utils.Database) -> None:
     for table, source, key in TOPIC_LINES:
         db[table].add_column("topic_lines", str)
         db.execute(f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{table}.{key}')}")
-        for event, row in MATCH_EVENTS:
-            name = f"query_matches_{source}_{event.split()[0].lower()}"
-            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
-                       f"UPDATE {table} SET topic_lines = {topic_lines_sql(source, f'{row}.record_id')} WHERE {key} = {row}.record_id; END")
+    _topic_lines_triggers(db, only_when_different=False)
 
 
 @migrations()
@@ -337,10 +346,4 @@ def m011_topic_lines_written_once(db: sqlite_utils.Database) -> None:
     """The topic_lines triggers rewrite a row only when its list differs. A save now writes a changed record that
     a line newly returns with its list already including that line, then the match; the trigger finds nothing to
     change, where before it rewrote the whole row (raw payload included) a second time."""
-    for table, source, key in TOPIC_LINES:
-        for event, row in MATCH_EVENTS:
-            name = f"query_matches_{source}_{event.split()[0].lower()}"
-            lines = topic_lines_sql(source, f"{row}.record_id")
-            db.execute(f"DROP TRIGGER IF EXISTS {name}")
-            db.execute(f"CREATE TRIGGER {name} AFTER {event} ON query_matches WHEN {row}.source = '{source}' BEGIN "
-                       f"UPDATE {table} SET topic_lines = {lines} WHERE {key} = {row}.record_id AND topic_lines IS NOT {lines}; END")
+    _topic_lines_triggers(db, only_when_different=True)
