@@ -78,7 +78,7 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     # the window's evidence signals: the new terminated trial and the one now completed never posted results; the
     # one that posted them resolves its signal
     assert re.findall(r"^- \*\*(.+?)\*\*: \[(NCT\d{8})\]", attention, re.M) == [("Results overdue", new_nct), ("Results overdue", "NCT04523987")]
-    assert "No results posted on ClinicalTrials.gov 44 months after primary completion (2023-02, estimated); status Completed." in attention
+    assert "No results posted on ClinicalTrials.gov 44 months after primary completion (Feb 2023, estimated); status Completed." in attention
     assert re.findall(r"^- (.+?): \[(NCT\d{8})\]", attention.split("Resolved in this window:")[1], re.M) == [
         ("Results overdue", "NCT03418623"), ("Status out of date", "NCT04523987")]
     assert "Window: 23 Nov 2026, 07:00 UTC to 24 Nov 2026, 07:00 UTC." in md

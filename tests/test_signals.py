@@ -62,7 +62,7 @@ def test_overdue_starts_the_day_after_twelve_months_from_an_actual_primary_compl
     signal = overdue(trial(pcd=("2025-11-23", "ACTUAL")))
     assert signal.kind == "results_overdue"
     assert signal.detail["months"] == 12 and signal.detail["months_overdue"] == 0 and signal.detail["due_date"] == "2026-11-23"
-    assert signal.summary.startswith("No results posted on ClinicalTrials.gov 12 months after primary completion (2025-11-23, actual)")
+    assert signal.summary.startswith("No results posted on ClinicalTrials.gov 12 months after primary completion (23 Nov 2025, actual)")
 
 
 def test_an_estimated_date_counts_only_for_completed_or_terminated_trials():
@@ -123,16 +123,16 @@ def test_slipped_counts_against_the_earliest_stored_value_and_the_moves():
     assert completion_slipped(row, history("2026-10", "2027-03"), T) is None  # 2026-10-31 -> 2027-03-31: five months
     signal = completion_slipped(row, history("2026-09", "2026-12", "2027-03"), T)
     assert (signal.detail["first"], signal.detail["current"], signal.detail["moves"], signal.detail["months"]) == ("2026-09", "2027-03", 2, 6)
-    assert signal.summary == "Primary completion date moved from 2026-09 to 2027-03 (6 months later), 2 times since first stored."
+    assert signal.summary == "Primary completion date moved from Sep 2026 to Mar 2027 (6 months later), 2 times since first stored."
     assert completion_slipped(row, history(None, "2027-03"), T) is None  # no earlier date stored
 
 
 def test_stale_status_after_completion_or_two_years_without_an_update():
     assert stale_status(trial(status="RECRUITING", pcd=("2025-11-24", "ESTIMATED")), TODAY, T) is None
     late = stale_status(trial(status="RECRUITING", pcd=("2025-11-23", "ESTIMATED")), TODAY, T)
-    assert late.summary == "Still listed as Recruiting 12 months after its primary completion date (2025-11-23)."
+    assert late.summary == "Still listed as Recruiting 12 months after its primary completion date (23 Nov 2025)."
     quiet = stale_status(trial(status="NOT_YET_RECRUITING", pcd=("2027-01-01", "ESTIMATED"), updated="2024-11-23"), TODAY, T)
-    assert quiet.summary == "Still listed as Not yet recruiting with no registry update since 2024-11-23."
+    assert quiet.summary == "Still listed as Not yet recruiting with no registry update since 23 Nov 2024."
     assert stale_status(trial(status="COMPLETED", pcd=("2020-01-01", "ACTUAL"), updated="2020-02-01"), TODAY, T) is None
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .labels import date_label
 from .models import PARTIAL_DATE_RE
 from .store import Store, iso, save_signals, select_signal_inputs
 
@@ -103,10 +104,10 @@ def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date,
     since = months_between(completed, today)
     fdaaa = [w for w, flag in (("drug", trial.get("is_fda_regulated_drug")), ("device", trial.get("is_fda_regulated_device"))) if flag]
     summary = (f"No results posted on ClinicalTrials.gov {since} months after primary completion "
-               f"({trial['primary_completion_date']}, {(trial.get('primary_completion_date_type') or 'type not given').lower()}); "
+               f"({date_label(trial['primary_completion_date'])}, {(trial.get('primary_completion_date_type') or 'type not given').lower()}); "
                f"status {_label(status)}.")
     if trial.get("disp_first_submit_date"):
-        summary += f" A certification or extension was filed on {trial['disp_first_submit_date']}; counted from the extended deadline."
+        summary += f" A certification or extension was filed on {date_label(trial['disp_first_submit_date'])}; counted from the extended deadline."
     if linked_pmids:
         summary += f" Published, no registry results: PMID {', '.join(linked_pmids)}."
         rank = RANKS["results_overdue_published"]
@@ -132,7 +133,7 @@ def completion_slipped(trial: dict[str, Any], history: list[dict[str, Any]], t: 
         return None
     moves = sum(1 for h in history if h["old_value"] != h["new_value"])
     months = months_between(first, current)
-    summary = (f"Primary completion date moved from {first_text} to {trial['primary_completion_date']} "
+    summary = (f"Primary completion date moved from {date_label(first_text)} to {date_label(trial['primary_completion_date'])} "
                f"({months} months later), {moves} time{'s' if moves != 1 else ''} since first stored.")
     return Signal("completion_slipped", trial["nct_id"], summary, RANKS["completion_slipped"],
                   {"months": months, "first": first_text, "current": trial["primary_completion_date"], "moves": moves})
@@ -149,10 +150,10 @@ def stale_status(trial: dict[str, Any], today: date, t: Thresholds) -> Signal | 
     reasons, months = [], 0
     if completed and add_months(completed, t.stale_months) < today:
         months = months_between(completed, today)
-        reasons.append(f"{months} months after its primary completion date ({trial['primary_completion_date']})")
+        reasons.append(f"{months} months after its primary completion date ({date_label(trial['primary_completion_date'])})")
     if updated and add_months(updated, t.stale_update_months) < today:
         months = max(months, months_between(updated, today))
-        reasons.append(f"with no registry update since {trial['last_update_posted_date']}")
+        reasons.append(f"with no registry update since {date_label(trial['last_update_posted_date'])}")
     if not reasons:
         return None
     return Signal("stale_status", trial["nct_id"], f"Still listed as {_label(status)} " + " and ".join(reasons) + ".",
@@ -163,7 +164,7 @@ def stale_status(trial: dict[str, Any], today: date, t: Thresholds) -> Signal | 
 def removed(trial: dict[str, Any]) -> Signal:
     return Signal("removed", trial["nct_id"],
                   f"No longer in ClinicalTrials.gov: asked for {trial['nct_id']} by its number, the registry answered "
-                  f"'not found' (first seen so on {trial['removed_at'][:10]}).",
+                  f"'not found' (first seen so on {date_label(trial['removed_at'][:10])}).",
                   RANKS["removed"], {"removed_at": trial["removed_at"], "last_status": trial.get("overall_status")})
 
 
@@ -178,7 +179,7 @@ def merged(trial: dict[str, Any]) -> Signal:
 def no_longer_matched(nct_id: str, line: str, since: str) -> Signal:
     return Signal("no_longer_matched", nct_id,
                   f"Still in the registry but no longer returned by topic line {line} (its conditions, interventions or "
-                  f"terms were edited); noticed on {since[:10]}.",
+                  f"terms were edited); noticed on {date_label(since[:10])}.",
                   RANKS["no_longer_matched"], {"line": line, "unmatched_at": since}, scope=line)
 
 
