@@ -150,6 +150,8 @@ class FakePubmed(FakeBase):
         self.modified: dict[str, date] = {}
         self.histories: dict[str, list[str]] = {}
         self.count_override: Callable[[dict], int | None] | None = None
+        # PMID -> how many more efetch answers leave it out (as efetch sometimes answers short); a large number: always
+        self.withheld: dict[str, int] = {}
 
     def install(self) -> None:
         self.httpserver.expect_request("/entrez/eutils/esearch.fcgi").respond_with_handler(self.esearch)
@@ -202,5 +204,11 @@ class FakePubmed(FakeBase):
             start, size = int(params.get("retstart", 0)), int(params.get("retmax", 20))
             wanted = ids[start : start + size]
         by_pmid = {self.pmid(a): a for a in self.articles}
-        body = EFETCH_HEAD + "\n".join(by_pmid[p] for p in wanted if p in by_pmid) + "\n</PubmedArticleSet>\n"
+        given = []
+        for p in wanted:
+            if self.withheld.get(p, 0) > 0:
+                self.withheld[p] -= 1
+            elif p in by_pmid:
+                given.append(by_pmid[p])
+        body = EFETCH_HEAD + "\n".join(given) + "\n</PubmedArticleSet>\n"
         return Response(body, content_type="text/xml")

@@ -36,6 +36,12 @@ class Search:
     ids: list[str]
     warnings: list[str]
     translation: str | None = None  # how PubMed read the term (automatic term mapping can change it)
+    # what was asked, so the same search can be asked again for its PMIDs (see fill_gaps)
+    term: str = ""
+    label: str = ""
+    datetype: str | None = None
+    mindate: date | None = None
+    maxdate: date | None = None
 
 
 # -- raw bodies ------------------------------------------------------------------------------------
@@ -110,6 +116,11 @@ def esearch(
         ids=[str(i) for i in data.get("IdList", [])],
         warnings=warnings,
         translation=str(data["QueryTranslation"]) if data.get("QueryTranslation") else None,
+        term=term,
+        label=label,
+        datetype=datetype,
+        mindate=mindate,
+        maxdate=maxdate,
     )
 
 
@@ -138,10 +149,43 @@ def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> list
 
 
 def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expected: int | None = None) -> Iterator[Batch]:
+    """Every record of a search, in batches through the history server. efetch sometimes answers a batch short
+    (fewer well-formed records than asked, with HTTP 200): the search is then made whole by fill_gaps."""
     total = min(search.count, CAP)
+    expected = expected if expected is not None else search.count
+    got: set[str] = set()
+    short = False
     for start in range(0, total, BATCH_SIZE):
-        pubs = efetch_history(client, settings, search, retstart=start, retmax=min(BATCH_SIZE, total - start))
-        yield Batch(records=pubs, expected=expected if expected is not None else search.count)
+        size = min(BATCH_SIZE, total - start)
+        pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
+        got.update(p.pmid for p in pubs)
+        short = short or len(pubs) < size
+        yield Batch(records=pubs, expected=expected)
+    if short:
+        yield from fill_gaps(client, settings, search, got, expected=expected)
+
+
+def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[str], *, expected: int) -> Iterator[Batch]:
+    """After a short efetch answer: ask the same search for its PMIDs, fetch the ones not received by number, and
+    name any PubMed still does not give (so a missing record is said, never silently dropped)."""
+    total = min(search.count, CAP)
+    listed = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
+                     retmax=total, label=search.label, history=False, log_warnings=False).ids
+    missing = [pmid for pmid in listed if pmid not in got]
+    received: set[str] = set()
+    for start in range(0, len(missing), BATCH_SIZE):
+        pubs = efetch_ids(client, settings, missing[start : start + BATCH_SIZE])
+        received.update(p.pmid for p in pubs)
+        yield Batch(records=pubs, expected=expected)
+    lost = [pmid for pmid in missing if pmid not in received]
+    if lost:
+        shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+        one = len(lost) == 1
+        log.warning(
+            "PubMed line %s: %d record%s the search counts came in no efetch answer, not stored: PMID %s "
+            "(a later update stores %s if PubMed modifies %s; `tracker update --full` asks for every record again)",
+            search.label or "?", len(lost), "" if one else "s", shown, *(("it", "it") if one else ("them", "them")),
+        )
 
 
 def date_windows(
