@@ -6,6 +6,7 @@ from click.testing import CliRunner
 from werkzeug import Response
 
 from tracker.cli import cli
+from tracker.sources import ctgov
 
 from .conftest import load_json, real_studies, write_query
 
@@ -59,6 +60,35 @@ def test_update_follows_the_real_two_page_recording(env, settings, fake_ctgov):
     assert stored == sorted(ids)
     assert [r.get("pageToken") for r in fake_ctgov.requests] == [None, first["nextPageToken"], second["nextPageToken"]]
     assert all(r["query.cond"] == "Phelan-McDermid" and r["pageSize"] == "1000" for r in fake_ctgov.requests)
+
+
+def _ids(studies):
+    return [s["protocolSection"]["identificationModule"]["nctId"] for s in studies]
+
+
+def test_an_empty_page_before_the_count_is_reached_is_followed_not_taken_for_the_end(env, settings, fake_ctgov):
+    studies = real_studies()[:6]
+    fake_ctgov.recorded_pages = {None: {"studies": studies[:3], "totalCount": 6, "nextPageToken": "t1"},
+                                 "t1": {"studies": [], "nextPageToken": "t2"}, "t2": {"studies": studies[3:]}}
+    write_query(settings.queries_dir, "line-a", ctgov={"query.cond": "alopecia"})
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 0, result.output
+    assert [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")] == sorted(_ids(studies))
+    assert "line-a [ClinicalTrials.gov]: fetched 6, new 6, changed 0" in result.output and "not stored" not in result.output
+
+
+def test_pages_that_end_short_of_the_count_are_stored_and_the_shortfall_is_said(env, settings, fake_ctgov):
+    studies = real_studies()[:3]
+    # the first answer promises 9 studies; then empty pages with ever new tokens, which are followed a bounded number of times
+    fake_ctgov.recorded_pages = {None: {"studies": studies, "totalCount": 9, "nextPageToken": "e1"}} | {
+        f"e{i}": {"studies": [], "nextPageToken": f"e{i + 1}"} for i in range(1, 50)
+    }
+    write_query(settings.queries_dir, "line-a", ctgov={"query.cond": "alopecia"})
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 0, result.output
+    assert len(fake_ctgov.requests) == 1 + 1 + ctgov.EMPTY_PAGES
+    assert [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")] == sorted(_ids(studies))
+    assert "ClinicalTrials.gov line line-a: the search counted 9 studies and its pages gave 3; 6 not stored" in result.output
 
 
 def test_a_page_token_given_twice_stops_the_line_with_one_line_and_stores_nothing(env, settings, fake_ctgov):

@@ -22,6 +22,7 @@ from .base import Batch, Source
 log = logging.getLogger("tracker.ctgov")
 
 PAGE_SIZE = 1000
+EMPTY_PAGES = 3  # empty pages in a row followed while the count the service gave is not reached
 STUDY_URL = "https://clinicaltrials.gov/study/{}"
 
 
@@ -113,14 +114,16 @@ def search_params(query: Query, *, since: date | None = None, page_size: int = P
 
 
 def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> Iterator[Page]:
-    """Yield every page of a /studies search, following nextPageToken until it is absent or a page is empty. A token
-    the service already gave, or pages running far past the count it gave, is an ApiError (a broken paging would
-    otherwise loop forever); records added while paging stay well inside that margin."""
+    """Yield every page of a /studies search, following nextPageToken until it is absent. An empty page ends the
+    search once the count the service gave is reached (or when it gave none); before that, up to EMPTY_PAGES empty
+    pages in a row are followed, so a hiccup does not cut the search short. A token the service already gave, or
+    pages running far past the count it gave, is an ApiError (a broken paging would otherwise loop forever);
+    records added while paging stay well inside that margin."""
     url = base_url.rstrip("/") + "/studies"
     token: str | None = None
     used: set[str] = set()
     first = True
-    fetched, counted = 0, None
+    fetched, counted, empty = 0, None, 0
     while True:
         page_params = dict(params)
         if first:
@@ -144,7 +147,8 @@ def fetch_studies(client: HttpClient, base_url: str, params: dict[str, str]) -> 
                            f"{counted:,}; stopped instead of looping")
         yield Page(studies=studies, total_count=data.get("totalCount") if first else None, next_page_token=token, raw=data.get("_raw"))
         first = False
-        if not token or not studies:
+        empty = 0 if studies else empty + 1
+        if not token or (empty and (counted is None or fetched >= counted or empty > EMPTY_PAGES)):
             return
 
 
@@ -289,12 +293,19 @@ def parse_page(page: Page) -> Iterator[Trial]:
 
 def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | None, now: datetime) -> Iterator[Batch]:
     """Every study of a topic line last updated on or after `since` (all of them when None), page by page."""
-    expected = None
+    expected, received = None, 0
     for page in fetch_studies(client, settings.ctgov_url, search_params(query, since=since)):
         expected = page.total_count if page.total_count is not None else expected
+        received += len(page.studies)
         with gc_paused():  # a page holds a million young objects: each collector pass would walk them all
             trials = list(parse_page(page))
         yield Batch(trials, expected)
+    if expected is not None and received < expected:
+        log.warning(
+            "ClinicalTrials.gov line %s: the search counted %d studies and its pages gave %d; %d not stored "
+            "(a later update stores them when the registry updates them; `tracker update --full` asks for every record again)",
+            query.name, expected, received, expected - received,
+        )
 
 
 # CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.
