@@ -202,11 +202,34 @@ def test_a_digest_after_failed_updates_never_calls_the_week_quiet(env, settings,
     assert result.exit_code == 1
     summary = [line for line in result.output.splitlines() if not line.startswith(("WARNING", "line [", "wrote", "Error"))]
     assert summary == [
-        "Nothing new was stored in this window, but updates failed, so this digest cannot say the week was quiet. "
+        "Nothing new was stored in this window, but updates failed or came back short, so this digest cannot say the week was quiet. "
         "Not complete: line [ctgov] failed."
     ]
     md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
     assert "quiet week" not in md and "Nothing new in the" not in md and "**Warning: this digest is incomplete.**" in md
+
+
+def test_a_record_the_service_counted_and_never_returned_makes_the_digest_say_it_is_incomplete(world, fake_pubmed):
+    env = world["env"]
+    missing = set_entrez(world["articles"][20], 2026, 11, 28)
+    fake_pubmed.articles.append(missing)
+    fake_pubmed.withheld = {fake_pubmed.pmid(missing): 10**6}  # efetch never returns it, by history or by number
+    assert invoke(env, "update", now="2026-11-30T06:00:00Z").exit_code == 0
+    result = invoke(env, "digest", "--format", "md", now="2026-11-30T07:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert "Not complete: first [pubmed] short." in result.output
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-30.md").read_text()
+    assert "**Warning: this digest is incomplete.**" in md
+    assert (f"- first [pubmed]: short: 1 record the search counts came in no efetch answer, not stored: PMID {fake_pubmed.pmid(missing)}"
+            in md)
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    status, cursor = conn.execute("SELECT status, cursor FROM runs WHERE source = 'pubmed' ORDER BY id DESC LIMIT 1").fetchone()
+    conn.close()
+    assert (status, cursor) == ("ok", "2026-11-30")  # what came is kept and the window moves on; the digest says the gap
+    fake_pubmed.withheld.clear()
+    assert invoke(env, "update", now="2026-12-07T06:00:00Z").exit_code == 0
+    later = invoke(env, "digest", "--format", "md", now="2026-12-07T07:00:00Z")
+    assert "Not complete" not in later.output
 
 
 def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, fake_pubmed):

@@ -28,7 +28,7 @@ from .store import (
     select_baseline_given,
     save_digest,
     select_digests,
-    select_failed_runs,
+    select_incomplete_runs,
     select_last_digest_end,
     select_new_links,
     select_new_publications,
@@ -128,7 +128,7 @@ class Digest:
             if self.signal_counts:
                 text += f" {plural(sum(self.signal_counts.values()), 'open evidence signal')}."
         elif self.quiet and self.failures:
-            text = "Nothing new was stored in this window, but updates failed, so this digest cannot say the week was quiet."
+            text = "Nothing new was stored in this window, but updates failed or came back short, so this digest cannot say the week was quiet."
         elif self.quiet:
             text = "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
         else:
@@ -247,7 +247,7 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
     for line in ordered:
         line.chart = select_year_counts(store, line.name, end)
-    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_failed_runs(store, start, end), claim_flips=claim_flips or [])
+    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_incomplete_runs(store, start, end), claim_flips=claim_flips or [])
     # The first digest of a database (or the first with records): the backlog as counts, not a list nobody reads.
     if start == EPOCH or not select_baseline_given(store):
         digest.baseline = _baseline_counts(ordered, trials, pubs)

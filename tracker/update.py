@@ -94,19 +94,22 @@ def update_line(
     run_id = save_run_start(store, source.name, query.name, now)
     spool = Spool()
     seen: set[str] = set()  # PubMed's entry- and modification-date windows overlap; pages may repeat while paging
+    shortfalls: list[str] = []
     try:
         cursor = None if full else select_last_cursor(store, source.name, query.name)
         for batch in source.batches(client, settings, query, cursor=cursor, now=now):
             fresh = [r for r in batch.records if r.record_id not in seen]
             seen.update(r.record_id for r in fresh)
             spool.add(fresh)
+            if batch.shortfall:
+                shortfalls.append(batch.shortfall)
             if progress:
                 progress(spool.count, batch.expected)
         total = SaveResult()
         with store.transaction():
             for records in spool.batches():
                 total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
-            save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat())
+            save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(), shortfall="; ".join(shortfalls) or None)
         if seen_into is not None:
             seen_into.update(seen)
         return total

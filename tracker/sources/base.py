@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class Batch:
-    """Parsed records of one page or efetch, and how many the service said the whole window holds (if it said)."""
+    """Parsed records of one page or efetch, and how many the service said the whole window holds (if it said).
+    shortfall: records the service counted and never returned, in words (the run keeps it; the digest says it)."""
 
     records: list[Any]
     expected: int | None
+    shortfall: str | None = None
 
 
 Fetch = Callable[["HttpClient", "Settings", Query, "date | None", datetime], Iterator[Batch]]

@@ -301,11 +301,10 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
             trials = list(parse_page(page))
         yield Batch(trials, expected)
     if expected is not None and received < expected:
-        log.warning(
-            "ClinicalTrials.gov line %s: the search counted %d studies and its pages gave %d; %d not stored "
-            "(a later update stores them when the registry updates them; `tracker update --full` asks for every record again)",
-            query.name, expected, received, expected - received,
-        )
+        shortfall = f"the search counted {expected} studies and its pages gave {received}; {expected - received} not stored"
+        log.warning("ClinicalTrials.gov line %s: %s (a later update stores them when the registry updates them; "
+                    "`tracker update --full` asks for every record again)", query.name, shortfall)
+        yield Batch([], expected, shortfall=shortfall)
 
 
 # CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.

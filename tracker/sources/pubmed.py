@@ -179,13 +179,13 @@ def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[s
         yield Batch(records=pubs, expected=expected)
     lost = [pmid for pmid in missing if pmid not in received]
     if lost:
-        shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
         one = len(lost) == 1
-        log.warning(
-            "PubMed line %s: %d record%s the search counts came in no efetch answer, not stored: PMID %s "
-            "(a later update stores %s if PubMed modifies %s; `tracker update --full` asks for every record again)",
-            search.label or "?", len(lost), "" if one else "s", shown, *(("it", "it") if one else ("them", "them")),
-        )
+        shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+        shortfall = f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {shown}"
+        it = "it" if one else "them"
+        log.warning("PubMed line %s: %s (a later update stores %s if PubMed modifies %s; `tracker update --full` asks for "
+                    "every record again)", search.label or "?", shortfall, it, it)
+        yield Batch(records=[], expected=expected, shortfall=shortfall)
 
 
 def date_windows(

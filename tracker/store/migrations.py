@@ -347,3 +347,10 @@ def m011_topic_lines_written_once(db: sqlite_utils.Database) -> None:
     a line newly returns with its list already including that line, then the match; the trigger finds nothing to
     change, where before it rewrote the whole row (raw payload included) a second time."""
     _topic_lines_triggers(db, only_when_different=True)
+
+
+@migrations()
+def m012_run_shortfalls(db: sqlite_utils.Database) -> None:
+    """shortfall on runs: records a service counted for a line and never returned although the run finished (an
+    efetch answering short, CT.gov pages ending before their count), so the digest can say it is incomplete."""
+    db["runs"].add_column("shortfall", str)

@@ -130,11 +130,13 @@ def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]
     )
 
 
-def select_failed_runs(store: Store, start: str, end: str) -> list[dict[str, Any]]:
-    """Lines whose latest run in the window did not finish well."""
+def select_incomplete_runs(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Lines whose latest run in the window did not finish well, or finished short of what the service counted
+    (status 'short', error the shortfall)."""
     return store.rows(
-        "SELECT r.* FROM runs r WHERE r.id IN (SELECT max(id) FROM runs "
-        f"WHERE {_in_window('started_at')} GROUP BY source, query) AND r.status != 'ok' ORDER BY r.source, r.query",
+        "SELECT r.id, r.source, r.query, r.started_at, r.finished_at, CASE WHEN r.status = 'ok' THEN 'short' ELSE r.status END AS status, "
+        "coalesce(r.error, r.shortfall) AS error FROM runs r WHERE r.id IN (SELECT max(id) FROM runs "
+        f"WHERE {_in_window('started_at')} GROUP BY source, query) AND (r.status != 'ok' OR r.shortfall IS NOT NULL) ORDER BY r.source, r.query",
         {"start": start, "end": end},
     )
 
