@@ -125,6 +125,9 @@ def test_slipped_counts_against_the_earliest_stored_value_and_the_moves():
     assert (signal.detail["first"], signal.detail["current"], signal.detail["moves"], signal.detail["months"]) == ("2026-09", "2027-03", 2, 6)
     assert signal.summary == "Primary completion date moved from Sep 2026 to Mar 2027 (6 months later), 2 times since first stored."
     assert completion_slipped(row, history(None, "2027-03"), T) is None  # no earlier date stored
+    # first stored without a date: counted from the first date it gave; a date given, or made precise, is no move
+    late = completion_slipped(trial(pcd=("2027-04-15", "ESTIMATED")), history(None, "2026-09", "2027-04", "2027-04-15"), T)
+    assert (late.detail["first"], late.detail["moves"], late.detail["months"]) == ("2026-09", 1, 6)
 
 
 def test_stale_status_after_completion_or_two_years_without_an_update():

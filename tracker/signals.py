@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from .labels import date_label
+from .labels import date_drift, date_label
 from .models import PARTIAL_DATE_RE
 from .store import Store, iso, save_signals, select_signal_inputs
 
@@ -124,14 +124,17 @@ def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date,
 
 
 def completion_slipped(trial: dict[str, Any], history: list[dict[str, Any]], t: Thresholds) -> Signal | None:
-    """The primary completion date moved later by `slip_months` or more against the earliest value stored."""
+    """The primary completion date moved later by `slip_months` or more against the earliest date stored (a record
+    first stored without one counts from the first it gave). A move is a change of date, not a date given, taken
+    away or made more precise (2026-03 -> 2026-03-15)."""
     if not history:
         return None
-    first_text = history[0]["old_value"]
+    values = [history[0]["old_value"], *(h["new_value"] for h in history)]
+    first_text = next((v for v in values if resolve_date(v)), None)
     first, current = resolve_date(first_text), resolve_date(trial.get("primary_completion_date"))
     if first is None or current is None or current < add_months(first, t.slip_months):
         return None
-    moves = sum(1 for h in history if h["old_value"] != h["new_value"])
+    moves = sum(1 for h in history if resolve_date(h["old_value"]) and resolve_date(h["new_value"]) and date_drift(h["old_value"], h["new_value"]))
     months = months_between(first, current)
     summary = (f"Primary completion date moved from {date_label(first_text)} to {date_label(trial['primary_completion_date'])} "
                f"({months} months later), {moves} time{'s' if moves != 1 else ''} since first stored.")
