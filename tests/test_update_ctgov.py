@@ -58,8 +58,11 @@ def test_update_follows_the_real_two_page_recording(env, settings, fake_ctgov):
     ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in first["studies"] + second["studies"]]
     stored = [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")]
     assert stored == sorted(ids)
-    assert [r.get("pageToken") for r in fake_ctgov.requests] == [None, first["nextPageToken"], second["nextPageToken"]]
+    assert [r.get("pageToken") for r in fake_ctgov.requests[:3]] == [None, first["nextPageToken"], second["nextPageToken"]]
     assert all(r["query.cond"] == "Phelan-McDermid" and r["pageSize"] == "1000" for r in fake_ctgov.requests)
+    # the recording holds two of the search's pages (its count is 21): the listing names no other, and the gap is said
+    assert [r.get("fields") for r in fake_ctgov.requests[3:]] == ["NCTId"] * 3
+    assert "the search counted 21 studies and 10 came; 11 not stored (" in result.output
 
 
 def _ids(studies):
@@ -86,9 +89,25 @@ def test_pages_that_end_short_of_the_count_are_stored_and_the_shortfall_is_said(
     write_query(settings.queries_dir, "line-a", ctgov={"query.cond": "alopecia"})
     result = run("update", "--source", "ctgov", env=env)
     assert result.exit_code == 0, result.output
-    assert len(fake_ctgov.requests) == 1 + 1 + ctgov.EMPTY_PAGES
+    # the pages, then the same paging once more for the search's NCT numbers, which name none that did not come
+    assert len(fake_ctgov.requests) == 2 * (1 + 1 + ctgov.EMPTY_PAGES)
     assert [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")] == sorted(_ids(studies))
-    assert "ClinicalTrials.gov line line-a: the search counted 9 studies and its pages gave 3; 6 not stored" in result.output
+    assert "ClinicalTrials.gov line line-a: the search counted 9 studies and 3 came; 6 not stored (" in result.output
+
+
+def test_paging_cut_short_is_made_whole_by_listing_the_search_and_fetching_the_rest_by_number(env, settings, fake_ctgov):
+    studies = real_studies()[:25]
+    fake_ctgov.set_studies(studies)
+    fake_ctgov.page_size_cap = 10
+    fake_ctgov.faults.extend([lambda request: None, lambda request: Response('{"studies": []}', content_type="application/json")])
+    write_query(settings.queries_dir, "line-a", ctgov={"query.cond": "alopecia"})
+    result = run("update", "--source", "ctgov", env=env)
+    assert result.exit_code == 0, result.output
+    assert [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")] == sorted(_ids(studies))
+    assert "line-a [ClinicalTrials.gov]: fetched 25, new 25, changed 0" in result.output and "not stored" not in result.output
+    asked = [("fields" in r, "filter.ids" in r) for r in fake_ctgov.requests]
+    assert asked == [(False, False)] * 2 + [(True, False)] * 3 + [(False, True)] * 2  # pages, listing, the 15 by number
+    assert sorted(fake_ctgov.requests[-2]["filter.ids"].split(",")) == sorted(_ids(studies[10:]))
 
 
 def test_a_page_token_given_twice_stops_the_line_with_one_line_and_stores_nothing(env, settings, fake_ctgov):

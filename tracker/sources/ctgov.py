@@ -292,18 +292,45 @@ def parse_page(page: Page) -> Iterator[Trial]:
 
 
 def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | None, now: datetime) -> Iterator[Batch]:
-    """Every study of a topic line last updated on or after `since` (all of them when None), page by page."""
-    expected, received = None, 0
-    for page in fetch_studies(client, settings.ctgov_url, search_params(query, since=since)):
+    """Every study of a topic line last updated on or after `since` (all of them when None), page by page. Paging
+    that ends short of the count the service gave is made whole by fill_gaps."""
+    params = search_params(query, since=since)
+    expected, got = None, set()
+    for page in fetch_studies(client, settings.ctgov_url, params):
         expected = page.total_count if page.total_count is not None else expected
-        received += len(page.studies)
+        got.update(_ids(page))
         with gc_paused():  # a page holds a million young objects: each collector pass would walk them all
             trials = list(parse_page(page))
         yield Batch(trials, expected)
-    if expected is not None and received < expected:
-        shortfall = f"the search counted {expected} studies and its pages gave {received}; {expected - received} not stored"
+    if expected is not None and len(got) < expected:
+        yield from fill_gaps(client, settings.ctgov_url, params, got, expected=expected, label=query.name)
+
+
+def _ids(page: Page) -> list[str]:
+    """The NCT numbers a page holds (a study too broken to store included: it came)."""
+    found = (_get(study, "protocolSection", "identificationModule", "nctId") for study in page.studies)
+    return [nct.strip().upper() for nct in found if isinstance(nct, str)]
+
+
+def fill_gaps(client: HttpClient, base_url: str, params: dict[str, str], got: set[str], *, expected: int, label: str) -> Iterator[Batch]:
+    """After paging that ended short: list the search's NCT numbers (fields=NCTId), fetch the ones that did not come
+    by number (filter.ids), and say how many are still missing, naming them when the listing did."""
+    listed: list[str] = []
+    for page in fetch_studies(client, base_url, {**params, "fields": "NCTId"}):
+        listed.extend(_ids(page))
+    missing = [nct for nct in dict.fromkeys(listed) if nct not in got]
+    for batch in id_batches(base_url, missing, params):
+        for page in fetch_studies(client, base_url, {**params, "filter.ids": ",".join(batch)}):
+            got.update(_ids(page))
+            with gc_paused():
+                trials = list(parse_page(page))
+            yield Batch(trials, expected)
+    if len(got) < expected:
+        lost = [nct for nct in missing if nct not in got]
+        named = f": {', '.join(lost[:10])}{f' and {len(lost) - 10} more' if len(lost) > 10 else ''}" if lost else ""
+        shortfall = f"the search counted {expected} studies and {len(got)} came; {expected - len(got)} not stored{named}"
         log.warning("ClinicalTrials.gov line %s: %s (a later update stores them when the registry updates them; "
-                    "`tracker update --full` asks for every record again)", query.name, shortfall)
+                    "`tracker update --full` asks for every record again)", label, shortfall)
         yield Batch([], expected, shortfall=shortfall)
 
 
