@@ -278,6 +278,7 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
     assert parsed["To"] == "clinic@example.org, editor@example.org"
     assert email.utils.parsedate_to_datetime(parsed["Date"]).isoformat() == "2026-11-24T06:00:01+00:00"
     assert re.fullmatch(r"<[^@<>\s]+@example\.org>", parsed["Message-ID"].strip())
+    assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed.get_content_type() == "multipart/alternative"
     text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
     assert "  - Status: Recruiting → Completed" in text.get_content()

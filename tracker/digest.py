@@ -390,7 +390,8 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
 
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:
     """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server, with the Date and
-    Message-ID headers RFC 5322 asks for (mail servers and spam filters penalise their absence)."""
+    Message-ID headers RFC 5322 asks for (mail servers and spam filters penalise their absence) and RFC 3834's
+    Auto-Submitted, which tells mail systems a program sent it."""
     smtp = settings.smtp
     missing = [k for k in ("host", "from", "to") if not smtp.get(k)]
     if missing:
@@ -403,6 +404,7 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
     message["Date"] = email.utils.format_datetime(now)
     sender_domain = smtp["from"].rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = email.utils.make_msgid(idstring=f"digest-{digest.window_end[:10]}", domain=sender_domain)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-reply comes back to the sender
     message.set_content(markdown)
     message.add_alternative(html, subtype="html")
     port = int(smtp.get("port") or 587)
