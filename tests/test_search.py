@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 from datetime import datetime, timezone
 
@@ -366,3 +367,18 @@ def test_search_without_text_lists_a_line_newest_first(filled):
     line = list(filled["trials"].values())[:5]  # the fixture saved the first five studies under second-line
     newest_first = sorted(line, key=lambda t: (t.first_posted_date or t.start_date or "", t.nct_id), reverse=True)
     assert [h["id"] for h in listed] == [t.nct_id for t in newest_first]
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(filled):
+    """`tracker export ... | head -1`: the reader closes the pipe; no 'Error: Broken pipe', no traceback."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "tracker", "export", "publications", "--format", "json"]
+    process = subprocess.Popen(command, env={**os.environ, **filled["env"]}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()  # as head does after its first line
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert first.strip() == b"["
+    assert stderr == "" and process.returncode == 141

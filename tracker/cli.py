@@ -35,6 +35,9 @@ class TrackerGroup(click.Group):
             raise click.ClickException(redact(str(exc), _secrets())) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _stop_writing()
+            ctx.exit(141)  # the reader stopped reading (`tracker export ... | head`): end quietly, as a shell tool does on SIGPIPE
         except OSError as exc:
             raise click.ClickException(redact(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), _secrets())) from None
         except sqlite3.OperationalError as exc:
@@ -49,6 +52,15 @@ class TrackerGroup(click.Group):
             raise click.ClickException(
                 redact(f"internal error: {type(exc).__name__}: {exc} (set TRACKER_DEBUG=1 for the traceback)", _secrets())
             ) from None
+
+
+def _stop_writing() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file behind stdout (a test runner's capture): nothing to flush into a pipe
+        pass
 
 
 def _secrets() -> tuple[str, ...]:
