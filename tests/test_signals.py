@@ -178,6 +178,14 @@ def test_the_sweep_finds_a_removed_record_and_confirms_it_by_its_number(registry
     assert set(removed[0]) >= {"kind", "id", "title", "lines", "raised_at", "detail"} and removed[0]["lines"] == ["line"]
     show = invoke(env, "show", gone, now="2026-11-24T08:00:00Z")
     assert "Needs attention:\n  removed (since 2026-11-24): No longer in ClinicalTrials.gov" in show.output
+    # the CSV form reads back with the same fields, the detail as JSON text
+    import csv
+    import io
+
+    table = invoke(env, "signals", "--csv", "--kind", "removed", now="2026-11-24T08:00:00Z")
+    [row] = list(csv.DictReader(io.StringIO(table.output)))
+    assert (row["kind"], row["id"], row["lines"], row["summary"]) == ("removed", gone, "line", removed[0]["summary"])
+    assert json.loads(row["detail"]) == removed[0]["detail"]
 
 
 def test_a_number_that_now_leads_to_another_record_is_merged_not_removed(registry, fake_ctgov):

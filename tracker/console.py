@@ -236,9 +236,10 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) ->
         return
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url"])
-        for s in items:
-            writer.writerow([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"]])
+        writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url", "detail"])
+        for s in items:  # detail as JSON text: its keys differ by kind (months, due_date, merged_into, ...)
+            writer.writerow([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"],
+                             json.dumps(s["detail"], ensure_ascii=False, sort_keys=True)])
         return
     if not items:
         click.echo("no evidence signal matches", err=True)
