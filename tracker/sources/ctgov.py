@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
@@ -295,15 +296,17 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
     """Every study of a topic line last updated on or after `since` (all of them when None), page by page. Paging
     that ends short of the count the service gave is made whole by fill_gaps."""
     params = search_params(query, since=since)
-    expected, got = None, set()
+    expected = None
+    got = array("Q")  # the numbers that came, 8 bytes each: memory stays flat however large the window
     for page in fetch_studies(client, settings.ctgov_url, params):
         expected = page.total_count if page.total_count is not None else expected
-        got.update(_ids(page))
+        got.extend(int(nct[3:]) for nct in _ids(page) if nct[3:].isdigit())
         with gc_paused():  # a page holds a million young objects: each collector pass would walk them all
             trials = list(parse_page(page))
         yield Batch(trials, expected)
-    if expected is not None and len(got) < expected:
-        yield from fill_gaps(client, settings.ctgov_url, params, got, expected=expected, label=query.name)
+    distinct = set(got) if expected is not None else set()  # a study moved between pages while paging comes twice
+    if expected is not None and len(distinct) < expected:
+        yield from fill_gaps(client, settings.ctgov_url, params, {f"NCT{n:08d}" for n in distinct}, expected=expected, label=query.name)
 
 
 def _ids(page: Page) -> list[str]:
