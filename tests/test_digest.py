@@ -419,6 +419,25 @@ def test_dates_read_as_a_person_writes_them_and_a_date_made_precise_is_not_a_mov
     assert change(None, "2031-01") == ["Primary completion date: none → Jan 2031"]
 
 
+def test_results_submitted_and_not_yet_posted_is_a_change_a_clinician_reads(world, fake_ctgov):
+    from tracker.labels import describe_changes
+
+    submitted = {"field": "results_first_submit_date", "old_value": None, "new_value": "2026-11-27"}
+    assert describe_changes([submitted], {}) == ["Results submitted on 27 Nov 2026 (in quality control, not yet posted)"]
+    posted = {"field": "has_results", "old_value": "false", "new_value": "true"}
+    assert describe_changes([submitted, posted], {"results_first_posted_date": "2026-11-28"}) == ["Results posted on 28 Nov 2026"]
+    # through an update and the digest
+    status = fake_ctgov.study("NCT04523987")["protocolSection"]["statusModule"]
+    status["resultsFirstSubmitDate"] = "2026-11-27"
+    status["lastUpdatePostDateStruct"] = {"date": "2026-11-28", "type": "ACTUAL"}
+    env = world["env"]
+    assert invoke(env, "update", "--source", "ctgov", now="2026-11-30T06:00:00Z").exit_code == 0
+    result = invoke(env, "digest", "--format", "md", now="2026-11-30T07:00:00Z")
+    assert result.exit_code == 0, result.output
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-30.md").read_text()
+    assert "  - Results submitted on 27 Nov 2026 (in quality control, not yet posted)" in md, md
+
+
 def test_summaries_link_their_nct_numbers_and_pmids_and_stay_escaped():
     from tracker.reports import html_linked, md_linked, template_environment
 

@@ -89,6 +89,11 @@ def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> li
                 lines.append("Results withdrawn from the record")
         elif f == "enrollment_type" and "enrollment" in by_field:
             continue
+        elif f == "results_first_submit_date":
+            if new and "has_results" not in by_field:  # posted in the same update: "Results posted" says it
+                lines.append(f"Results submitted on {date_label(new)} (in quality control, not yet posted)")
+            elif not new:
+                lines.append("Results submission withdrawn from the record")
         elif f == "enrollment":
             kind = by_field.get("enrollment_type")
             old_kind = f" ({kind['old_value'].lower()})" if kind and kind["old_value"] else ""

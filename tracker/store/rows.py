@@ -24,6 +24,7 @@ TRACKED_TRIAL_FIELDS = (
     "enrollment",
     "enrollment_type",
     "has_results",
+    "results_first_submit_date",  # results submitted, in quality control: the evidence is on its way
     "start_date",
     "primary_completion_date",
     "completion_date",
