@@ -24,7 +24,7 @@ class Batch:
     shortfall: str | None = None
 
 
-def named(ids: list[str], shown: int = 10) -> str:
+def brief_list(ids: list[str], shown: int = 10) -> str:
     """Record numbers as a warning names them: all of a few, or the first `shown` and how many more."""
     return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 

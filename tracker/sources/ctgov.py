@@ -18,7 +18,7 @@ from ..errors import ApiError, HttpError
 from ..http import HttpClient, RetryableBody
 from ..gc_pause import gc_paused
 from ..models import Query, Reference, Trial
-from .base import Batch, Source, named
+from .base import Batch, Source, brief_list
 
 log = logging.getLogger("tracker.ctgov")
 
@@ -331,7 +331,7 @@ def fill_gaps(client: HttpClient, base_url: str, params: dict[str, str], got: se
     if len(got) < expected:
         lost = [nct for nct in missing if nct not in got]
         shortfall = f"the search counted {expected} studies and {len(got)} came; {expected - len(got)} not stored"
-        shortfall += f": {named(lost)}" if lost else ""
+        shortfall += f": {brief_list(lost)}" if lost else ""
         log.warning("ClinicalTrials.gov line %s: %s (a later update stores them when the registry updates them; "
                     "`tracker update --full` asks for every record again)", label, shortfall)
         yield Batch([], expected, shortfall=shortfall)

@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..http import HttpClient, RetryableBody
 from ..models import Publication, Query
 from ..settings import Settings
-from .base import Batch, Source, named
+from .base import Batch, Source, brief_list
 from .pubmed_xml import check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
 
 log = logging.getLogger("tracker.pubmed")
@@ -180,7 +180,7 @@ def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[s
     lost = [pmid for pmid in missing if pmid not in received]
     if lost:
         one = len(lost) == 1
-        shortfall = f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {named(lost)}"
+        shortfall = f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {brief_list(lost)}"
         it = "it" if one else "them"
         log.warning("PubMed line %s: %s (a later update stores %s if PubMed modifies %s; `tracker update --full` asks for "
                     "every record again)", search.label or "?", shortfall, it, it)
