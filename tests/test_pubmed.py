@@ -323,6 +323,24 @@ def test_a_record_efetch_never_returns_is_named_and_the_rest_are_stored(env, set
     assert "line-p [PubMed]: fetched 24, new 24, changed 0" in result.output
 
 
+def test_when_asking_for_the_missing_records_fails_what_came_is_stored_and_the_failure_said(env, settings, fake_pubmed, monkeypatch):
+    from werkzeug import Response
+
+    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    fake_pubmed.articles = real_articles()[:25]
+    pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
+    fake_pubmed.withheld = {pmids[4]: 1}
+    listing = lambda request: request.path.endswith("esearch.fcgi") and fake_pubmed.params(request).get("retmax") != "0"  # noqa: E731
+    fake_pubmed.always = lambda request: Response("down", status=503) if listing(request) else None
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z", "TRACKER_HTTP_RETRIES": "1"})
+    assert result.exit_code == 0, result.output
+    assert {r["pmid"] for r in db_rows(env["TRACKER_DB"], "SELECT pmid FROM publications")} == set(pmids) - {pmids[4]}
+    assert "efetch answered short: 1 of the 25 records the search counts not stored (asking for the missing ones failed: " in result.output
+    [run_row] = db_rows(env["TRACKER_DB"], "SELECT status, shortfall FROM runs")
+    assert run_row["status"] == "ok" and "asking for the missing ones failed" in run_row["shortfall"]
+
+
 def pubmed_wrap(article: str) -> bytes:
     from .fakes import EFETCH_HEAD
 

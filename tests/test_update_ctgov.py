@@ -110,6 +110,19 @@ def test_paging_cut_short_is_made_whole_by_listing_the_search_and_fetching_the_r
     assert sorted(fake_ctgov.requests[-2]["filter.ids"].split(",")) == sorted(_ids(studies[10:]))
 
 
+def test_when_listing_the_search_fails_the_studies_that_came_are_stored_and_the_failure_said(env, settings, fake_ctgov):
+    studies = real_studies()[:25]
+    fake_ctgov.set_studies(studies)
+    fake_ctgov.page_size_cap = 10
+    fake_ctgov.faults.extend([lambda request: None, lambda request: Response('{"studies": []}', content_type="application/json")])
+    fake_ctgov.always = lambda request: Response("down", status=503) if "fields" in fake_ctgov.params(request) else None
+    write_query(settings.queries_dir, "line-a", ctgov={"query.cond": "alopecia"})
+    result = run("update", "--source", "ctgov", env={**env, "TRACKER_HTTP_RETRIES": "1"})
+    assert result.exit_code == 0, result.output
+    assert [r["nct_id"] for r in rows(env["TRACKER_DB"], "SELECT nct_id FROM trials ORDER BY nct_id")] == sorted(_ids(studies[:10]))
+    assert "the search counted 25 studies and 10 came; 15 not stored (asking for the missing ones failed: " in result.output
+
+
 def test_a_page_token_given_twice_stops_the_line_with_one_line_and_stores_nothing(env, settings, fake_ctgov):
     first = load_json("ctgov", "v2", "search", "biomcp_search_phelan_limit5_20260811.json")
     second = dict(load_json("ctgov", "v2", "search", "biomcp_search_phelan_next_20260811.json"), nextPageToken=first["nextPageToken"])

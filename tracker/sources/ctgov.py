@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
-from ..errors import ApiError, HttpError
+from ..errors import ApiError, HttpError, TrackerError
 from ..http import HttpClient, RetryableBody
 from ..gc_pause import gc_paused
 from ..models import Query, Reference, Trial
@@ -317,21 +317,27 @@ def _ids(page: Page) -> list[str]:
 
 def fill_gaps(client: HttpClient, base_url: str, params: dict[str, str], got: set[str], *, expected: int, label: str) -> Iterator[Batch]:
     """After paging that ended short: list the search's NCT numbers (fields=NCTId), fetch the ones that did not come
-    by number (filter.ids), and say how many are still missing, naming them when the listing did."""
-    listed: list[str] = []
-    for page in fetch_studies(client, base_url, {**params, "fields": "NCTId"}):
-        listed.extend(_ids(page))
-    missing = [nct for nct in dict.fromkeys(listed) if nct not in got]
-    for batch in id_batches(base_url, missing, params):
-        for page in fetch_studies(client, base_url, {**params, "filter.ids": ",".join(batch)}):
-            got.update(_ids(page))
-            with gc_paused():
-                trials = list(parse_page(page))
-            yield Batch(trials, expected)
+    by number (filter.ids), and say how many are still missing, naming them when the listing did. If asking fails,
+    the studies that came are still stored and the failure is part of what is said."""
+    missing: list[str] = []
+    failed = ""
+    try:
+        listed: list[str] = []
+        for page in fetch_studies(client, base_url, {**params, "fields": "NCTId"}):
+            listed.extend(_ids(page))
+        missing = [nct for nct in dict.fromkeys(listed) if nct not in got]
+        for batch in id_batches(base_url, missing, params):
+            for page in fetch_studies(client, base_url, {**params, "filter.ids": ",".join(batch)}):
+                got.update(_ids(page))
+                with gc_paused():
+                    trials = list(parse_page(page))
+                yield Batch(trials, expected)
+    except TrackerError as exc:
+        failed = f" (asking for the missing ones failed: {exc})"
     if len(got) < expected:
         lost = [nct for nct in missing if nct not in got]
         shortfall = f"the search counted {expected} studies and {len(got)} came; {expected - len(got)} not stored"
-        shortfall += f": {brief_list(lost)}" if lost else ""
+        shortfall += (f": {brief_list(lost)}" if lost else "") + failed
         log.warning("ClinicalTrials.gov line %s: %s (a later update stores them when the registry updates them; "
                     "`tracker update --full` asks for every record again)", label, shortfall)
         yield Batch([], expected, shortfall=shortfall)

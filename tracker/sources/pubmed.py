@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from Bio import Entrez
-from ..errors import ApiError
+from ..errors import ApiError, TrackerError
 from ..http import HttpClient, RetryableBody
 from ..models import Publication, Query
 from ..settings import Settings
@@ -167,20 +167,27 @@ def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expe
 
 def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[str], *, expected: int) -> Iterator[Batch]:
     """After a short efetch answer: ask the same search for its PMIDs, fetch the ones not received by number, and
-    name any PubMed still does not give (so a missing record is said, never silently dropped)."""
+    name any PubMed still does not give (so a missing record is said, never silently dropped). If asking fails, the
+    records that came are still stored and the failure is part of what is said."""
     total = min(search.count, CAP)
-    listed = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
-                     retmax=total, label=search.label, history=False, log_warnings=False).ids
-    missing = [pmid for pmid in listed if pmid not in got]
+    missing: list[str] = []
     received: set[str] = set()
-    for start in range(0, len(missing), BATCH_SIZE):
-        pubs = efetch_ids(client, settings, missing[start : start + BATCH_SIZE])
-        received.update(p.pmid for p in pubs)
-        yield Batch(records=pubs, expected=expected)
+    failed = ""
+    try:
+        listed = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
+                         retmax=total, label=search.label, history=False, log_warnings=False).ids
+        missing = [pmid for pmid in listed if pmid not in got]
+        for start in range(0, len(missing), BATCH_SIZE):
+            pubs = efetch_ids(client, settings, missing[start : start + BATCH_SIZE])
+            received.update(p.pmid for p in pubs)
+            yield Batch(records=pubs, expected=expected)
+    except TrackerError as exc:
+        failed = f" (asking for the missing ones failed: {exc})"
     lost = [pmid for pmid in missing if pmid not in received]
-    if lost:
+    if lost or failed:
         one = len(lost) == 1
-        shortfall = f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {brief_list(lost)}"
+        shortfall = (f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {brief_list(lost)}"
+                     if lost else f"efetch answered short: {total - len(got)} of the {total} records the search counts not stored") + failed
         it = "it" if one else "them"
         log.warning("PubMed line %s: %s (a later update stores %s if PubMed modifies %s; `tracker update --full` asks for "
                     "every record again)", search.label or "?", shortfall, it, it)
