@@ -341,6 +341,31 @@ def test_when_asking_for_the_missing_records_fails_what_came_is_stored_and_the_f
     assert run_row["status"] == "ok" and "asking for the missing ones failed" in run_row["shortfall"]
 
 
+FORGOTTEN_HISTORY = b'''<?xml version="1.0" encoding="UTF-8" ?>
+<eFetchResult>
+	<ERROR>Unable to obtain query #1</ERROR>
+</eFetchResult>
+'''  # what efetch answers when the history server no longer holds a search (hand-made: no recording has it)
+
+
+def test_a_history_the_server_forgot_is_searched_for_again_and_the_line_completes(env, settings, fake_pubmed, monkeypatch):
+    from werkzeug import Response
+
+    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    fake_pubmed.articles = real_articles()[:25]
+    forgotten = lambda request: Response(FORGOTTEN_HISTORY, content_type="text/xml")  # noqa: E731
+    fake_pubmed.faults.extend([lambda request: None, lambda request: None, forgotten])  # esearch, batch 1, then batch 2 refused
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert len(db_rows(env["TRACKER_DB"], "SELECT pmid FROM publications")) == 25
+    assert "line-p [PubMed]: fetched 25, new 25, changed 0" in result.output
+    assert "efetch refused the search's history (Unable to obtain query #1); searching again" in result.output
+    asked = [(r["path"], r.get("WebEnv"), r.get("retstart")) for r in fake_pubmed.requests]
+    assert asked == [("esearch", None, None), ("efetch", "MCID_1", "0"), ("efetch", "MCID_1", "10"), ("esearch", None, None),
+                     ("efetch", "MCID_2", "10"), ("efetch", "MCID_2", "20")]
+
+
 def pubmed_wrap(article: str) -> bytes:
     from .fakes import EFETCH_HEAD
 

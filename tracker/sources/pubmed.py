@@ -150,14 +150,21 @@ def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> list
 
 def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expected: int | None = None) -> Iterator[Batch]:
     """Every record of a search, in batches through the history server. efetch sometimes answers a batch short
-    (fewer well-formed records than asked, with HTTP 200): the search is then made whole by fill_gaps."""
+    (fewer well-formed records than asked, with HTTP 200): the search is then made whole by fill_gaps. A history
+    the server no longer holds ("Unable to obtain query #1") is searched for again, once per batch."""
     total = min(search.count, CAP)
     expected = expected if expected is not None else search.count
     got: set[str] = set()
     short = False
     for start in range(0, total, BATCH_SIZE):
         size = min(BATCH_SIZE, total - start)
-        pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
+        try:
+            pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
+        except ApiError as exc:
+            log.warning("PubMed line %s: efetch refused the search's history (%s); searching again", search.label or "?", exc)
+            search = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
+                             label=search.label, log_warnings=False)
+            pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
         got.update(p.pmid for p in pubs)
         short = short or len(pubs) < size
         yield Batch(records=pubs, expected=expected)
