@@ -366,6 +366,24 @@ def test_a_history_the_server_forgot_is_searched_for_again_and_the_line_complete
                      ("efetch", "MCID_2", "10"), ("efetch", "MCID_2", "20")]
 
 
+def test_an_error_saying_the_backend_hiccupped_is_asked_again_in_esearch_and_efetch(env, settings, fake_pubmed, monkeypatch):
+    from werkzeug import Response
+
+    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    fake_pubmed.articles = real_articles()[:15]
+    search_failed = b"<?xml version=\"1.0\" ?>\n<eSearchResult><ERROR>Search Backend failed: Read timed out</ERROR></eSearchResult>\n"
+    fetch_failed = b"<?xml version=\"1.0\" ?>\n<eFetchResult><ERROR>Backend failed: temporarily unavailable</ERROR></eFetchResult>\n"
+    fake_pubmed.faults.extend([lambda request: Response(search_failed, content_type="text/xml"), lambda request: None,
+                               lambda request: Response(fetch_failed, content_type="text/xml")])
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert "line-p [PubMed]: fetched 15, new 15, changed 0" in result.output
+    # each asked again as it was (a retry, not a new search): esearch twice, then batch 1 twice, then batch 2
+    assert [(r["path"], r.get("retstart")) for r in fake_pubmed.requests] == [
+        ("esearch", None), ("esearch", None), ("efetch", "0"), ("efetch", "0"), ("efetch", "10")]
+
+
 def pubmed_wrap(article: str) -> bytes:
     from .fakes import EFETCH_HEAD
 

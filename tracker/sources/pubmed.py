@@ -17,7 +17,7 @@ from ..http import HttpClient, RetryableBody
 from ..models import Publication, Query
 from ..settings import Settings
 from .base import Batch, Source, brief_list
-from .pubmed_xml import check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
+from .pubmed_xml import TRANSIENT_ERROR_RE, check_error, check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
 
 log = logging.getLogger("tracker.pubmed")
 
@@ -48,15 +48,20 @@ class Search:
 
 def read_xml(body: bytes) -> Any:
     """Bio.Entrez.read on a body; old DOCTYPEs name http:// DTD URLs, which Entrez refuses, and the same DTDs ship
-    with biopython under https, so the scheme is rewritten. Malformed XML is a RetryableBody."""
+    with biopython under https, so the scheme is rewritten. Malformed XML, or an <ERROR> saying NCBI's backend
+    hiccupped, is a RetryableBody."""
     check_rate_limit(body)
     body = DOCTYPE_RE.sub(rb'\1"https://\2/', body, count=1)
     try:
-        return Entrez.read(io.BytesIO(body), validate=False)
+        data = Entrez.read(io.BytesIO(body), validate=False)
     except RuntimeError as exc:  # <ERROR> element
-        raise ApiError(" ".join(str(exc).split())) from None
+        check_error(str(exc))
     except Exception as exc:  # Entrez raises ValueError subclasses and expat errors on broken XML
         raise RetryableBody(f"malformed or cut-off XML ({type(exc).__name__})") from None
+    error = data.get("ERROR") if isinstance(data, dict) else None
+    if error and TRANSIENT_ERROR_RE.search(str(error)):  # a hiccup inside an answer: ask again (others: the caller says)
+        check_error(str(error))
+    return data
 
 
 # -- fetching --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 from lxml import etree as ET
 
@@ -21,6 +21,18 @@ NCT_RE = re.compile(r"\bNCT\s?(\d{8})\b", re.IGNORECASE)
 MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 CORRECTION_TYPES = {"RetractionIn", "ErratumIn", "ExpressionOfConcernIn", "UpdateIn", "RetractionOf", "PartialRetractionIn"}
+
+
+# <ERROR> texts NCBI gives when its own backend hiccups: asked again with backoff, not a failed line
+TRANSIENT_ERROR_RE = re.compile(r"backend failed|temporarily unavailable|try again later|timed? ?out", re.IGNORECASE)
+
+
+def check_error(text: str) -> NoReturn:
+    """Raise for an <ERROR> text: a RetryableBody when it says NCBI's backend hiccupped, else an ApiError."""
+    text = " ".join(text.split())
+    if TRANSIENT_ERROR_RE.search(text):
+        raise RetryableBody(f"NCBI answered: {text}")
+    raise ApiError(text)
 
 
 def check_rate_limit(body: bytes) -> None:
@@ -349,7 +361,7 @@ def _parse_set(body: bytes) -> list[Publication]:
     if root.tag != "PubmedArticleSet":
         error = root.findtext(".//ERROR")
         if error:
-            raise ApiError(" ".join(error.split()))
+            check_error(error)
         raise ApiError(f"efetch answer is a {root.tag}, not a PubmedArticleSet")
     raw = split_records(body)
     pubs: list[Publication] = []
