@@ -81,6 +81,9 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     assert "No results posted on ClinicalTrials.gov 44 months after primary completion (Feb 2023, estimated); status Completed." in attention
     assert re.findall(r"^- (.+?): \[(NCT\d{8})\]", attention.split("Resolved in this window:")[1], re.M) == [
         ("Results overdue", "NCT03418623"), ("Status out of date", "NCT04523987")]
+    # each says why it resolved: a resolved overdue signal is not always good news
+    assert "(raised 23 Nov 2026): results posted on 23 Nov 2026\n" in attention
+    assert "(raised 23 Nov 2026): status now Completed\n" in attention
     assert "Window: 23 Nov 2026, 07:00 UTC to 24 Nov 2026, 07:00 UTC." in md
     assert re.findall(r"\[(NCT\d{8})\]\(https://clinicaltrials.gov/study/\1\)", md) == [new_nct, "NCT03418623", "NCT04523987"]
     assert "  - Status: Recruiting → Completed" in md

@@ -139,6 +139,28 @@ def test_stale_status_after_completion_or_two_years_without_an_update():
     assert stale_status(trial(status="COMPLETED", pcd=("2020-01-01", "ACTUAL"), updated="2020-02-01"), TODAY, T) is None
 
 
+def test_a_resolved_signal_says_why_from_what_is_stored_now():
+    from tracker.signals import resolution
+
+    def why(kind, row, retracted=()):
+        return resolution(kind, row["nct_id"] if "nct_id" in row else row["pmid"], {"trials": [row] if "nct_id" in row else [],
+                                                                                   "retracted": list(retracted)})
+
+    assert why("results_overdue", trial(results=True)) == "results posted"  # the recording's own post date is removed
+    assert why("results_overdue", trial(submitted="2026-11-20")) == "results submitted on 20 Nov 2026, in quality control"
+    assert why("results_overdue", trial(extension="2026-11-02")) == "a certification or extension was filed on 2 Nov 2026 (deadline moved)"
+    assert why("results_overdue", trial(status="WITHDRAWN", enrolled=(0, "ACTUAL"))) == "status now Withdrawn: no results expected"
+    # not good news: the date moved
+    assert why("results_overdue", trial(status="RECRUITING", pcd=("2027-06", "ESTIMATED"))) == "primary completion date now Jun 2027 (estimated)"
+    assert why("completion_slipped", trial(pcd=("2026-09", "ESTIMATED"))) == "primary completion date now Sep 2026 (estimated)"
+    assert why("stale_status", trial(status="COMPLETED")) == "status now Completed"
+    assert why("stale_status", trial(status="RECRUITING", pcd=("2027-06", "ESTIMATED"), updated="2026-11-20")) == (
+        "record updated on 20 Nov 2026; primary completion date Jun 2027")
+    assert why("removed", trial()) == "back in ClinicalTrials.gov under its own number"
+    assert why("retracted_linked", {"pmid": "123"}) == "no longer marked retracted in PubMed"
+    assert why("retracted_linked", {"pmid": "123"}, [{"pmid": "123"}]) == "no longer linked to a tracked trial or cited by a claim"
+
+
 # -- through the command line: updates, the sweep and the digest -----------------------------------
 
 LINE = {"query.cond": "alopecia"}
@@ -296,13 +318,13 @@ def test_a_signal_opens_then_resolves_across_two_updates_and_digests_show_only_t
     assert invoke(env, "update", "--source", "ctgov", now="2026-11-24T06:00:00Z").exit_code == 0
     assert target not in [s["id"] for s in signals_json(env, "--kind", "results_overdue")]
     [closed] = [s for s in signals_json(env, "--all", "--kind", "results_overdue") if s["id"] == target]
-    assert closed["resolved_at"] == "2026-11-24T06:00:00Z"
+    assert (closed["resolved_at"], closed["resolution"]) == ("2026-11-24T06:00:00Z", "results posted on 23 Nov 2026")
     assert invoke(env, "digest", "--format", "md", now="2026-11-24T07:00:00Z").exit_code == 0
     week = (registry_reports(env) / "digest-2026-11-24.md").read_text()
     attention = week.split("## Needs attention", 1)[1].split("\n## ", 1)[0]
     assert attention.strip().splitlines() == ["Resolved in this window:", f"- Results overdue: [{target}](https://clinicaltrials.gov/study/{target}) "
                                               + attention.split(f"[{target}](https://clinicaltrials.gov/study/{target}) ", 1)[1].strip()]
-    assert "(raised 20 Nov 2026)" in attention
+    assert "(raised 20 Nov 2026): results posted on 23 Nov 2026" in attention
 
 
 def registry_reports(env):

@@ -225,7 +225,7 @@ def print_claims(results, paths, *, as_json: bool, quiet: bool) -> None:
 def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A signal as --json prints it."""
     return {"kind": row["kind"], "id": row["record_id"], "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
-            "resolved_at": row["resolved_at"], "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
+            "resolved_at": row["resolved_at"], "resolution": row.get("resolution"), "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
             "scope": row["scope"] or None, "url": record_url(row["record_id"])}
 
 
@@ -236,10 +236,10 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) ->
         return
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url", "detail"])
+        writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url", "detail", "resolution"])
         for s in items:  # detail as JSON text: its keys differ by kind (months, due_date, merged_into, ...)
             writer.writerow([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"],
-                             json.dumps(s["detail"], ensure_ascii=False, sort_keys=True)])
+                             json.dumps(s["detail"], ensure_ascii=False, sort_keys=True), s["resolution"] or ""])
         return
     if not items:
         click.echo("no evidence signal matches", err=True)
@@ -249,4 +249,6 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) ->
         state = f"resolved {s['resolved_at'][:10]}" if s["resolved_at"] else f"since {s['raised_at'][:10]}"
         click.echo(f"{s['kind']:20} {s['id']:12} {state:20} {one_line(s['title'] or '', 80)}")
         click.echo(whole(s["summary"], pad, pad))
+        if s["resolution"]:
+            click.echo(whole(f"Resolved: {s['resolution']}.", pad, pad))
         click.echo(f"{pad}{s['url']}" + (f"  lines: {', '.join(s['lines'])}" if s["lines"] else ""))

@@ -205,6 +205,7 @@ def metadata() -> dict[str, Any]:
                             "columns": {"kind": "results_overdue, completion_slipped, stale_status, removed, merged, no_longer_matched or retracted_linked.",
                                         "record_id": "NCT number or PMID.", "scope": "The topic line or claim the signal concerns, when it has one.",
                                         "raised_at": "When the signal opened (UTC).", "resolved_at": "When it cleared (empty: open).",
+                                        "resolution": "Why it cleared, from the record at that moment (results posted, date moved, ...).",
                                         "rank": "Seriousness: lower is more serious.", "summary": "What the signal says, in words.",
                                         "detail": "The figures behind it, as JSON."},
                             "facets": ["kind"], "sort_desc": "raised_at"},

@@ -228,7 +228,48 @@ def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresh
     return found
 
 
+def resolution(kind: str, record_id: str, inputs: dict[str, Any]) -> str:
+    """Why a signal is no longer raised, from what is stored now: a resolved overdue signal may mean results were
+    posted, or only that the completion date moved. Facts of the record, as the summaries are."""
+    if kind == "no_longer_matched":
+        return "returned by the topic line again"
+    if kind == "retracted_linked":
+        if record_id not in {p["pmid"] for p in inputs["retracted"]}:
+            return "no longer marked retracted in PubMed"
+        return "no longer linked to a tracked trial or cited by a claim"
+    trial = next((t for t in inputs["trials"] if t["nct_id"] == record_id), None)
+    if trial is None:
+        return "no longer stored"
+    if kind == "removed":
+        return "back in ClinicalTrials.gov under its own number"
+    if kind == "merged":
+        return "answers under its own number again"
+    if trial.get("removed_at"):
+        return "removed from ClinicalTrials.gov (see that signal)"
+    if trial.get("merged_into"):
+        return f"merged into {trial['merged_into']} (see that signal)"
+    status, completion = trial.get("overall_status"), trial.get("primary_completion_date")
+    if kind == "results_overdue":
+        if trial.get("has_results") or trial.get("results_first_posted_date"):
+            posted = trial.get("results_first_posted_date")
+            return f"results posted{f' on {date_label(posted)}' if posted else ''}"
+        if trial.get("results_first_submit_date"):
+            return f"results submitted on {date_label(trial['results_first_submit_date'])}, in quality control"
+        if trial.get("disp_first_submit_date"):
+            return f"a certification or extension was filed on {date_label(trial['disp_first_submit_date'])} (deadline moved)"
+        if status == "WITHDRAWN" or (status == "TERMINATED" and trial.get("enrollment") == 0):
+            return f"status now {_label(status)}{' with no one enrolled' if status == 'TERMINATED' else ''}: no results expected"
+    if kind == "stale_status" and status not in ACTIVE:
+        return f"status now {_label(status)}"
+    if kind == "stale_status" and trial.get("last_update_posted_date"):
+        return (f"record updated on {date_label(trial['last_update_posted_date'])}; primary completion date "
+                f"{date_label(completion)}")
+    return f"primary completion date now {date_label(completion)} ({(trial.get('primary_completion_date_type') or 'type not given').lower()})"
+
+
 def refresh_signals(store: Store, *, now: datetime, thresholds: Thresholds, claim_pmids: dict[str, list[str]]) -> tuple[int, int]:
-    """Recompute and store: new signals open, cleared ones are resolved, none is deleted. Returns (opened, resolved)."""
-    signals = compute_signals(select_signal_inputs(store), now=now, thresholds=thresholds, claim_pmids=claim_pmids)
-    return save_signals(store, signals, now=iso(now))
+    """Recompute and store: new signals open, cleared ones are resolved with why, none is deleted. Returns (opened,
+    resolved)."""
+    inputs = select_signal_inputs(store)
+    signals = compute_signals(inputs, now=now, thresholds=thresholds, claim_pmids=claim_pmids)
+    return save_signals(store, signals, now=iso(now), resolution=lambda kind, record_id, scope: resolution(kind, record_id, inputs))

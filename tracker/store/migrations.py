@@ -354,3 +354,10 @@ def m012_run_shortfalls(db: sqlite_utils.Database) -> None:
     """shortfall on runs: records a service counted for a line and never returned although the run finished (an
     efetch answering short, CT.gov pages ending before their count), so the digest can say it is incomplete."""
     db["runs"].add_column("shortfall", str)
+
+
+@migrations()
+def m013_signal_resolutions(db: sqlite_utils.Database) -> None:
+    """resolution on signals: why a signal stopped being raised, in words, written when it resolves ("results posted
+    on 12 Nov 2026", "primary completion date now Mar 2028"): a resolved overdue signal is not always good news."""
+    db["signals"].add_column("resolution", str)

@@ -408,7 +408,7 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
 
 
 SIGNAL_VIEW = """
-SELECT s.id, s.kind, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.rank, s.summary, s.detail,
+SELECT s.id, s.kind, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.resolution, s.rank, s.summary, s.detail,
        coalesce(t.title, p.title) AS title, CASE WHEN t.nct_id IS NOT NULL THEN 'trial' ELSE 'publication' END AS record_kind,
        (SELECT group_concat(query, '|') FROM (SELECT DISTINCT query FROM query_matches m WHERE m.record_id = s.record_id ORDER BY query)) AS lines
   FROM signals s LEFT JOIN trials t ON t.nct_id = s.record_id LEFT JOIN publications p ON p.pmid = s.record_id AND t.nct_id IS NULL

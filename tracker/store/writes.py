@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..models import Change, Publication, SaveResult, Trial
 from .connection import Store
@@ -269,9 +269,10 @@ def save_claim_check(store: Store, *, claim_id: str, checked_at: str, verdict: s
 
 # -- evidence signals and the registry sweep -------------------------------------------------------
 
-def save_signals(store: Store, signals: list[Any], *, now: str) -> tuple[int, int]:
+def save_signals(store: Store, signals: list[Any], *, now: str, resolution: Callable[[str, str, str], str | None] | None = None) -> tuple[int, int]:
     """Make the open signals what `signals` says: a new one opens (raised_at = now), a known one keeps its raised_at
-    and takes the new wording, one no longer raised is resolved (resolved_at = now). None is deleted."""
+    and takes the new wording, one no longer raised is resolved (resolved_at = now, with resolution(kind, record,
+    scope) saying why). None is deleted."""
     with store.transaction():
         open_rows = {(r["kind"], r["record_id"], r["scope"]): r["id"] for r in store.rows(
             "SELECT id, kind, record_id, scope FROM signals WHERE resolved_at IS NULL"
@@ -290,8 +291,8 @@ def save_signals(store: Store, signals: list[Any], *, now: str) -> tuple[int, in
                     (s.kind, s.record_id, s.scope, now, s.rank, s.summary, detail),
                 )
                 opened += 1
-        gone = [signal_id for key, signal_id in open_rows.items() if key not in current]
-        store.db.conn.executemany("UPDATE signals SET resolved_at = ? WHERE id = ?", [(now, i) for i in gone])
+        gone = [(now, resolution(*key) if resolution else None, signal_id) for key, signal_id in open_rows.items() if key not in current]
+        store.db.conn.executemany("UPDATE signals SET resolved_at = ?, resolution = ? WHERE id = ?", gone)
     return opened, len(gone)
 
 
