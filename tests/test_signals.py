@@ -143,8 +143,7 @@ def test_a_resolved_signal_says_why_from_what_is_stored_now():
     from tracker.signals import resolution
 
     def why(kind, row, retracted=()):
-        return resolution(kind, row["nct_id"] if "nct_id" in row else row["pmid"], {"trials": [row] if "nct_id" in row else [],
-                                                                                   "retracted": list(retracted)})
+        return resolution(kind, row.get("nct_id") or row["pmid"], row if "nct_id" in row else None, set(retracted))
 
     assert why("results_overdue", trial(results=True)) == "results posted"  # the recording's own post date is removed
     assert why("results_overdue", trial(submitted="2026-11-20")) == "results submitted on 20 Nov 2026, in quality control"
@@ -158,7 +157,7 @@ def test_a_resolved_signal_says_why_from_what_is_stored_now():
         "record updated on 20 Nov 2026; primary completion date Jun 2027")
     assert why("removed", trial()) == "back in ClinicalTrials.gov under its own number"
     assert why("retracted_linked", {"pmid": "123"}) == "no longer marked retracted in PubMed"
-    assert why("retracted_linked", {"pmid": "123"}, [{"pmid": "123"}]) == "no longer linked to a tracked trial or cited by a claim"
+    assert why("retracted_linked", {"pmid": "123"}, ["123"]) == "no longer linked to a tracked trial or cited by a claim"
 
 
 # -- through the command line: updates, the sweep and the digest -----------------------------------

@@ -228,16 +228,16 @@ def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresh
     return found
 
 
-def resolution(kind: str, record_id: str, inputs: dict[str, Any]) -> str:
-    """Why a signal is no longer raised, from what is stored now: a resolved overdue signal may mean results were
-    posted, or only that the completion date moved. Facts of the record, as the summaries are."""
+def resolution(kind: str, record_id: str, trial: dict[str, Any] | None, retracted: set[str]) -> str:
+    """Why a signal is no longer raised, from what is stored now (the trial's signal inputs; the retracted PMIDs): a
+    resolved overdue signal may mean results were posted, or only that the completion date moved. Facts of the
+    record, as the summaries are."""
     if kind == "no_longer_matched":
         return "returned by the topic line again"
     if kind == "retracted_linked":
-        if record_id not in {p["pmid"] for p in inputs["retracted"]}:
+        if record_id not in retracted:
             return "no longer marked retracted in PubMed"
         return "no longer linked to a tracked trial or cited by a claim"
-    trial = next((t for t in inputs["trials"] if t["nct_id"] == record_id), None)
     if trial is None:
         return "no longer stored"
     if kind == "removed":
@@ -272,4 +272,6 @@ def refresh_signals(store: Store, *, now: datetime, thresholds: Thresholds, clai
     resolved)."""
     inputs = select_signal_inputs(store)
     signals = compute_signals(inputs, now=now, thresholds=thresholds, claim_pmids=claim_pmids)
-    return save_signals(store, signals, now=iso(now), resolution=lambda kind, record_id, scope: resolution(kind, record_id, inputs))
+    trials = {t["nct_id"]: t for t in inputs["trials"]}
+    retracted = {p["pmid"] for p in inputs["retracted"]}
+    return save_signals(store, signals, now=iso(now), resolution=lambda kind, record_id, scope: resolution(kind, record_id, trials.get(record_id), retracted))
