@@ -111,6 +111,21 @@ def test_every_shipped_claim_is_checked_live(env, settings, fake_ctgov, fake_pub
     assert third["C1"]["since_last_check"] == "same verdict as on 2026-11-25; new evidence: 5300"
 
 
+def test_a_trial_removed_from_the_registry_is_no_longer_evidence_against_a_claim(env, settings, fake_ctgov, shipped):
+    studies = real_studies()
+    contradicting = aga_trial("NCT09999999", "Autologous adipose-derived stem cells for androgenetic alopecia", "Autologous adipose-derived stem cells")
+    fake_ctgov.set_studies(studies + [contradicting])
+    write_query(settings.queries_dir, "late-phase-evidence", ctgov={"query.cond": "androgenetic alopecia"})
+    assert CliRunner().invoke(cli, ["update"], env={**env, "TRACKER_NOW": "2026-11-23T06:00:00Z"}).exit_code == 0
+    assert claims_json({**env, "TRACKER_NOW": "2026-11-23T07:00:00Z"}, "--claim", "C2", "--offline")["C2"]["verdict"] == "OUTDATED"
+    fake_ctgov.studies.remove(contradicting)  # deleted from the registry; the sweep finds it gone
+    assert CliRunner().invoke(cli, ["update", "--sweep"], env={**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
+    after = claims_json({**env, "TRACKER_NOW": "2026-11-24T07:00:00Z"}, "--claim", "C2", "--offline")["C2"]
+    assert after["verdict"] == "CURRENT"
+    assert (f"checked {len(studies)} stored trials of line late-phase-evidence (1 set aside as removed from or merged in the "
+            "registry: NCT09999999)") in after["summary"]
+
+
 def test_count_below_the_threshold_is_outdated_and_offline_reuses_the_last_live_count(env, settings, fake_ctgov, shipped):
     fake_ctgov.total_override = 3100
     live = claims_json({**env, "TRACKER_NOW": "2026-11-24T07:00:00Z"}, "--claim", "C1")["C1"]

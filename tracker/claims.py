@@ -99,10 +99,13 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     sources = []
     if p.get("line"):
         rows = select_line_trials(ctx.store, p["line"])
+        gone = [r["nct_id"] for r in rows if r["removed_at"] or r["merged_into"]]  # deleted, or living on under another number
         for r in rows:
-            trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
-                                              r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
-        sources.append(f"{len(rows)} stored trials of line {p['line']}")
+            if r["nct_id"] not in gone:
+                trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
+                                                  r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
+        sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}"
+                       + (f" ({len(gone)} set aside as removed from or merged in the registry: {', '.join(gone)})" if gone else ""))
     if ctx.live and p.get("ctgov"):
         params = {**p["ctgov"], "pageSize": "1000", "format": "json"}
         count = 0

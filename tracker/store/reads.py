@@ -334,7 +334,7 @@ def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None
 def select_line_trials(store: Store, line: str) -> list[dict[str, Any]]:
     return store.rows(
         "SELECT t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, t.enrollment, t.interventions, "
-        "t.results_first_posted_date, t.url FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+        "t.results_first_posted_date, t.url, t.removed_at, t.merged_into FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
         "WHERE m.query = ? AND m.source = 'ctgov' AND m.unmatched_at IS NULL ORDER BY t.nct_id",
         (line,),
     )
