@@ -143,6 +143,14 @@ def test_offline_citation_check_uses_the_stored_record(env, settings, fake_pubme
     assert c4["verdict"] == "OUTDATED" and "the record is Nature communications (Nat Commun)" in c4["summary"]
     assert c4["evidence"][0]["doi"] == "10.1038/ncomms4071"
     assert fake_pubmed.requests == []
+    # a record PubMed has since removed (a DeleteCitation) is no citation to verify
+    assert claims_json(env, "--claim", "C5", "--offline")["C5"]["verdict"] == "CURRENT"
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    with conn:
+        conn.execute("UPDATE publications SET is_deleted = 1 WHERE pmid = '26912707'")
+    conn.close()
+    c5 = claims_json(env, "--claim", "C5", "--offline")["C5"]
+    assert c5["verdict"] == "OUTDATED" and "PubMed has since removed the record (a DeleteCitation)" in c5["summary"]
 
 
 BAD_CLAIMS = [

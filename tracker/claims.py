@@ -190,6 +190,8 @@ def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
         problems.append(f"title: the record's title is {pub.get('title')!r}")
     if pub.get("is_retracted"):
         problems.append("the paper has been RETRACTED")
+    if pub.get("is_deleted"):
+        problems.append("PubMed has since removed the record (a DeleteCitation)")
     if problems:
         return Outcome("OUTDATED", "Citation error: " + "; ".join(problems) + f". Correct reference: {_reference(pub)}", evidence)
     return Outcome("CURRENT", f"Citation verified: {_reference(pub)}", evidence)
