@@ -199,6 +199,11 @@ def test_the_sweep_finds_a_removed_record_and_confirms_it_by_its_number(registry
     assert set(removed[0]) >= {"kind", "id", "title", "lines", "raised_at", "detail"} and removed[0]["lines"] == ["line"]
     show = invoke(env, "show", gone, now="2026-11-24T08:00:00Z")
     assert "Needs attention:\n  removed (since 2026-11-24): No longer in ClinicalTrials.gov" in show.output
+    # listings and searches mark the copy, as they mark a retracted paper
+    listed = json.loads(invoke(env, "search", "--line", "line", "--json", "--limit", "100", now="2026-11-24T08:00:00Z").output)
+    assert [(h["id"], h["removed"]) for h in listed if h["removed"]] == [(gone, True)]
+    text = invoke(env, "search", "--line", "line", "--limit", "100", now="2026-11-24T08:00:00Z").output
+    assert text.count("REMOVED from the registry") == 1
     # the CSV form reads back with the same fields, the detail as JSON text
     import csv
     import io

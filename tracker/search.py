@@ -73,16 +73,19 @@ class Hit:
 
 def _trial_hit(row: dict[str, Any]) -> Hit:
     phases = ", ".join(json.loads(row["phases"] or "[]")) or "no phase"
+    # a copy the registry sweep found gone, or merged into another number, says so, as a retracted paper does
+    gone = " · REMOVED from the registry" if row.get("removed_at") else f" · MERGED into {row['merged_into']}" if row.get("merged_into") else ""
     return Hit(
         kind="trial",
         id=row["nct_id"],
         title=row["title"] or "",
         date=row["start_date"],
-        detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}",
+        detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}{gone}",
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
         url=f"https://clinicaltrials.gov/study/{row['nct_id']}",
         rank=row.get("rank") or 0.0,
-        extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"]},
+        extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"],
+               "removed": bool(row.get("removed_at")), "merged_into": row.get("merged_into")},
     )
 
 

@@ -242,7 +242,8 @@ def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], li
     return where, params
 
 
-TRIAL_SUMMARY = "t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment"
+TRIAL_SUMMARY = ("t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment, "
+                 "t.removed_at, t.merged_into")
 PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
 
 
