@@ -129,6 +129,13 @@ def esearch(
     )
 
 
+def search_again(client: HttpClient, settings: Settings, search: Search, *, retmax: int = 0, history: bool = True) -> Search:
+    """The same search (term, date window) asked once more: for a fresh history, or (retmax) for its PMIDs. Its
+    warnings were said the first time."""
+    return esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
+                   retmax=retmax, label=search.label, history=history, log_warnings=False)
+
+
 def _short(term: str, limit: int = 120) -> str:
     term = " ".join(term.split())
     return term if len(term) <= limit else term[: limit - 1] + "…"
@@ -167,8 +174,7 @@ def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expe
             pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
         except ApiError as exc:
             log.warning("PubMed line %s: efetch refused the search's history (%s); searching again", search.label or "?", exc)
-            search = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
-                             label=search.label, log_warnings=False)
+            search = search_again(client, settings, search)
             pubs = efetch_history(client, settings, search, retstart=start, retmax=size)
         got.update(p.pmid for p in pubs)
         short = short or len(pubs) < size
@@ -186,8 +192,7 @@ def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[s
     received: set[str] = set()
     failed = ""
     try:
-        listed = esearch(client, settings, search.term, datetype=search.datetype, mindate=search.mindate, maxdate=search.maxdate,
-                         retmax=total, label=search.label, history=False, log_warnings=False).ids
+        listed = search_again(client, settings, search, retmax=total, history=False).ids
         missing = [pmid for pmid in listed if pmid not in got]
         for start in range(0, len(missing), BATCH_SIZE):
             pubs = efetch_ids(client, settings, missing[start : start + BATCH_SIZE])
