@@ -3,6 +3,7 @@ source's own overlap) and its batches of parsed records. update.py drives any So
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -22,6 +23,16 @@ class Batch:
     records: list[Any]
     expected: int | None
     shortfall: str | None = None
+
+
+log = logging.getLogger("tracker.sources")
+
+
+def short_batch(service: str, line: str, shortfall: str, expected: int | None, *, later: str) -> Batch:
+    """The last batch of a line whose answers came back short of their count: no records, the shortfall in words
+    (the run keeps it, the digest says it), warned once here with when the records may still come."""
+    log.warning("%s line %s: %s (%s; `tracker update --full` asks for every record again)", service, line, shortfall, later)
+    return Batch([], expected, shortfall=shortfall)
 
 
 def brief_list(ids: list[str], shown: int = 10) -> str:

@@ -18,7 +18,7 @@ from ..errors import ApiError, HttpError, TrackerError
 from ..http import HttpClient, RetryableBody
 from ..gc_pause import gc_paused
 from ..models import Query, Reference, Trial
-from .base import Batch, Source, brief_list
+from .base import Batch, Source, brief_list, short_batch
 
 log = logging.getLogger("tracker.ctgov")
 
@@ -338,9 +338,7 @@ def fill_gaps(client: HttpClient, base_url: str, params: dict[str, str], got: se
         lost = [nct for nct in missing if nct not in got]
         shortfall = f"the search counted {expected} studies and {len(got)} came; {expected - len(got)} not stored"
         shortfall += (f": {brief_list(lost)}" if lost else "") + failed
-        log.warning("ClinicalTrials.gov line %s: %s (a later update stores them when the registry updates them; "
-                    "`tracker update --full` asks for every record again)", label, shortfall)
-        yield Batch([], expected, shortfall=shortfall)
+        yield short_batch("ClinicalTrials.gov", label, shortfall, expected, later="a later update stores them when the registry updates them")
 
 
 # CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.

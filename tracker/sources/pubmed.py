@@ -16,7 +16,7 @@ from ..errors import ApiError, TrackerError
 from ..http import HttpClient, RetryableBody
 from ..models import Publication, Query
 from ..settings import Settings
-from .base import Batch, Source, brief_list
+from .base import Batch, Source, brief_list, short_batch
 from .pubmed_xml import TRANSIENT_ERROR_RE, check_error, check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
 
 log = logging.getLogger("tracker.pubmed")
@@ -206,9 +206,7 @@ def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[s
         shortfall = (f"{len(lost)} record{'' if one else 's'} the search counts came in no efetch answer, not stored: PMID {brief_list(lost)}"
                      if lost else f"efetch answered short: {total - len(got)} of the {total} records the search counts not stored") + failed
         it = "it" if one else "them"
-        log.warning("PubMed line %s: %s (a later update stores %s if PubMed modifies %s; `tracker update --full` asks for "
-                    "every record again)", search.label or "?", shortfall, it, it)
-        yield Batch(records=[], expected=expected, shortfall=shortfall)
+        yield short_batch("PubMed", search.label or "?", shortfall, expected, later=f"a later update stores {it} if PubMed modifies {it}")
 
 
 def date_windows(
