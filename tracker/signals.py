@@ -79,6 +79,16 @@ def _label(status: str | None) -> str:
     return (status or "no status").replace("_", " ").capitalize()
 
 
+def _completion_type(trial: dict[str, Any]) -> str:
+    return (trial.get("primary_completion_date_type") or "type not given").lower()
+
+
+def _no_results_expected(trial: dict[str, Any]) -> bool:
+    """WITHDRAWN trials enrolled nobody, nor did TERMINATED ones with an actual enrolment of zero: nothing to report."""
+    status = trial.get("overall_status")
+    return status == "WITHDRAWN" or (status == "TERMINATED" and trial.get("enrollment_type") == "ACTUAL" and trial.get("enrollment") == 0)
+
+
 # -- the rules -------------------------------------------------------------------------------------
 
 def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date, t: Thresholds) -> Signal | None:
@@ -86,9 +96,7 @@ def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date,
     COMPLETED / TERMINATED trial with a past date) and with no results posted. WITHDRAWN trials and TERMINATED
     ones that enrolled nobody are expected to report nothing; submitted results are in quality control, not late."""
     status = trial.get("overall_status")
-    if trial.get("study_type") != "INTERVENTIONAL" or status == "WITHDRAWN":
-        return None
-    if status == "TERMINATED" and trial.get("enrollment_type") == "ACTUAL" and trial.get("enrollment") == 0:
+    if trial.get("study_type") != "INTERVENTIONAL" or _no_results_expected(trial):
         return None
     if trial.get("has_results") or trial.get("results_first_posted_date") or trial.get("results_first_submit_date"):
         return None
@@ -104,7 +112,7 @@ def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date,
     since = months_between(completed, today)
     fdaaa = [w for w, flag in (("drug", trial.get("is_fda_regulated_drug")), ("device", trial.get("is_fda_regulated_device"))) if flag]
     summary = (f"No results posted on ClinicalTrials.gov {since} months after primary completion "
-               f"({date_label(trial['primary_completion_date'])}, {(trial.get('primary_completion_date_type') or 'type not given').lower()}); "
+               f"({date_label(trial['primary_completion_date'])}, {_completion_type(trial)}); "
                f"status {_label(status)}.")
     if trial.get("disp_first_submit_date"):
         summary += f" A certification or extension was filed on {date_label(trial['disp_first_submit_date'])}; counted from the extended deadline."
@@ -257,14 +265,14 @@ def resolution(kind: str, record_id: str, trial: dict[str, Any] | None, retracte
             return f"results submitted on {date_label(trial['results_first_submit_date'])}, in quality control"
         if trial.get("disp_first_submit_date"):
             return f"a certification or extension was filed on {date_label(trial['disp_first_submit_date'])} (deadline moved)"
-        if status == "WITHDRAWN" or (status == "TERMINATED" and trial.get("enrollment") == 0):
+        if _no_results_expected(trial):
             return f"status now {_label(status)}{' with no one enrolled' if status == 'TERMINATED' else ''}: no results expected"
     if kind == "stale_status" and status not in ACTIVE:
         return f"status now {_label(status)}"
     if kind == "stale_status" and trial.get("last_update_posted_date"):
         return (f"record updated on {date_label(trial['last_update_posted_date'])}; primary completion date "
                 f"{date_label(completion)}")
-    return f"primary completion date now {date_label(completion)} ({(trial.get('primary_completion_date_type') or 'type not given').lower()})"
+    return f"primary completion date now {date_label(completion)} ({_completion_type(trial)})"
 
 
 def refresh_signals(store: Store, *, now: datetime, thresholds: Thresholds, claim_pmids: dict[str, list[str]]) -> tuple[int, int]:
