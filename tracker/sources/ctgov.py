@@ -304,8 +304,10 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
         with gc_paused():  # a page holds a million young objects: each collector pass would walk them all
             trials = list(parse_page(page))
         yield Batch(trials, expected)
-    distinct = set(got) if expected is not None else set()  # a study moved between pages while paging comes twice
-    if expected is not None and len(distinct) < expected:
+    if expected is None:
+        return
+    distinct = set(got)  # a study moved between pages while paging comes twice
+    if len(distinct) < expected:
         yield from fill_gaps(client, settings.ctgov_url, params, {f"NCT{n:08d}" for n in distinct}, expected=expected, label=query.name)
 
 
