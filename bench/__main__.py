@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import scale
 from .server import BenchServer
@@ -135,8 +136,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
-    from tracker.digest import build_digest, render_html, render_markdown
-    from tracker.models import Query
+    import tracker.digest  # noqa: F401  (imported before any clock starts)
     from tracker.search import search_local
     from tracker.store import RecordFilter, open_store
 
@@ -181,7 +181,6 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
         rows.append([f"search {'with' if filtered else 'without'} filters", f"{len(mine[filtered])} queries",
                      f"p95 {b95:.1f} ms (bare MATCH, LIMIT 20)", f"p50 {m50:.1f} ms, p95 {m95:.1f} ms", f"{m95 / max(b95, 0.01):.1f}x", "p95 <= 15 ms",
                      f"FTS5's own ranking of every match, no filters, no snippets: p95 {percentile(ranked[filtered], 95):.1f} ms"])
-    queries = [Query(name=name, title=name, description="") for name in scale.LINES]
     start, end = "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"
     t0 = time.perf_counter()
     for sql in ("SELECT * FROM trials WHERE first_seen_at >= ? AND first_seen_at < ?", "SELECT * FROM trial_changes WHERE detected_at >= ? AND detected_at < ?",
@@ -196,9 +195,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     timings = [float(cold.stdout.split()[-1])]
     for _ in range(2):  # as the weekly `tracker digest` runs it (compiled templates on disk, compiled again in the process), then warm
         t2 = time.perf_counter()
-        digest = build_digest(store, queries, start=start, end=end)
-        render_markdown(digest)
-        render_html(digest)
+        digest = render_week(store, start, end)
         timings.append(time.perf_counter() - t2)
     counted = digest.counts
     size = f"{counted['new_trials'] + counted['changed_trials'] + counted['new_publications']:,} records"
@@ -210,18 +207,26 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     return rows
 
 
+def render_week(store: Any, start: str, end: str) -> Any:
+    """The digest of a window over the scale database's lines, rendered as Markdown and HTML; the Digest."""
+    from tracker.digest import build_digest, render_html, render_markdown
+    from tracker.models import Query
+
+    digest = build_digest(store, [Query(name=name, title=name, description="") for name in scale.LINES], start=start, end=end)
+    render_markdown(digest)
+    render_html(digest)
+    return digest
+
+
 def digest_once(path: str, start: str, end: str) -> None:
     """One digest in a fresh process (the caller points TMPDIR at an empty directory: no compiled template on disk,
     as after installing or editing a template). Prints its seconds, imports and opening the database excluded."""
-    from tracker.digest import build_digest, render_html, render_markdown
-    from tracker.models import Query
+    import tracker.digest  # noqa: F401  (imported before the clock starts)
     from tracker.store import open_store
 
     store = open_store(Path(path))
-    queries = [Query(name=name, title=name, description="") for name in scale.LINES]
     started = time.perf_counter()
-    render_html(digest := build_digest(store, queries, start=start, end=end))
-    render_markdown(digest)
+    render_week(store, start, end)
     print(time.perf_counter() - started)
     store.close()
 
