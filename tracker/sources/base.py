@@ -1,5 +1,6 @@
 """What every source is to the update: its name, its window (a saved cursor -> the date to ask from, with the
-source's own overlap) and its batches of parsed records. update.py drives any Source without knowing which."""
+source's own overlap) and its batches of parsed records, the last of them saying any shortfall (short_batch, with
+brief_list naming the missing records). update.py drives any Source without knowing which."""
 
 from __future__ import annotations
 
