@@ -1,10 +1,11 @@
 import json
 import logging
+from dataclasses import fields
 
 import pytest
 
 from tracker.errors import ApiError
-from tracker.models import Reference
+from tracker.models import Publication, Reference, Trial, built
 from tracker.sources import ctgov
 
 from .conftest import load_json, real_studies
@@ -19,6 +20,19 @@ def test_every_real_study_parses_with_its_id_and_url():
         assert trial.nct_id == nct
         assert trial.url == f"https://clinicaltrials.gov/study/{nct}"
         assert json.loads(trial.raw_json) == study
+
+
+def test_records_built_without_init_equal_those_init_makes():
+    # parsers build records with models.built (the frozen dataclass __init__ is slow); it must be the same record
+    for study in real_studies():
+        trial = ctgov.parse_study(study)
+        assert trial == Trial(**trial.__dict__)
+        assert list(trial.__dict__) == [f.name for f in fields(Trial)]  # rows take their column order from here
+    assert built(Publication, pmid="1") == Publication(pmid="1")
+    with pytest.raises(TypeError, match=r"unknown fields \['nct'\]"):
+        built(Trial, nct_id="NCT1", title=None, nct="x")
+    with pytest.raises(TypeError, match=r"missing fields \['title'\]"):
+        built(Trial, nct_id="NCT1")
 
 
 def test_withdrawn_study_keeps_status_reason_and_partial_dates():

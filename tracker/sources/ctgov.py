@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from ..errors import ApiError, HttpError, TrackerError
 from ..http import HttpClient, RetryableBody
 from ..gc_pause import gc_paused
-from ..models import Query, Reference, Trial
+from ..models import Query, Reference, Trial, built
 from .base import Batch, Source, brief_list, short_batch
 
 log = logging.getLogger("tracker.ctgov")
@@ -246,7 +246,8 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     has_results = bool(study.get("hasResults")) or "resultsSection" in study or bool(
         _get(status, "resultsFirstPostDateStruct", "date")
     )
-    return Trial(
+    return built(
+        Trial,
         nct_id=nct_id,
         title=_text(ident.get("briefTitle")),
         official_title=_text(ident.get("officialTitle")),

@@ -13,7 +13,7 @@ from lxml import etree as ET
 from ..errors import ApiError
 from ..gc_pause import gc_paused
 from ..http import RetryableBody
-from ..models import Correction, Publication
+from ..models import Correction, Publication, built
 
 log = logging.getLogger("tracker.pubmed")
 
@@ -249,7 +249,8 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
     mesh = tuple((d.text or "").strip() for heading in _all(cit, "MeshHeadingList", "MeshHeading") for d in heading if d.tag == "DescriptorName")
     language = _one(art, "Language")
     pages = next((flatten(p) for p in _all(art, "Pagination", "MedlinePgn")), None)
-    return Publication(
+    return built(
+        Publication,
         pmid=(pmid_el.text or "").strip(),
         version=pmid_el.get("Version"),
         title=title,
@@ -293,7 +294,8 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
         for author_list in book.findall("AuthorList"):
             authors += parse_authors(author_list)
     pmid_el = doc.find("PMID")
-    return Publication(
+    return built(
+        Publication,
         pmid=(pmid_el.text or "").strip(),
         version=pmid_el.get("Version"),
         title=title,
