@@ -85,7 +85,9 @@ def study_page(start: int, size: int, total: int, changed: int = 0, only_changed
 
 
 def article_batch(start: int, size: int, total: int) -> bytes:
-    templates = article_templates()
+    """Articles start..start+size of `total` as an efetch answer: every current-DTD recording at its real size
+    (reference lists included), as the parsing bench uses them."""
+    templates = article_templates(max_size=None)
     parts = []
     for i in range(start, min(start + size, total)):
         text, orig = templates[i % len(templates)]

@@ -103,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def _serve(port_out) -> None:
     data.study_templates()
-    data.article_templates()
+    data.article_templates(max_size=None)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port_out.put(server.server_address[1])
     server.serve_forever()
