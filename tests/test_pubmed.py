@@ -161,6 +161,16 @@ def test_markup_stripping_keeps_literal_angle_brackets():
     assert pubmed_xml.flatten(title) == "Dose <5 mg & x <script>alert(1)</script> 103"
 
 
+@pytest.mark.parametrize("text", [
+    "plain words", "", " ", "two  spaces", " lead", "trail ", "tab\there", "line\nbreak", "cr\rlf", "nbsp\xa0here",
+    "line\u2028separator", "em\u2003space", "ideographic\u3000space", "nel\x85here", "unit\x1fsep", "zero\u200bwidth",
+    "µg/kg ± 5 — ≥ 3", "\u00a0", "x",
+])
+def test_collapse_space_is_split_and_join_on_every_kind_of_whitespace(text):
+    # the fast path (text already collapsed) must give exactly what the general one gives
+    assert pubmed_xml.collapse_space(text) == (" ".join(text.split()) or None)
+
+
 def test_a_record_without_a_pmid_is_skipped_with_a_warning_and_the_rest_kept(caplog):
     body, good = next((b, pubs) for b in (p.read_bytes() for p in efetch_files())
                       if len(pubs := pubmed.parse_pubmed_xml(b)) >= 3 and not any(x.is_deleted for x in pubs))

@@ -62,11 +62,41 @@ def flatten(element: ET.Element | None) -> str | None:
         text = element.text
         if text is None:
             return None
+    return collapse_space(text)
+
+
+def collapse_space(text: str) -> str | None:
+    """Whitespace runs as one space, none at either end (" ".join(text.split())), or None when nothing is left.
+    Most text is already so; isprintable() is false for every whitespace character but the ASCII space (they are
+    Unicode controls or separators), so such text is returned as it is, without splitting it into words."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text or None
     return " ".join(text.split()) or None
 
 
-def _find_text(element: ET.Element | None, path: str) -> str | None:
-    found = element.find(path) if element is not None else None
+def _child(element: ET.Element | None, tag: str) -> ET.Element | None:
+    """The first child with this tag, as element.find(tag) gives it, at half its cost on lxml (find goes through
+    ElementPath for a single tag too)."""
+    if element is not None:
+        for child in element:
+            if child.tag == tag:
+                return child
+    return None
+
+
+def _path_text(element: ET.Element, outer: str, inner: str) -> str | None:
+    """element.findtext("outer/inner") without ElementPath: the first inner child of any outer child ("" when it
+    has no text, None when there is none)."""
+    for parent in element:
+        if parent.tag == outer:
+            for child in parent:
+                if child.tag == inner:
+                    return child.text or ""
+    return None
+
+
+def _find_text(element: ET.Element | None, tag: str) -> str | None:
+    found = _child(element, tag)
     return flatten(found) if found is not None else None
 
 
@@ -74,7 +104,9 @@ def parse_abstract(abstract: ET.Element | None) -> str | None:
     if abstract is None:
         return None
     parts = []
-    for section in abstract.findall("AbstractText"):
+    for section in abstract:
+        if section.tag != "AbstractText":
+            continue
         text = flatten(section)
         if not text:
             continue
@@ -159,17 +191,23 @@ def _element_date(element: ET.Element | None) -> str | None:
 
 
 def _history_date(history: ET.Element | None, status: str) -> str | None:
-    for entry in history.findall("PubMedPubDate") if history is not None else []:
-        if entry.get("PubStatus") == status:
+    for entry in history if history is not None else ():
+        if entry.tag == "PubMedPubDate" and entry.get("PubStatus") == status:
             return _element_date(entry)
     return None
 
 
 def _id_of(ids: ET.Element | None, kind: str) -> str | None:
-    for value in ids.findall("ArticleId") if ids is not None else []:
-        if value.get("IdType") == kind:
-            return (value.text or "").strip() or None
-    return None
+    return _ids_by_type(ids).get(kind)
+
+
+def _ids_by_type(ids: ET.Element | None) -> dict[str | None, str | None]:
+    """An ArticleIdList as {IdType: id} in one pass: the first ArticleId of each type counts (None when it is empty)."""
+    found: dict[str | None, str | None] = {}
+    for value in ids if ids is not None else ():
+        if value.tag == "ArticleId":
+            found.setdefault(value.get("IdType"), (value.text or "").strip() or None)
+    return found
 
 
 def _nct_in_text(*texts: str | None) -> tuple[str, ...]:
@@ -230,14 +268,14 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
     if pmid_el is None:  # a second MedlineCitation holds it (malformed, seen in no recording): the one the caller keyed
         pmid_el = article.find("MedlineCitation/PMID")
     journal = _one(art, "Journal")
-    issue = journal.find("JournalIssue") if journal is not None else None
-    printed, sortable = parse_pub_date(issue.find("PubDate") if issue is not None else None)
+    issue = _child(journal, "JournalIssue")
+    printed, sortable = parse_pub_date(_child(issue, "PubDate"))
     doi = None
     for loc in art.get("ELocationID", ()):
         if loc.get("EIdType") == "doi":
             doi = (loc.text or "").strip() or None
-    ids = data.find("ArticleIdList") if data is not None else None
-    doi = doi or _id_of(ids, "doi")
+    ids = _ids_by_type(_child(data, "ArticleIdList"))
+    doi = doi or ids.get("doi")
     nct_ids = []
     for bank in _all(art, "DataBankList", "DataBank"):
         if (bank.findtext("DataBankName") or "").lower().startswith("clinicaltrials"):
@@ -264,9 +302,9 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
         pub_date=printed,
         sort_date=sortable,
         article_date=_element_date(_one(art, "ArticleDate")),
-        entrez_date=_history_date(data.find("History") if data is not None else None, "entrez"),
+        entrez_date=_history_date(_child(data, "History"), "entrez"),
         doi=doi,
-        pmcid=_id_of(ids, "pmc"),
+        pmcid=ids.get("pmc"),
         publication_types=types,
         mesh_terms=mesh,
         keywords=tuple(k for k in (flatten(el) for el in _all(cit, "KeywordList", "Keyword")) if k),
@@ -340,7 +378,7 @@ def split_records(body: bytes) -> dict[str, str]:
     return records
 
 
-RECORDS = {"PubmedArticle": ("MedlineCitation/PMID", parse_article), "PubmedBookArticle": ("BookDocument/PMID", parse_book)}
+RECORDS = {"PubmedArticle": ("MedlineCitation", parse_article), "PubmedBookArticle": ("BookDocument", parse_book)}  # where the PMID is
 
 
 def parse_pubmed_xml(body: bytes) -> list[Publication]:
@@ -369,8 +407,8 @@ def _parse_set(body: bytes) -> list[Publication]:
     pubs: list[Publication] = []
     for element in root:
         if element.tag in RECORDS:
-            path, parse = RECORDS[element.tag]
-            pmid = (element.findtext(path) or "").strip()
+            holder, parse = RECORDS[element.tag]
+            pmid = (_path_text(element, holder, "PMID") or "").strip()
             if not pmid.isdigit():  # nothing to key it by: the rest of the answer is still good
                 log.warning("skipped a PubMed %s without a PMID (%r)", element.tag, pmid[:40])
                 continue
