@@ -197,10 +197,6 @@ def _history_date(history: ET.Element | None, status: str) -> str | None:
     return None
 
 
-def _id_of(ids: ET.Element | None, kind: str) -> str | None:
-    return _ids_by_type(ids).get(kind)
-
-
 def _ids_by_type(ids: ET.Element | None) -> dict[str | None, str | None]:
     """An ArticleIdList as {IdType: id} in one pass: the first ArticleId of each type counts (None when it is empty)."""
     found: dict[str | None, str | None] = {}
@@ -343,7 +339,7 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
         pub_date=printed,
         sort_date=sortable or _element_date(doc.find("ContributionDate")),
         entrez_date=_history_date(data.find("History") if data is not None else None, "entrez"),
-        doi=_id_of(data.find("ArticleIdList") if data is not None else None, "doi"),
+        doi=_ids_by_type(_child(data, "ArticleIdList")).get("doi"),
         publication_types=tuple((t.text or "").strip() for t in doc.findall("PublicationType")),
         keywords=_keywords(doc),
         language=language.strip() if language else None,
