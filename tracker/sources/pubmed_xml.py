@@ -357,20 +357,24 @@ PARSER = ET.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, l
 
 
 def split_records(body: bytes) -> dict[str, str]:
-    """Each record's own XML element as received, by PMID (kept as raw_xml). bytes.find jumps from tag to tag in C;
-    the record's own PMID is the first <PMID> inside it."""
+    """Each record's own XML element as received, by PMID (kept as raw_xml); the first record with a PMID keeps it.
+    One pass: bytes.find jumps in C from one "<Pubmed" to the next record's (a pass per record kind read the whole
+    body twice), and from a record's opening tag to its closing one. The record's own PMID is the first <PMID> in it."""
     records: dict[str, str] = {}
-    for opening, closing in RECORD_TAGS:
-        start = body.find(opening)
-        while start != -1:
-            end = body.find(closing, start)
-            if end == -1:
+    start = body.find(b"<Pubmed")
+    while start != -1:
+        end = start + 1
+        for opening, closing in RECORD_TAGS:
+            if body.startswith(opening, start):
+                close = body.find(closing, start)
+                if close == -1:
+                    return records
+                end = close + len(closing)
+                pmid = PMID_RE.search(body, start, end)
+                if pmid:
+                    records.setdefault(pmid.group(1).decode(), body[start:end].decode("utf-8", "replace"))
                 break
-            end += len(closing)
-            pmid = PMID_RE.search(body, start, end)
-            if pmid:
-                records.setdefault(pmid.group(1).decode(), body[start:end].decode("utf-8", "replace"))
-            start = body.find(opening, end)
+        start = body.find(b"<Pubmed", end)
     return records
 
 
