@@ -15,7 +15,7 @@ from tracker.http import HttpClient, RetryableBody
 from tracker.sources import pubmed, pubmed_xml
 
 from .conftest import FIXTURES, fixture_path, write_query
-from .fakes import split_articles
+from .fakes import EFETCH_HEAD, split_articles
 
 DATA = Path(__file__).parent / "data"
 
@@ -318,6 +318,23 @@ def test_a_short_efetch_answer_is_made_whole_by_asking_for_the_missing_records_b
     asked = [(r["path"], r.get("retmax"), r.get("id")) for r in fake_pubmed.requests]
     assert asked[-2:] == [("esearch", "25", None), ("efetch", None, f"{pmids[3]},{pmids[17]}")]
     assert "not stored" not in result.output
+
+
+def test_an_efetch_batch_that_repeats_records_already_sent_is_made_whole(env, settings, fake_pubmed, monkeypatch):
+    # full-size and well-formed, but the records of another batch: counting records per batch sees nothing wrong
+    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    fake_pubmed.articles = real_articles()[:25]
+    pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
+    first_batch = EFETCH_HEAD + "\n".join(fake_pubmed.articles[:10]) + "\n</PubmedArticleSet>\n"
+    second = lambda request: request.path.endswith("efetch.fcgi") and fake_pubmed.params(request).get("retstart") == "10"  # noqa: E731
+    fake_pubmed.always = lambda request: Response(first_batch, content_type="text/xml") if second(request) else None
+    write_query(settings.queries_dir, "line-p", pubmed="stem cells")
+    result = run({**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"})
+    assert result.exit_code == 0, result.output
+    assert {r["pmid"] for r in db_rows(env["TRACKER_DB"], "SELECT pmid FROM publications")} == set(pmids)
+    asked = [(r["path"], r.get("retmax"), r.get("id")) for r in fake_pubmed.requests]
+    assert asked[-2:] == [("esearch", "25", None), ("efetch", None, ",".join(pmids[10:20]))]
+    assert "line-p [PubMed]: fetched 25, new 25, changed 0" in result.output
 
 
 def test_a_record_efetch_never_returns_is_named_and_the_rest_are_stored(env, settings, fake_pubmed, monkeypatch):

@@ -162,7 +162,8 @@ def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> list
 
 def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expected: int | None = None) -> Iterator[Batch]:
     """Every record of a search, in batches through the history server. efetch sometimes answers a batch short
-    (fewer well-formed records than asked, with HTTP 200): the search is then made whole by fill_gaps. A history
+    (fewer well-formed records than asked, with HTTP 200), or with records another batch already brought: the search
+    is then made whole by fill_gaps. A history
     the server no longer holds ("Unable to obtain query #1") is searched for again, once per batch."""
     total = min(search.count, CAP)
     expected = expected if expected is not None else search.count
@@ -179,7 +180,7 @@ def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expe
         got.update(p.pmid for p in pubs)
         short = short or len(pubs) < size
         yield Batch(records=pubs, expected=expected)
-    if short:
+    if short or len(got) < total:  # a full batch can still repeat records another batch brought
         yield from fill_gaps(client, settings, search, got, expected=expected)
 
 
