@@ -171,6 +171,16 @@ def test_collapse_space_is_split_and_join_on_every_kind_of_whitespace(text):
     assert pubmed_xml.collapse_space(text) == (" ".join(text.split()) or None)
 
 
+def test_a_record_the_byte_cut_misses_still_keeps_its_raw_xml():
+    # an opening tag with an attribute is not found by the byte search; the record must not be stored without its XML
+    article = real_articles()[0]
+    body = pubmed_wrap(article.replace("<PubmedArticle>", '<PubmedArticle status="x">', 1))
+    [pub] = pubmed.parse_pubmed_xml(body)
+    [plain] = pubmed.parse_pubmed_xml(pubmed_wrap(article))
+    assert pub.raw_xml.startswith('<PubmedArticle status="x">') and f">{pub.pmid}</PMID>" in pub.raw_xml
+    assert (pub.pmid, pub.title, pub.abstract) == (plain.pmid, plain.title, plain.abstract)
+
+
 def test_a_record_without_a_pmid_is_skipped_with_a_warning_and_the_rest_kept(caplog):
     body, good = next((b, pubs) for b in (p.read_bytes() for p in efetch_files())
                       if len(pubs := pubmed.parse_pubmed_xml(b)) >= 3 and not any(x.is_deleted for x in pubs))

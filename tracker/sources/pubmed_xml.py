@@ -412,7 +412,9 @@ def _parse_set(body: bytes) -> list[Publication]:
             if not pmid.isdigit():  # nothing to key it by: the rest of the answer is still good
                 log.warning("skipped a PubMed %s without a PMID (%r)", element.tag, pmid[:40])
                 continue
-            pubs.append(parse(element, raw.get(pmid, "")))
+            # a record the byte cut did not find (an opening tag with attributes, say) keeps lxml's serialisation:
+            # an empty raw_xml would hash alike for every such record, and hide their changes
+            pubs.append(parse(element, raw.get(pmid) or ET.tostring(element, encoding="unicode", with_tail=False)))
         elif element.tag == "DeleteCitation":
             for pmid_el in element.findall("PMID"):
                 pmid = (pmid_el.text or "").strip()
