@@ -163,8 +163,8 @@ def efetch_ids(client: HttpClient, settings: Settings, pmids: list[str]) -> list
 def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expected: int | None = None) -> Iterator[Batch]:
     """Every record of a search, in batches through the history server. efetch sometimes answers a batch short
     (fewer well-formed records than asked, with HTTP 200), or with records another batch already brought: the search
-    is then made whole by fill_gaps. A history
-    the server no longer holds ("Unable to obtain query #1") is searched for again, once per batch."""
+    is then made whole by fill_gaps. A history the server no longer holds ("Unable to obtain query #1") is searched
+    for again, once per batch."""
     total = min(search.count, CAP)
     expected = expected if expected is not None else search.count
     got: set[str] = set()
@@ -185,9 +185,10 @@ def fetch_search(client: HttpClient, settings: Settings, search: Search, *, expe
 
 
 def fill_gaps(client: HttpClient, settings: Settings, search: Search, got: set[str], *, expected: int) -> Iterator[Batch]:
-    """After a short efetch answer: ask the same search for its PMIDs, fetch the ones not received by number, and
-    name any PubMed still does not give (so a missing record is said, never silently dropped). If asking fails, the
-    records that came are still stored and the failure is part of what is said."""
+    """After efetch answers that gave fewer distinct records than the search counts: ask the same search for its
+    PMIDs, fetch the ones not received by number, and name any PubMed still does not give (so a missing record is
+    said, never silently dropped). If asking fails, the records that came are still stored and the failure is part
+    of what is said."""
     total = min(search.count, CAP)
     missing: list[str] = []
     received: set[str] = set()
