@@ -4,6 +4,7 @@ upgrading a database that already holds rows, and the store's promises under con
 from __future__ import annotations
 
 import copy
+import hashlib
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -191,6 +192,35 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
         with store.transaction():
             result = save_trials(store, trials[:3], query="old-line", run_id=None, now=NOW)
         assert (result.new, result.changed) == (0, 0)
+
+
+def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothing(tmp_path):
+    path = tmp_path / "m013.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m014_raw_hash_xxh3")
+    trials = [ctgov.parse_study(s) for s in real_studies()][:20]
+    pubs = pubmed.parse_pubmed_xml(article_xml(real_articles()[:10]))
+    gone = pubs[0]  # stored, then deleted by PubMed: its hash is over 'deleted:' and the XML it had
+
+    def blake2b(text: str) -> str:  # what raw_hash was before m014
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+    stamp = "2026-01-05T06:00:00Z"
+    db["trials"].insert_all([{**trial_row(t), "raw_hash": blake2b(t.raw_json), "first_seen_at": stamp, "updated_at": stamp} for t in trials])
+    db["publications"].insert_all([
+        {**publication_row(p), "raw_hash": blake2b(p.raw_xml), "first_seen_at": stamp, "updated_at": stamp} for p in pubs[1:]
+    ] + [{**publication_row(gone), "is_deleted": 1, "raw_hash": blake2b(f"deleted:{gone.raw_xml}"), "first_seen_at": stamp, "updated_at": stamp}])
+    db.close()
+
+    with open_store(path) as store:
+        with store.transaction():
+            saved_trials = save_trials(store, trials, query="line", run_id=None, now=LATER)
+            deletion = pubmed.Publication(pmid=gone.pmid, is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{gone.pmid}</PMID></DeleteCitation>")
+            saved_pubs = save_publications(store, [*pubs[1:], deletion], query="line", run_id=None, now=LATER)
+        assert (saved_trials.new, saved_trials.changed, saved_pubs.new, saved_pubs.changed) == (0, 0, 0, 0)
+        # a record whose stored hash did not match would have been rewritten with the later updated_at
+        assert {r["updated_at"] for r in all_rows(store, "SELECT updated_at FROM trials UNION ALL SELECT updated_at FROM publications")} == {stamp}
+        assert all_rows(store, "SELECT is_deleted FROM publications WHERE pmid = ?", (gone.pmid,)) == [{"is_deleted": 1}]
 
 
 def test_sqlite_utils_migrate_lists_the_applied_migrations(tmp_path):

@@ -361,3 +361,17 @@ def m013_signal_resolutions(db: sqlite_utils.Database) -> None:
     """resolution on signals: why a signal stopped being raised, in words, written when it resolves ("results posted
     on 12 Nov 2026", "primary completion date now Mar 2028"): a resolved overdue signal is not always good news."""
     db["signals"].add_column("resolution", str)
+
+
+@migrations()
+def m014_raw_hash_xxh3(db: sqlite_utils.Database) -> None:
+    """raw_hash becomes xxh3-128 of the raw payload (it was blake2b-128): hashing 270 MB of PubMed XML, what 10,000
+    articles bring, took 0.40 s with blake2b and 0.03 s with xxh3 (4 % of the whole ingest). Every stored hash is
+    recomputed the way a save computes it (a deleted article's over 'deleted:' and its XML), so no stored record
+    reads as changed and is rewritten on its next fetch."""
+    import xxhash  # a tracker dependency; imported here so sqlite-utils' migrate tool can still list this file
+
+    db.conn.create_function("tracker_xxh3", 1, lambda text: xxhash.xxh3_128_hexdigest(text.encode("utf-8")), deterministic=True)
+    db.execute("UPDATE trials SET raw_hash = tracker_xxh3(raw_json) WHERE raw_json IS NOT NULL")
+    db.execute("UPDATE publications SET raw_hash = tracker_xxh3(CASE WHEN is_deleted THEN 'deleted:' || coalesce(raw_xml, '') "
+               "ELSE raw_xml END) WHERE raw_xml IS NOT NULL OR is_deleted")
