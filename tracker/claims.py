@@ -99,7 +99,8 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     sources = []
     if p.get("line"):
         rows = select_line_trials(ctx.store, p["line"])
-        gone = [r["nct_id"] for r in rows if r["removed_at"] or r["merged_into"]]  # deleted, or living on under another number
+        # deleted, or living on under another number (an ordered set: named in order, looked up at once)
+        gone = dict.fromkeys(r["nct_id"] for r in rows if r["removed_at"] or r["merged_into"])
         for r in rows:
             if r["nct_id"] not in gone:
                 trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
