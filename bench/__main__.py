@@ -30,6 +30,9 @@ SEARCHES = [
 ]
 
 
+PEERS = {"trials": "requests + sqlite-utils upsert_all + enable_fts", "publications": "Bio.Entrez.read + sqlite-utils upsert_all + enable_fts"}
+
+
 def child(kind: str, who: str, n: int, url: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.ingest", kind, who, str(n), url], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     if out.returncode != 0:
@@ -55,6 +58,13 @@ def ingest(server: BenchServer, sizes: list[int]) -> list[list[str]]:
                 f"ingest {kind}, same FTS5 index", f"{n:,}", f"{n / indexed['seconds']:,.0f} rec/s (floor + FTS5)", f"{n / mine['seconds']:,.0f} rec/s",
                 f"{mine['seconds'] / indexed['seconds']:.2f}x", "", f"peak RSS floor + FTS5 {indexed['max_rss_mb']:.0f} MB",
             ])
+            if n == sizes[0]:  # the peer at the first size only: Bio.Entrez would take minutes at 100,000
+                peer = child(kind, "peer", n, url)
+                assert peer["n"] == n, peer
+                rows.append([  # a third reference: the script a user would otherwise write with the project's own packages
+                    f"ingest {kind}, peer: {PEERS[kind]}", f"{n:,}", f"{n / peer['seconds']:,.0f} rec/s (peer)", f"{n / mine['seconds']:,.0f} rec/s",
+                    f"{mine['seconds'] / peer['seconds']:.2f}x", "", f"peak RSS peer {peer['max_rss_mb']:.0f} MB",
+                ])
     return rows
 
 

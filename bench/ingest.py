@@ -1,10 +1,12 @@
 """Ingest throughput and memory, each run in a child process (`python -m bench.ingest KIND WHO N URL`) so its peak RSS
-is its own. KIND: trials | publications; WHO: floor | floor+fts (the floor
-plus an FTS5 index of the same searchable text) | tracker. Prints one JSON line."""
+is its own. KIND: trials | publications; WHO: floor | floor+fts (the floor plus an FTS5 index of the same searchable
+text) | peer (what a user would otherwise write with the project's own packages: requests, Bio.Entrez for PubMed,
+sqlite-utils) | tracker. Prints one JSON line."""
 
 from __future__ import annotations
 
 import gc
+import io
 import json
 import resource
 import sqlite3
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+import sqlite_utils
 from lxml import etree
 
 
@@ -124,6 +127,63 @@ def floor_publications(url: str, db: Path, total: int, batch: int, fts: bool) ->
     return n
 
 
+def peer_trials(url: str, db: Path) -> int:
+    """The peer a user would write: each page by `response.json()`, the same searchable fields and the study
+    re-serialised as its payload, sqlite-utils `upsert_all` (so that a second run updates), then `enable_fts` over the
+    same text. sqlite-utils commits each chunk it writes, as it does for anyone who calls it this way."""
+    session = requests.Session()
+    table = sqlite_utils.Database(db)["t"]
+    token, n = None, 0
+    while True:
+        params = {"query.term": "x", "pageSize": "1000", "format": "json", **({"pageToken": token} if token else {})}
+        page = session.get(url + "/studies", params=params, timeout=60).json()
+        rows = []
+        for study in page["studies"]:
+            protocol = study["protocolSection"]
+            ident = protocol["identificationModule"]
+            rows.append({"nct_id": ident["nctId"], "title": ident.get("briefTitle"), "status": protocol.get("statusModule", {}).get("overallStatus"),
+                         "raw_json": json.dumps(study), **dict(zip(TRIAL_TEXT[1:], _trial_text(protocol)))})
+        table.upsert_all(rows, pk="nct_id")
+        n += len(rows)
+        token = page.get("nextPageToken")
+        if not token or not rows:
+            break
+    table.enable_fts(list(TRIAL_TEXT), tokenize="porter")
+    table.db.close()
+    return n
+
+
+def peer_publications(url: str, db: Path, total: int, batch: int) -> int:
+    """The peer a user would write with Biopython: esearch once, efetch every batch, `Entrez.read` (the DTD-driven
+    reader NCBI's own tutorial uses), the same fields from its dicts and each article's XML cut as the floor cuts it,
+    sqlite-utils `upsert_all`, then `enable_fts` over the same text."""
+    from Bio import Entrez
+
+    session = requests.Session()
+    session.post(url + "/esearch.fcgi", data={"db": "pubmed", "term": "x", "usehistory": "y"}, timeout=60).content
+    table = sqlite_utils.Database(db)["p"]
+    n = 0
+    for start in range(0, total, batch):
+        body = session.post(url + "/efetch.fcgi", data={"db": "pubmed", "WebEnv": "MCID_bench", "query_key": "1", "retstart": start,
+                                                         "retmax": batch, "retmode": "xml"}, timeout=60).content
+        raw, rows = _records(body), []
+        for article in Entrez.read(io.BytesIO(body), validate=False)["PubmedArticle"]:
+            citation = article["MedlineCitation"]
+            fields = citation["Article"]
+            pmid = str(citation["PMID"])
+            rows.append({
+                "pmid": pmid, "title": str(fields["ArticleTitle"]), "raw_xml": raw[pmid.encode()].decode(),
+                "abstract": " ".join(map(str, fields.get("Abstract", {}).get("AbstractText", []))) or None,
+                "mesh_terms": "; ".join(str(m["DescriptorName"]) for m in citation.get("MeshHeadingList", [])) or None,
+                "authors": "; ".join(f"{a.get('LastName')} {a.get('Initials')}" for a in fields.get("AuthorList", [])) or None,
+            })
+        table.upsert_all(rows, pk="pmid")
+        n += len(rows)
+    table.enable_fts(list(ARTICLE_TEXT), tokenize="porter")
+    table.db.close()
+    return n
+
+
 def tracker_ingest(kind: str, url: str, db: Path) -> int:
     from tracker.http import HttpClient
     from tracker.models import Query
@@ -158,6 +218,8 @@ def main() -> None:
             gc.disable()  # the floor takes every shortcut: the tracker pauses the collector while it parses
             done = floor_trials(url, db, fts) if kind == "trials" else floor_publications(url, db, n, 250, fts)
             gc.enable()
+        elif who == "peer":
+            done = peer_trials(url, db) if kind == "trials" else peer_publications(url, db, n, 250)
         else:
             done = tracker_ingest(kind, url, db)
         seconds = time.perf_counter() - started
