@@ -113,6 +113,15 @@ def test_the_parser_expands_no_external_entity_and_fetches_nothing(tmp_path):
     assert "do-not-read" not in (pub.title or "") and "do-not-read" not in pub.raw_xml
 
 
+def test_a_record_with_a_text_node_over_libxml2s_10_mb_default_is_parsed_whole():
+    words = "word " * 2_200_000  # 11 MB in one AbstractText: without huge_tree lxml refuses the whole batch
+    body = ('<?xml version="1.0"?><PubmedArticleSet><PubmedArticle><MedlineCitation><PMID Version="1">7</PMID><Article>'
+            f'<ArticleTitle>T</ArticleTitle><Abstract><AbstractText>{words}</AbstractText></Abstract></Article></MedlineCitation>'
+            '</PubmedArticle></PubmedArticleSet>').encode()
+    [pub] = pubmed.parse_pubmed_xml(body)
+    assert (pub.pmid, pub.abstract) == ("7", words.strip())
+
+
 def test_the_parser_agrees_with_bio_entrez_on_every_real_recording():
     from .entrez_oracle import entrez_parse_pubmed_xml
 
