@@ -73,6 +73,17 @@ def test_a_400_fails_at_once_with_the_apis_own_message(settings, httpserver):
     assert len(calls) == 1
 
 
+def test_a_404_html_page_reads_as_one_line_that_names_the_address(settings, httpserver):
+    page = ("<!DOCTYPE HTML>\n<html lang='en'><head><title>Error response</title><style>p {color: red}</style></head>\n"
+            "<body><h1>Error response</h1>\n<p>Error code: 404</p><p>Message: Not Found.</p></body></html>")
+    calls = sequence(httpserver, Response(page, status=404, content_type="text/html"))
+    with pytest.raises(HttpError) as info:
+        client(settings).get(settings.ctgov_url + "/studies")
+    assert str(info.value) == (f"ClinicalTrials.gov rejected the request (HTTP 404): no such address {settings.ctgov_url}/studies "
+                               "(Error response Error code: 404 Message: Not Found.)")
+    assert len(calls) == 1
+
+
 def test_a_403_is_reported_as_blocked_and_not_retried(settings, httpserver):
     calls = sequence(httpserver, Response("Forbidden", status=403))
     with pytest.raises(HttpError, match="blocked by the server"):

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
+from lxml import etree, html
 
 from . import __version__
 from .errors import HttpError
@@ -170,7 +171,9 @@ class HttpClient:
                 elif status == 403:
                     raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried", status=403)
                 else:
-                    message = self._clean(body.decode("utf-8", "replace"))[:300] or response.reason
+                    message = self._clean(_answer_text(body, response.headers.get("Content-Type", "")))[:300] or response.reason
+                    if status == 404:  # most often a base URL set wrong: say which address
+                        message = f"no such address {self._clean(url)} ({message})"
                     raise HttpError(f"{service} rejected the request (HTTP {status}): {message}", status=status)
             elapsed = self._clock() - started
             delay = retry_after if retry_after is not None else self._backoff(attempt)
@@ -203,6 +206,21 @@ class HttpClient:
 
     def post(self, url: str, data: Mapping[str, Any], parse: Callable[[bytes], Any] | None = None) -> Any:
         return self.request("POST", url, data=data, parse=parse)
+
+
+def _answer_text(body: bytes, content_type: str) -> str:
+    """What a refusing server said: its text, or an HTML error page's visible text (a proxy's or a web server's
+    page would otherwise print its markup)."""
+    text = body.decode("utf-8", "replace")
+    if "html" not in content_type.lower() and not text.lstrip()[:14].lower().startswith(("<!doctype html", "<html")):
+        return text
+    try:
+        page = html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return text
+    for hidden in page.xpath("//head | //script | //style"):
+        hidden.drop_tree()
+    return " ".join(page.itertext())  # block elements run together in text_content()
 
 
 def _retry_after(value: str | None) -> float | None:
