@@ -305,6 +305,18 @@ def test_broken_api_payloads_fail_one_line_without_a_traceback(env, settings, fa
     assert result.output.strip().splitlines()[-1].endswith("failed after 4 attempts in 0s: JSON page without a list of studies")
 
 
+@pytest.mark.parametrize("body, why", [
+    ("<!DOCTYPE html><html><body><h1>Sign in to the guest network</h1></body></html>", "an HTML page instead of JSON"),
+    ('{"studies": [{"protocolSection": ', "malformed or cut-off JSON"),
+])
+def test_a_page_that_is_no_json_answer_says_what_it_was(env, settings, fake_ctgov, body, why):
+    write_query(settings.queries_dir, "line", ctgov=LINE)
+    fake_ctgov.always = lambda request: Response(body, content_type="text/html" if body.startswith("<") else "application/json")
+    result = invoke(env, "update", "--source", "ctgov")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].endswith(f"failed after 4 attempts in 0s: {why}")
+
+
 def test_dead_network_is_one_line(env, settings):
     write_query(settings.queries_dir, "line", ctgov=LINE, pubmed="x")
     result = invoke(env, "update", TRACKER_CTGOV_URL="http://127.0.0.1:9/api/v2", TRACKER_EUTILS_URL="http://127.0.0.1:9/eutils")
