@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
-from lxml import etree, html
 
 from . import __version__
 from .errors import HttpError
@@ -214,6 +213,8 @@ def _answer_text(body: bytes, content_type: str) -> str:
     text = body.decode("utf-8", "replace")
     if "html" not in content_type.lower() and not text.lstrip()[:14].lower().startswith(("<!doctype html", "<html")):
         return text
+    from lxml import etree, html  # only on a refusal: lxml.html costs 20 ms of every command's start
+
     try:
         page = html.document_fromstring(text)
     except (etree.ParserError, ValueError):
