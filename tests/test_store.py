@@ -194,7 +194,7 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
         assert (result.new, result.changed) == (0, 0)
 
 
-def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothing(tmp_path):
+def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothing(tmp_path, caplog):
     path = tmp_path / "m013.db"
     db = sqlite_utils.Database(path)
     migrations.apply(db, stop_before="m014_raw_hash_xxh3")
@@ -212,7 +212,8 @@ def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothin
     ] + [{**publication_row(gone), "is_deleted": 1, "raw_hash": blake2b(f"deleted:{gone.raw_xml}"), "first_seen_at": stamp, "updated_at": stamp}])
     db.close()
 
-    with open_store(path) as store:
+    with caplog.at_level("INFO", logger="tracker.store"), open_store(path) as store:
+        assert f"upgrading the database {path}: m014_raw_hash_xxh3" in caplog.text  # said before it starts
         with store.transaction():
             saved_trials = save_trials(store, trials, query="line", run_id=None, now=LATER)
             deletion = pubmed.Publication(pmid=gone.pmid, is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{gone.pmid}</PMID></DeleteCitation>")

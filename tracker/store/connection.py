@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from ..errors import StoreError
 from .migrations import migrations
 
 BUSY_TIMEOUT_S = 30
+log = logging.getLogger("tracker.store")
 
 
 @dataclass
@@ -127,6 +129,9 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
             if db.journal_mode != "wal":
                 db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
+            pending = migrations.pending(db)
+            if pending and "trials" in db.table_names():  # an upgrade, not a new database: it may take a while
+                log.info("upgrading the database %s: %s", path, ", ".join(m.name for m in pending))
             migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         message = str(exc)
