@@ -288,6 +288,20 @@ def test_a_trial_no_longer_returned_by_its_line_is_flagged_and_a_removal_resolve
     assert (resolved["raised_at"], resolved["resolved_at"]) == ("2026-11-24T06:00:00Z", "2026-11-25T06:00:00Z")
 
 
+def test_no_sweep_while_no_trial_is_stored_so_the_first_real_one_is_not_put_off(env, settings, fake_ctgov):
+    from werkzeug import Response
+
+    fake_ctgov.set_studies(real_studies())
+    write_query(settings.queries_dir, "line", ctgov=LINE)
+    fake_ctgov.always = lambda request: Response("`query.cond` is unknown parameter", status=400)  # a first run set up wrong
+    failed = invoke(env, "update", "--source", "ctgov", now="2026-11-20T06:00:00Z")
+    assert failed.exit_code == 1 and "registry sweep" not in failed.output
+    fake_ctgov.always = None
+    assert invoke(env, "update", "--source", "ctgov", now="2026-11-21T06:00:00Z").exit_code == 0
+    with open_store(settings.db_path) as store:  # the first update that stored trials swept them the same day
+        assert store.db.execute("SELECT started_at, status FROM sweeps").fetchall() == [("2026-11-21T06:00:00Z", "ok")]
+
+
 def test_the_sweep_runs_when_due_and_asks_nothing_between(registry, fake_ctgov):
     env = registry["env"]
     fake_ctgov.requests.clear()

@@ -21,6 +21,7 @@ from .store import (
     save_sweep_end,
     save_sweep_findings,
     save_sweep_start,
+    select_any_trial,
     select_last_sweep,
     select_line_trial_ids,
     select_trial_ids,
@@ -46,6 +47,11 @@ class SweepResult:
 
 
 def sweep_due(store: Store, now: datetime, days: int) -> bool:
+    """A sweep is due `days` after the last good one; not while no trial is stored (a first update whose lines all
+    failed, a PubMed-only database): there is nothing to ask about, and a sweep recorded then would put off the first
+    real one by `days`."""
+    if not select_any_trial(store):
+        return False
     last = select_last_sweep(store)
     return last is None or last["started_at"] <= iso(now - timedelta(days=days))
 

@@ -457,6 +457,10 @@ def select_signal_counts(store: Store) -> dict[str, int]:
     return {r["kind"]: r["n"] for r in store.rows("SELECT kind, count(*) AS n FROM signals WHERE resolved_at IS NULL GROUP BY kind")}
 
 
+def select_any_trial(store: Store) -> bool:
+    return store.execute("SELECT EXISTS (SELECT 1 FROM trials)").fetchone()[0] == 1
+
+
 def select_trial_ids(store: Store) -> list[str]:
     return [r[0] for r in store.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
 
