@@ -55,7 +55,7 @@ def test_none_exists_flips_to_outdated_when_a_completed_phase3_cell_trial_with_r
     before = claims_json({**env, "TRACKER_NOW": "2026-11-23T07:00:00Z"}, "--claim", "C2", "--offline")["C2"]
     assert before["verdict"] == "CURRENT"
     assert before["summary"] == (
-        f"No trial contradicts the claim (checked {len(studies) + 1} stored trials of line late-phase-evidence; "
+        f"No trial contradicts the claim (checked {len(studies) + 1} stored trials of line late-phase-evidence, fetched up to 2026-11-23; "
         "1 cell-free trial(s) set aside: NCT05296863)."
     )
     assert [(e["id"], e["role"]) for e in before["evidence"]] == [("NCT05296863", "excluded")]
@@ -122,7 +122,7 @@ def test_a_trial_removed_from_the_registry_is_no_longer_evidence_against_a_claim
     assert CliRunner().invoke(cli, ["update", "--sweep"], env={**env, "TRACKER_NOW": "2026-11-24T06:00:00Z"}).exit_code == 0
     after = claims_json({**env, "TRACKER_NOW": "2026-11-24T07:00:00Z"}, "--claim", "C2", "--offline")["C2"]
     assert after["verdict"] == "CURRENT"
-    assert (f"checked {len(studies)} stored trials of line late-phase-evidence (1 set aside as removed from or merged in the "
+    assert (f"checked {len(studies)} stored trials of line late-phase-evidence, fetched up to 2026-11-24 (1 set aside as removed from or merged in the "
             "registry: NCT09999999)") in after["summary"]
 
 
@@ -137,6 +137,7 @@ def test_count_below_the_threshold_is_outdated_and_offline_reuses_the_last_live_
 def test_offline_citation_check_uses_the_stored_record(env, settings, fake_pubmed, shipped):
     fake_pubmed.articles = split_articles((DATA / "citations.xml").read_text())
     write_query(settings.queries_dir, "follicle-neogenesis", pubmed="hair follicle iPSC")
+    write_query(settings.queries_dir, "hfsc-ageing", pubmed="hair follicle ageing")  # C5's newer-evidence line
     assert CliRunner().invoke(cli, ["update", "--source", "pubmed"], env=env).exit_code == 0
     fake_pubmed.requests.clear()
     c4 = claims_json(env, "--claim", "C4", "--offline")["C4"]
@@ -151,6 +152,17 @@ def test_offline_citation_check_uses_the_stored_record(env, settings, fake_pubme
     conn.close()
     c5 = claims_json(env, "--claim", "C5", "--offline")["C5"]
     assert c5["verdict"] == "OUTDATED" and "PubMed has since removed the record (a DeleteCitation)" in c5["summary"]
+
+
+def test_a_line_never_fetched_supports_no_verdict_offline(env, settings, fake_ctgov, fake_pubmed, shipped):
+    """A wrong --db or a line added since the last update: "0 stored trials" proves nothing, so no CURRENT."""
+    checked = claims_json({**env, "TRACKER_NOW": "2026-11-24T07:00:00Z"}, "--offline")
+    for claim, line, source in (("C2", "late-phase-evidence", "ClinicalTrials.gov"), ("C3", "follicle-neogenesis", "ClinicalTrials.gov"),
+                                ("C6", "aga-cell-therapy", "ClinicalTrials.gov")):
+        assert checked[claim]["verdict"] == "REVIEW"
+        assert f"Line {line} has never been fetched from {source}" in checked[claim]["summary"]
+    assert "Line hfsc-ageing has never been fetched from PubMed" in checked["C5"]["summary"]
+    assert fake_ctgov.requests == [] and fake_pubmed.requests == []  # offline asks nothing
 
 
 BAD_CLAIMS = [

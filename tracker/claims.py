@@ -23,6 +23,7 @@ from .store import (
     save_claim_check,
     select_claim_flips,
     select_last_claim_check,
+    select_last_cursor,
     select_line_publications,
     select_line_trials,
     select_publication,
@@ -93,11 +94,28 @@ def _trial_evidence(trial: dict[str, Any], role: str, why: str) -> dict[str, Any
             "phases": trial["phases"], "has_results": trial["has_results"], "enrollment": trial["enrollment"], "role": role, "why": why}
 
 
+def _never_fetched(ctx: Context, source: str, line: str) -> Outcome:
+    """A stored line no update has fetched is no evidence either way (its "0 stored trials" proves nothing)."""
+    label = "ClinicalTrials.gov" if source == "ctgov" else "PubMed"
+    return Outcome("REVIEW", f"Line {line} has never been fetched from {label}, so nothing stored can support or contradict "
+                             f"the claim; run `tracker update`{'' if ctx.live else ', or check with --live'}.")
+
+
+def _fetched_note(fetched: str) -> str:
+    return f", fetched up to {fetched}"
+
+
 def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     p = check.params
     trials: dict[str, dict[str, Any]] = {}
     sources = []
-    if p.get("line"):
+    live = ctx.live and bool(p.get("ctgov"))
+    fetched = select_last_cursor(ctx.store, "ctgov", p["line"]) if p.get("line") else None
+    if p.get("line") and fetched is None and not live:
+        return _never_fetched(ctx, "ctgov", p["line"])
+    if p.get("line") and fetched is None:
+        sources.append(f"no stored trials (line {p['line']} never fetched)")
+    elif p.get("line"):
         rows = select_line_trials(ctx.store, p["line"])
         # deleted, or living on under another number (an ordered set: named in order, looked up at once)
         gone = dict.fromkeys(r["nct_id"] for r in rows if r["removed_at"] or r["merged_into"])
@@ -105,9 +123,9 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
             if r["nct_id"] not in gone:
                 trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
                                                   r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
-        sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}"
+        sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}{_fetched_note(fetched)}"
                        + (f" ({len(gone)} set aside as removed from or merged in the registry: {', '.join(gone)})" if gone else ""))
-    if ctx.live and p.get("ctgov"):
+    if live:
         params = {**p["ctgov"], "pageSize": "1000", "format": "json"}
         count = 0
         for page in ctgov.fetch_studies(ctx.client, ctx.settings.ctgov_url, params):
@@ -202,7 +220,11 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
     p = check.params
     types, journals = set(p.get("types", [])), {_norm(j) for j in p.get("journals", [])}
     found: dict[str, dict[str, Any]] = {}
-    if p.get("line"):
+    live = ctx.live and bool(p.get("pubmed_term"))
+    fetched = select_last_cursor(ctx.store, "pubmed", p["line"]) if p.get("line") else None
+    if p.get("line") and fetched is None and not live:
+        return _never_fetched(ctx, "pubmed", p["line"])
+    if p.get("line") and fetched is not None:
         for r in select_line_publications(ctx.store, p["line"], claim.as_of):
             pts = set(json.loads(r["publication_types"] or "[]"))
             if types and not types & pts:
@@ -212,7 +234,7 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
             found[r["pmid"]] = {"type": "publication", "id": r["pmid"], "title": r["title"], "journal": r["journal_abbrev"] or r["journal"],
                                 "date": r["pub_date"], "url": f"https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/", "retracted": bool(r["is_retracted"])}
     live_count = None
-    if ctx.live and p.get("pubmed_term"):
+    if live:
         term = f"({p['pubmed_term']})"
         if types:
             term += " AND (" + " OR ".join(f'"{t}"[pt]' for t in sorted(types)) + ")"
