@@ -302,6 +302,15 @@ def test_no_sweep_while_no_trial_is_stored_so_the_first_real_one_is_not_put_off(
         assert store.db.execute("SELECT started_at, status FROM sweeps").fetchall() == [("2026-11-21T06:00:00Z", "ok")]
 
 
+def test_no_signal_from_an_empty_database_is_not_read_as_an_all_clear(env, settings, registry):
+    empty = {**env, "TRACKER_DB": str(settings.db_path.with_name("empty.db"))}
+    open_store(empty["TRACKER_DB"]).close()
+    result = CliRunner().invoke(cli, ["signals"], env={**empty, "TRACKER_NOW": "2026-11-24T08:00:00Z"})
+    assert result.exit_code == 0 and result.output.startswith("no evidence signal: no trial is stored yet")
+    stored = CliRunner().invoke(cli, ["signals", "--kind", "merged"], env={**env, "TRACKER_NOW": "2026-11-24T08:00:00Z"})
+    assert stored.exit_code == 0 and stored.output == "no evidence signal matches\n"
+
+
 def test_the_sweep_runs_when_due_and_asks_nothing_between(registry, fake_ctgov):
     env = registry["env"]
     fake_ctgov.requests.clear()

@@ -380,7 +380,8 @@ def signals(settings: Settings, quiet: bool, kind: str | None, line: str | None,
         tracker signals --kind results_overdue
         tracker signals --all --json
     """
-    console.print_signals(jobs.signals(settings, kind=kind, line=line, include_resolved=include_resolved), as_json=as_json, as_csv=as_csv)
+    rows, stored = jobs.signals(settings, kind=kind, line=line, include_resolved=include_resolved)
+    console.print_signals(rows, as_json=as_json, as_csv=as_csv, nothing_stored=not stored)
 
 
 @cli.command()

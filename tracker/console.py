@@ -229,7 +229,7 @@ def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
             "scope": row["scope"] or None, "url": record_url(row["record_id"])}
 
 
-def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) -> None:
+def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, nothing_stored: bool = False) -> None:
     items = [signal_dict(r) for r in rows]
     if as_json:
         echo_json(items)
@@ -242,7 +242,10 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool) ->
                              json.dumps(s["detail"], ensure_ascii=False, sort_keys=True), s["resolution"] or ""])
         return
     if not items:
-        click.echo("no evidence signal matches", err=True)
+        if nothing_stored:  # not an all-clear: nothing has been looked at
+            click.echo("no evidence signal: no trial is stored yet; `tracker update` fetches the topic lines and raises them", err=True)
+        else:
+            click.echo("no evidence signal matches", err=True)
         return
     pad = " " * 4
     for s in items:

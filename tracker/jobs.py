@@ -19,7 +19,7 @@ from .http import HttpClient
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
 from .sources import SOURCES
-from .store import RecordFilter, Store, open_store, select_export, select_line_names, select_signals
+from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .update import LineResult, Progress, run_update
 
@@ -186,10 +186,11 @@ def check_line(store: Store, line: str | None) -> None:
                            + (f" (lines: {', '.join(known)})" if known else " (no line has matched a record yet)"))
 
 
-def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> list[dict]:
+def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> tuple[list[dict], bool]:
+    """The signals asked for, and whether any trial is stored at all (no signal from an empty database is no news)."""
     with open_store(settings.db_path, create=False) as store:
         check_line(store, line)
-        return select_signals(store, kind=kind, line=line, include_resolved=include_resolved)
+        return select_signals(store, kind=kind, line=line, include_resolved=include_resolved), select_any_trial(store)
 
 
 def search(settings: Settings, text: str | None, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:
