@@ -205,11 +205,30 @@ def test_a_digest_after_failed_updates_never_calls_the_week_quiet(env, settings,
     assert result.exit_code == 1
     summary = [line for line in result.output.splitlines() if not line.startswith(("WARNING", "line [", "wrote", "Error"))]
     assert summary == [
-        "Nothing new was stored in this window, but updates failed or came back short, so this digest cannot say the week was quiet. "
+        "Nothing new was stored in this window, but updates failed, came back short or did not run, so this digest cannot say the week was quiet. "
         "Not complete: line [ctgov] failed."
     ]
     md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.md").read_text()
     assert "quiet week" not in md and "Nothing new in the" not in md and "**Warning: this digest is incomplete.**" in md
+
+
+def test_a_week_no_update_ran_is_never_called_quiet(env, settings, fake_ctgov):
+    """A stopped scheduler, or a line added since the last update: nothing stored in the window is no news."""
+    fake_ctgov.set_studies(real_studies()[:5])
+    write_query(settings.queries_dir, "line", ctgov=LINE_CT)
+    assert invoke(env, "run", "--format", "md", now="2026-11-23T06:00:00Z").exit_code == 0
+    write_query(settings.queries_dir, "added", ctgov=LINE_CT)
+    result = invoke(env, "digest", "--format", "md", now="2026-11-30T06:00:00Z")  # no update since the last digest
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        "Nothing new was stored in this window, but updates failed, came back short or did not run, so this digest cannot say "
+        "the week was quiet. Not complete: added [ctgov] not updated; line [ctgov] not updated.")
+    md = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-30.md").read_text()
+    assert "quiet week" not in md and "Nothing new in the" not in md
+    assert "- line [ctgov]: not updated: no update of this line ran in this window (last updated 23 Nov 2026, 06:00 UTC)" in md
+    assert "- added [ctgov]: not updated: no update of this line ran in this window (never updated)" in md
+    assert invoke(env, "run", "--format", "md", now="2026-12-07T06:00:00Z").exit_code == 0  # updated again: no warning
+    assert "incomplete" not in (Path(env["TRACKER_REPORTS"]) / "digest-2026-12-07.md").read_text()
 
 
 def test_a_record_the_service_counted_and_never_returned_makes_the_digest_say_it_is_incomplete(world, fake_pubmed):

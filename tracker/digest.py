@@ -22,6 +22,7 @@ from .reports import template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
+from .sources import SOURCES
 from .store import (
     Store,
     iso,
@@ -29,6 +30,7 @@ from .store import (
     save_digest,
     select_digests,
     select_incomplete_runs,
+    select_update_times,
     select_last_digest_end,
     select_new_links,
     select_new_publications,
@@ -128,7 +130,7 @@ class Digest:
             if self.signal_counts:
                 text += f" {plural(sum(self.signal_counts.values()), 'open evidence signal')}."
         elif self.quiet and self.failures:
-            text = "Nothing new was stored in this window, but updates failed or came back short, so this digest cannot say the week was quiet."
+            text = "Nothing new was stored in this window, but updates failed, came back short or did not run, so this digest cannot say the week was quiet."
         elif self.quiet:
             text = "A quiet week: no new or changed trials, no new publications and no new trial-publication links."
         else:
@@ -247,7 +249,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
     for line in ordered:
         line.chart = select_year_counts(store, line.name, end)
-    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=select_incomplete_runs(store, start, end), claim_flips=claim_flips or [])
+    failures = select_incomplete_runs(store, start, end) + _not_updated(store, queries, start, end)
+    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=failures, claim_flips=claim_flips or [])
     # The first digest of a database (or the first with records): the backlog as counts, not a list nobody reads.
     if start == EPOCH or not select_baseline_given(store):
         digest.baseline = _baseline_counts(ordered, trials, pubs)
@@ -258,6 +261,21 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
         window = select_window_signals(store, start, end)
         digest.raised, digest.resolved = window["raised"], window["resolved"]
     return digest
+
+
+def _not_updated(store: Store, queries: list[Query], start: str, end: str) -> list[dict[str, Any]]:
+    """The (line, source) pairs no update touched in the window (a stopped scheduler, a line added since): the digest
+    cannot call their week quiet. Said like a failed run, with when the line was last updated."""
+    times = select_update_times(store, start, end)
+    missing = []
+    for source in SOURCES.values():
+        for query in queries:
+            seen = times.get((source.name, query.name))
+            if source.applies(query) and not (seen and seen["in_window"]):
+                last = f"last updated {time_label(seen['last_ok'])}" if seen and seen["last_ok"] else "never updated"
+                missing.append({"source": source.name, "query": query.name, "status": "not updated",
+                                "error": f"no update of this line ran in this window ({last})"})
+    return missing
 
 
 def _baseline_counts(lines: list[Line], trials: list[dict[str, Any]], pubs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -141,6 +141,16 @@ def select_incomplete_runs(store: Store, start: str, end: str) -> list[dict[str,
     )
 
 
+def select_update_times(store: Store, start: str, end: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (source, line): whether any update of it started in the window, and when its last good one before the
+    window's end finished (None: never)."""
+    return {(r["source"], r["query"]): r for r in store.rows(
+        f"SELECT source, query, max({_in_window('started_at')}) AS in_window, "
+        "max(CASE WHEN status = 'ok' AND finished_at < :end THEN finished_at END) AS last_ok FROM runs GROUP BY source, query",
+        {"start": start, "end": end},
+    )}
+
+
 def select_year_counts(store: Store, query: str, end: str) -> dict[str, list[tuple[int, int]]]:
     """Publications per year and trials by start year for a line, counting records known before `end`."""
     counts: dict[str, list[tuple[int, int]]] = {"publications": [], "trials": []}
