@@ -79,7 +79,7 @@ def test_a_404_html_page_reads_as_one_line_that_names_the_address(settings, http
     calls = sequence(httpserver, Response(page, status=404, content_type="text/html"))
     with pytest.raises(HttpError) as info:
         client(settings).get(settings.ctgov_url + "/studies")
-    assert str(info.value) == (f"ClinicalTrials.gov rejected the request (HTTP 404): no such address {settings.ctgov_url}/studies "
+    assert str(info.value) == (f"ClinicalTrials.gov rejected the request (HTTP 404): nothing at {settings.ctgov_url}/studies "
                                "(Error response Error code: 404 Message: Not Found.)")
     assert len(calls) == 1
 

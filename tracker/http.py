@@ -171,8 +171,8 @@ class HttpClient:
                     raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried", status=403)
                 else:
                     message = self._clean(_answer_text(body, response.headers.get("Content-Type", "")))[:300] or response.reason
-                    if status == 404:  # most often a base URL set wrong: say which address
-                        message = f"no such address {self._clean(url)} ({message})"
+                    if status == 404:  # most often a base URL set wrong: say which address was asked
+                        message = f"nothing at {self._clean(url)} ({message})"
                     raise HttpError(f"{service} rejected the request (HTTP {status}): {message}", status=status)
             elapsed = self._clock() - started
             delay = retry_after if retry_after is not None else self._backoff(attempt)
