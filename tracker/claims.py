@@ -16,7 +16,7 @@ from .http import HttpClient
 from .models import Check, Claim
 from .reports import template_environment, write_text_atomic
 from .settings import Settings
-from .sources import ctgov, pubmed
+from .sources import SOURCES, ctgov, pubmed
 from .store import (
     Store,
     iso,
@@ -96,13 +96,8 @@ def _trial_evidence(trial: dict[str, Any], role: str, why: str) -> dict[str, Any
 
 def _never_fetched(ctx: Context, source: str, line: str) -> Outcome:
     """A stored line no update has fetched is no evidence either way (its "0 stored trials" proves nothing)."""
-    label = "ClinicalTrials.gov" if source == "ctgov" else "PubMed"
-    return Outcome("REVIEW", f"Line {line} has never been fetched from {label}, so nothing stored can support or contradict "
-                             f"the claim; run `tracker update`{'' if ctx.live else ', or check with --live'}.")
-
-
-def _fetched_note(fetched: str) -> str:
-    return f", fetched up to {fetched}"
+    return Outcome("REVIEW", f"Line {line} has never been fetched from {SOURCES[source].label}, so nothing stored can support or "
+                             f"contradict the claim; run `tracker update`{'' if ctx.live else ', or check with --live'}.")
 
 
 def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
@@ -110,10 +105,10 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     trials: dict[str, dict[str, Any]] = {}
     sources = []
     live = ctx.live and bool(p.get("ctgov"))
-    fetched = select_last_cursor(ctx.store, "ctgov", p["line"]) if p.get("line") else None
-    if p.get("line") and fetched is None and not live:
-        return _never_fetched(ctx, "ctgov", p["line"])
+    fetched = select_last_cursor(ctx.store, "ctgov", p["line"]) if p.get("line") else None  # the date of its last good update
     if p.get("line") and fetched is None:
+        if not live:
+            return _never_fetched(ctx, "ctgov", p["line"])
         sources.append(f"no stored trials (line {p['line']} never fetched)")
     elif p.get("line"):
         rows = select_line_trials(ctx.store, p["line"])
@@ -123,7 +118,7 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
             if r["nct_id"] not in gone:
                 trials[r["nct_id"]] = _trial_view(r["nct_id"], r["title"], r["official_title"], r["overall_status"], json.loads(r["phases"] or "[]"),
                                                   r["has_results"], r["enrollment"], json.loads(r["interventions"] or "[]"), r["url"])
-        sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}{_fetched_note(fetched)}"
+        sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}, fetched up to {fetched}"
                        + (f" ({len(gone)} set aside as removed from or merged in the registry: {', '.join(gone)})" if gone else ""))
     if live:
         params = {**p["ctgov"], "pageSize": "1000", "format": "json"}
