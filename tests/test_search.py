@@ -49,6 +49,11 @@ def test_stemming_finds_transplantation_for_transplant(filled):
     assert any("[transplantation]" in h["snippet"].lower() for h in hits)
 
 
+def test_several_words_without_quotes_are_one_search_text(filled):
+    quoted = cli_json(filled["env"], "search", "pancreatic cancer", "--limit", "10")
+    assert quoted and cli_json(filled["env"], "search", "pancreatic", "cancer", "--limit", "10") == quoted
+
+
 def test_snippets_highlight_the_match_and_ranking_puts_title_matches_first(filled):
     hits = cli_json(filled["env"], "search", "pancreatic", "--limit", "10")
     assert len(hits) >= 5
@@ -301,10 +306,13 @@ def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov
     assert "ClinicalTrials.gov: 7 in all; the first 3:" in result.output
     assert "PubMed: 4 in all; the first 3:" in result.output
     assert fake_ctgov.requests[0]["query.term"] == "hair follicle organoid" and fake_ctgov.requests[0]["pageSize"] == "3"
+
     assert [r["path"] for r in fake_pubmed.requests] == ["esearch", "efetch"]
     assert not (settings.db_path).exists()
     data = json.loads(CliRunner().invoke(cli, ["search", "--live", "x", "--limit", "2", "--json"], env=env).output)
     assert [(d["source"], d["total"], len(d["hits"])) for d in data] == [("ClinicalTrials.gov", 7, 2), ("PubMed", 4, 2)]
+    unquoted = CliRunner().invoke(cli, ["search", "--live", "hair", "follicle", "organoid", "--limit", "3"], env=env)
+    assert unquoted.exit_code == 0 and fake_ctgov.requests[-1]["query.term"] == "hair follicle organoid"
 
 
 def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(filled, settings, monkeypatch):

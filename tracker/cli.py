@@ -284,7 +284,7 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
 
 
 @cli.command()
-@click.argument("text", required=False)
+@click.argument("words", nargs=-1, metavar="[TEXT]...")
 @click.option("--source", type=click.Choice(["all", "trials", "publications"]), default="all", show_default=True)
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
@@ -293,9 +293,9 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @json_option
 @common_options
-def search(settings: Settings, quiet: bool, text: str | None, source: str, f: RecordFilter, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
+def search(settings: Settings, quiet: bool, words: tuple[str, ...], source: str, f: RecordFilter, limit: int, raw: bool, live: bool, as_csv: bool, as_json: bool) -> None:
     """Search stored trials and publications (stemmed, ranked, with highlighted snippets).
-    Without TEXT, list the records the filters select, newest first.
+    Without TEXT, list the records the filters select, newest first. Several words without quotes are one text.
 
     \b
     Example:
@@ -304,6 +304,7 @@ def search(settings: Settings, quiet: bool, text: str | None, source: str, f: Re
         tracker search --raw 'exosom* NEAR(alopecia, 5)'
         tracker search --live "hair follicle organoid"
     """
+    text = " ".join(words) if words else None  # `tracker search stem cell` as a person types it
     if live:
         results = jobs.search_services(settings, text or "", source=source, limit=min(limit, 100))
         console.print_live_search(results, as_json=as_json, as_csv=as_csv)
