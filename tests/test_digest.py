@@ -231,6 +231,15 @@ def test_a_week_no_update_ran_is_never_called_quiet(env, settings, fake_ctgov):
     assert "incomplete" not in (Path(env["TRACKER_REPORTS"]) / "digest-2026-12-07.md").read_text()
 
 
+def test_an_incomplete_digest_says_so_in_its_e_mail_subject():
+    from tracker.digest import Digest, digest_subject
+
+    failed = {"source": "ctgov", "query": "line", "status": "failed", "error": "HTTP 503"}
+    assert digest_subject(Digest("2026-11-17T06:00:00Z", "2026-11-24T06:00:00Z", [], [failed])) == (
+        "Hair-loss stem-cell tracker: digest to 2026-11-24 (incomplete)")
+    assert digest_subject(Digest("2026-11-17T06:00:00Z", "2026-11-24T06:00:00Z", [], [])) == "Hair-loss stem-cell tracker: digest to 2026-11-24"
+
+
 def test_a_record_the_service_counted_and_never_returned_makes_the_digest_say_it_is_incomplete(world, fake_pubmed):
     env = world["env"]
     missing = set_entrez(world["articles"][20], 2026, 11, 28)
@@ -295,7 +304,7 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
     import email.utils
 
     parsed = email.message_from_bytes(message.content, policy=email.policy.default)
-    assert parsed["Subject"] == "Hair-loss stem-cell tracker: digest to 2026-11-24"
+    assert parsed["Subject"] == "Hair-loss stem-cell tracker: digest to 2026-11-24"  # complete: no "(incomplete)"
     assert parsed["From"] == "tracker@example.org"
     assert parsed["To"] == "clinic@example.org, editor@example.org"
     assert email.utils.parsedate_to_datetime(parsed["Date"]).isoformat() == "2026-11-24T06:00:01+00:00"

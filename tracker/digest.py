@@ -406,6 +406,11 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
     return written
 
 
+def digest_subject(digest: Digest) -> str:
+    """The e-mail's subject: an incomplete digest says so where it is read first, in the inbox."""
+    return f"Hair-loss stem-cell tracker: digest to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
+
+
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:
     """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server, with the Date and
     Message-ID headers RFC 5322 asks for (mail servers and spam filters penalise their absence) and RFC 3834's
@@ -415,7 +420,7 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
     if missing:
         raise TrackerError(f"e-mail needs TRACKER_SMTP_{missing[0].upper()}")
     message = EmailMessage()
-    message["Subject"] = f"Hair-loss stem-cell tracker: digest to {digest.window_end[:10]}"
+    message["Subject"] = digest_subject(digest)
     message["From"] = smtp["from"]
     recipients = [r.strip() for r in smtp["to"].split(",") if r.strip()]
     message["To"] = ", ".join(recipients)
