@@ -210,6 +210,27 @@ def test_failure_between_two_pages_keeps_cursor_and_the_next_run_loses_nothing(e
     assert [r["status"] for r in rows(env["TRACKER_DB"], "SELECT status FROM runs ORDER BY id")] == ["failed", "ok"]
 
 
+def test_the_collector_is_paused_for_the_whole_line_and_back_on_after_it_even_when_it_fails(env, settings, fake_ctgov):
+    import gc
+
+    fake_ctgov.set_studies(real_studies())
+    fake_ctgov.page_size_cap = 10
+    write_query(settings.queries_dir, "line-a", ctgov=LINE)
+    collecting: list[bool] = []
+
+    def note_the_collector(request):
+        collecting.append(gc.isenabled())  # the server answers in a thread of this process, while the line waits
+        return None
+
+    fake_ctgov.always = note_the_collector
+    assert run("update", "--source", "ctgov", env=env).exit_code == 0
+    assert len(collecting) > 2 and not any(collecting)  # paused between pages too, not only while one is parsed
+    assert gc.isenabled()
+    fake_ctgov.always = lambda request: None if "pageToken" not in request.args else Response("upstream down", status=503)
+    assert run("update", "--source", "ctgov", "--full", env=env).exit_code != 0
+    assert gc.isenabled()
+
+
 def test_unknown_topic_line_is_one_clear_line(env, settings, fake_ctgov):
     write_query(settings.queries_dir, "line-a", ctgov=LINE)
     result = run("update", "--query", "nope", env=env)

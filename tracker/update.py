@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import IO, Any, Callable, Iterator
 
 from .errors import HttpError, TrackerError
+from .gc_pause import gc_paused
 from .http import HttpClient
 from .models import Query, SaveResult
 from .settings import Settings
@@ -96,23 +97,26 @@ def update_line(
     seen: set[str] = set()  # PubMed's entry- and modification-date windows overlap; pages may repeat while paging
     shortfalls: list[str] = []
     try:
-        cursor = None if full else select_last_cursor(store, source.name, query.name)
-        for batch in source.batches(client, settings, query, cursor=cursor, now=now):
-            fresh = [r for r in batch.records if r.record_id not in seen]
-            seen.update(r.record_id for r in fresh)
-            spool.add(fresh)
-            if batch.shortfall:
-                shortfalls.append(batch.shortfall)
-            if progress:
-                progress(spool.count, batch.expected)
-        total = SaveResult()
-        with store.transaction():
-            for records in spool.batches():
-                total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
-            save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(), shortfall="; ".join(shortfalls) or None)
-        if seen_into is not None:
-            seen_into.update(seen)
-        return total
+        # The collector stays paused for the whole line: each page's million young objects die by reference count
+        # before any pass walks them, where a pause per page left them alive for the first pass after it.
+        with gc_paused():
+            cursor = None if full else select_last_cursor(store, source.name, query.name)
+            for batch in source.batches(client, settings, query, cursor=cursor, now=now):
+                fresh = [r for r in batch.records if r.record_id not in seen]
+                seen.update(r.record_id for r in fresh)
+                spool.add(fresh)
+                if batch.shortfall:
+                    shortfalls.append(batch.shortfall)
+                if progress:
+                    progress(spool.count, batch.expected)
+            total = SaveResult()
+            with store.transaction():
+                for records in spool.batches():
+                    total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
+                save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(), shortfall="; ".join(shortfalls) or None)
+            if seen_into is not None:
+                seen_into.update(seen)
+            return total
     except (TrackerError, KeyboardInterrupt) as exc:
         _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
         raise
