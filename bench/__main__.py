@@ -212,7 +212,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tracker-bench-cold-") as empty:  # no compiled template on disk
         cold = subprocess.run([sys.executable, "-c", f"from bench.__main__ import digest_once; digest_once({str(path)!r}, {start!r}, {end!r})"],
-                              capture_output=True, text=True, cwd=Path(__file__).parents[1], env={**os.environ, "TMPDIR": empty})
+                              capture_output=True, text=True, cwd=Path(__file__).parents[1], env={**os.environ, "XDG_CACHE_HOME": empty, "TMPDIR": empty})
     if cold.returncode != 0:
         raise SystemExit(f"bench child failed: {cold.stderr[-2000:]}")
     timings = [float(cold.stdout.split()[-1])]
@@ -242,7 +242,7 @@ def render_week(store: Any, start: str, end: str) -> Any:
 
 
 def digest_once(path: str, start: str, end: str) -> None:
-    """One digest in a fresh process (the caller points TMPDIR at an empty directory: no compiled template on disk,
+    """One digest in a fresh process (the caller points XDG_CACHE_HOME at an empty directory: no compiled template on disk,
     as after installing or editing a template). Prints its seconds, imports and opening the database excluded."""
     import tracker.digest  # noqa: F401  (imported before the clock starts)
     from tracker.store import open_store

@@ -42,6 +42,19 @@ def real_studies() -> list[dict]:
     return list(studies.values())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def template_cache_home(tmp_path_factory) -> Path:
+    """Compiled templates go to a cache of the test session's own, not the user's ~/.cache."""
+    home = tmp_path_factory.mktemp("cache-home")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture
 def settings(tmp_path, httpserver) -> Settings:
     base = httpserver.url_for("/")

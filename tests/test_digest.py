@@ -418,6 +418,22 @@ def test_a_template_cache_that_cannot_be_read_or_written_never_stops_a_digest(wo
         digest_module._environment.cache_clear()
 
 
+def test_compiled_templates_are_kept_in_the_users_cache_directory_not_the_temp_dir(world, tmp_path, monkeypatch):
+    from tracker import digest as digest_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "no-such-temp"))  # the temp dir is not where they go
+    digest_module._environment.cache_clear()
+    try:
+        result = invoke(world["env"], "digest", "--since", "2026-11-01", "--until", "2026-11-24", now="2026-11-24T07:00:00Z")
+        assert result.exit_code == 0, result.output
+    finally:
+        digest_module._environment.cache_clear()
+    kept = tmp_path / "cache" / "tracker" / "templates"
+    assert len(list(kept.glob("__jinja2_*.cache"))) >= 2  # the Markdown and the HTML digest at least
+    assert kept.stat().st_mode & 0o777 == 0o700
+
+
 def test_a_first_run_whose_updates_all_failed_does_not_use_up_the_baseline(env, settings, fake_ctgov):
     fake_ctgov.always = lambda request: Response("down", status=503)
     write_query(settings.queries_dir, "line", ctgov=LINE_CT)

@@ -3,6 +3,7 @@ whole-file writes through a temporary file. Used by the digest and the claims re
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,9 @@ def md_linked(value: Any) -> str:
 
 
 class TemplateCache(FileSystemBytecodeCache):
-    """Compiled templates kept between runs in Jinja's own per-user directory under the system's temp dir (created
-    0700 and checked to be the user's); keyed by the template's source, so an edited template recompiles. Compiling
-    the digest templates was half of a first render (86 -> 37 ms at full scale). A cache never stops a report: any
-    file error only means compiling again."""
+    """Compiled templates kept between runs, keyed by the template's source, so an edited template recompiles.
+    Compiling the digest templates was half of a first render (86 -> 37 ms at full scale). A cache never stops a
+    report: any file error only means compiling again."""
 
     def load_bytecode(self, bucket: Any) -> None:
         try:
@@ -76,9 +76,19 @@ class TemplateCache(FileSystemBytecodeCache):
 
 
 def _template_cache() -> TemplateCache | None:
+    """The user's cache directory ($XDG_CACHE_HOME, else ~/.cache, then tracker/templates, created 0700): it outlives
+    a reboot, where the system's temp directory, Jinja's default, is often cleared at boot or after ten days, and a
+    weekly digest would compile from source most weeks. Without a usable home, Jinja's own per-user directory in the
+    temp dir (checked to be the user's); without either, compile every time."""
+    try:
+        directory = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tracker" / "templates"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return TemplateCache(directory=str(directory))
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
+        pass
     try:
         return TemplateCache()
-    except (OSError, RuntimeError):  # no safe temp directory: compile every time
+    except (OSError, RuntimeError):
         return None
 
 
