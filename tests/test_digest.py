@@ -393,6 +393,22 @@ def test_every_feed_reads_in_feedparser_with_the_whole_digest_and_stable_absolut
     assert set(ids_before) <= {e.id for e in after.entries}
 
 
+def test_an_incomplete_digest_says_so_in_its_feed_entry_titles_and_in_the_feed_of_the_line_it_concerns(world, fake_pubmed):
+    import feedparser
+
+    env = world["env"]
+    fake_pubmed.always = lambda request: Response("down", status=503)  # only the line "first" has a PubMed search
+    assert invoke(env, "update", now="2026-11-24T06:00:00Z").exit_code == 1
+    assert invoke(env, "digest", now="2026-11-24T07:00:00Z").exit_code == 0
+    reports = Path(env["TRACKER_REPORTS"])
+    titles = [e.title for e in feedparser.parse(str(reports / "feed.xml")).entries]
+    assert titles[0] == "Digest 2026-11-23 to 2026-11-24 (incomplete)" and "incomplete" not in titles[1]
+    first = [e.title for e in feedparser.parse(str(reports / "lines" / "first" / "feed.xml")).entries]
+    second = [e.title for e in feedparser.parse(str(reports / "lines" / "second" / "feed.xml")).entries]
+    assert first[0] == "Line first: digest 2026-11-23 to 2026-11-24 (incomplete)"
+    assert second[0] == "Line second: digest 2026-11-23 to 2026-11-24"  # its own update went well
+
+
 def test_without_a_base_url_feed_links_are_relative(world):
     import feedparser
 

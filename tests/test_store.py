@@ -224,6 +224,24 @@ def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothin
         assert all_rows(store, "SELECT is_deleted FROM publications WHERE pmid = ?", (gone.pmid,)) == [{"is_deleted": 1}]
 
 
+def test_m015_reads_which_lines_an_earlier_digest_lacked_from_its_summary(tmp_path):
+    path = tmp_path / "m014.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m015_digest_incomplete_lines")
+    window = {"created_at": "2026-11-24T07:00:00Z", "window_start": "2026-11-17T07:00:00Z", "files": "[]"}
+    db["digests"].insert_all([
+        {**window, "window_end": "2026-11-24T07:00:00Z", "summary": "1 new trial, 0 changed trials. Not complete: hfsc-aging [pubmed] failed; "
+                                                                     "ipsc-follicle [ctgov] short; hfsc-aging [ctgov] not updated."},
+        {**window, "window_end": "2026-11-25T07:00:00Z", "summary": "A quiet week: no new or changed trials, no new publications."},
+    ])
+    db.close()
+    with open_store(path) as store:
+        assert all_rows(store, "SELECT window_end, incomplete_lines FROM digests ORDER BY window_end") == [
+            {"window_end": "2026-11-24T07:00:00Z", "incomplete_lines": '["hfsc-aging", "ipsc-follicle"]'},
+            {"window_end": "2026-11-25T07:00:00Z", "incomplete_lines": "[]"},
+        ]
+
+
 def test_sqlite_utils_migrate_lists_the_applied_migrations(tmp_path):
     from sqlite_utils.cli import cli as sqlite_utils_cli
 

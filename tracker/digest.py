@@ -398,7 +398,8 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
             write_text_atomic(folder / f"{digest.file_stem}.html", render_html(line_digest(digest, line)))
     save_digest(
         store,
-        created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary
+        created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary,
+        incomplete_lines=[f["query"] for f in digest.failures],
     )
     if "atom" in formats:
         written.extend(write_feeds(select_digests(store), reports_dir, lines=[(line.name, line.title) for line in digest.lines],

@@ -62,8 +62,12 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _title(row: dict[str, Any]) -> str:
-    return f"Digest {row['window_start'][:10]} to {row['window_end'][:10]}"
+def _title(row: dict[str, Any], line: str | None = None) -> str:
+    """The entry's title; "(incomplete)" when an update in the window failed, came back short or did not run (for a
+    line's feed: an update of that line), as the e-mail subject says it."""
+    incomplete = json.loads(row.get("incomplete_lines") or "[]")
+    flagged = line in incomplete if line is not None else bool(incomplete)
+    return f"Digest {row['window_start'][:10]} to {row['window_end'][:10]}" + (" (incomplete)" if flagged else "")
 
 
 def write_feeds(digests: list[dict[str, Any]], reports_dir: Path, *, lines: list[tuple[str, str]], updated: str, base_url: str | None) -> list[Path]:
@@ -85,7 +89,7 @@ def write_feeds(digests: list[dict[str, Any]], reports_dir: Path, *, lines: list
             if not page.exists():
                 continue
             line_entries.append(Entry(
-                id=f"urn:tracker:line:{name}:digest:{row['window_start']}/{row['window_end']}", title=f"{title}: {_title(row).lower()}",
+                id=f"urn:tracker:line:{name}:digest:{row['window_start']}/{row['window_end']}", title=f"{title}: {_title(row, name).lower()}",
                 updated=row["created_at"], html=_html_or_summary(page, row["summary"]), href=_href(base_url, f"lines/{name}/{page.name}"),
             ))
         folder.mkdir(parents=True, exist_ok=True)

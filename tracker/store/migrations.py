@@ -7,6 +7,9 @@ A migration's docstring gives the measured reason for it. Never edit an applied 
 
 from __future__ import annotations
 
+import json
+import re
+
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -375,3 +378,16 @@ def m014_raw_hash_xxh3(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE trials SET raw_hash = tracker_xxh3(raw_json) WHERE raw_json IS NOT NULL")
     db.execute("UPDATE publications SET raw_hash = tracker_xxh3(CASE WHEN is_deleted THEN 'deleted:' || coalesce(raw_xml, '') "
                "ELSE raw_xml END) WHERE raw_xml IS NOT NULL OR is_deleted")
+
+
+@migrations()
+def m015_digest_incomplete_lines(db: sqlite_utils.Database) -> None:
+    """incomplete_lines on digests: the topic lines (a JSON list of names) whose update in the window failed, came
+    back short or did not run, so a feed entry's title can say "(incomplete)" as the e-mail subject does; a feed
+    reader shows titles first. Digests written before are read from their summary's closing sentence, "Not complete:
+    LINE [source] status; ...", which every incomplete digest carried."""
+    db["digests"].add_column("incomplete_lines", str)
+    for digest_id, summary in list(db.execute("SELECT id, summary FROM digests").fetchall()):
+        found = re.search(r" Not complete: (.*)\.$", summary or "")
+        names = sorted({item.split(" [", 1)[0] for item in found.group(1).split("; ")}) if found else []
+        db.execute("UPDATE digests SET incomplete_lines = ? WHERE id = ?", (json.dumps(names), digest_id))

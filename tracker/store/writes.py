@@ -245,16 +245,20 @@ def _link(store: Store, links: list[tuple]) -> None:
 
 # -- digests and claim checks ----------------------------------------------------------------------
 
-def save_digest(store: Store, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str) -> int:
-    """One row per window: regenerating a window replaces its row instead of adding another."""
+def save_digest(store: Store, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str,
+                incomplete_lines: list[str]) -> int:
+    """One row per window: regenerating a window replaces its row instead of adding another. incomplete_lines: the
+    topic lines whose update in the window failed, came back short or did not run."""
+    incomplete = json.dumps(sorted(set(incomplete_lines)))
     with store.transaction():
         existing = store.rows("SELECT id FROM digests WHERE window_start = ? AND window_end = ?", (window_start, window_end))
         if existing:
-            store.execute("UPDATE digests SET files = ?, summary = ? WHERE id = ?", (json.dumps(files), summary, existing[0]["id"]))
+            store.execute("UPDATE digests SET files = ?, summary = ?, incomplete_lines = ? WHERE id = ?",
+                          (json.dumps(files), summary, incomplete, existing[0]["id"]))
             return existing[0]["id"]
         cursor = store.execute(
-            "INSERT INTO digests (created_at, window_start, window_end, files, summary) VALUES (?, ?, ?, ?, ?)",
-            (created_at, window_start, window_end, json.dumps(files), summary),
+            "INSERT INTO digests (created_at, window_start, window_end, files, summary, incomplete_lines) VALUES (?, ?, ?, ?, ?, ?)",
+            (created_at, window_start, window_end, json.dumps(files), summary, incomplete),
         )
         return cursor.lastrowid
 
