@@ -77,10 +77,10 @@ def _json(value: Any) -> str:
     """A list column as JSON text, byte for byte what _ENCODE writes. The common case, a tuple of names, is joined
     from C-encoded string literals without the encoder's per-call set-up."""
     if type(value) is tuple:
-        if not value:
-            return "[]"
-        if all(type(v) is str for v in value):
+        try:
             return "[" + ", ".join(map(_STRING, value)) + "]"
+        except TypeError:  # an item that is not a string (a Reference, a Correction)
+            pass
     return _ENCODE(as_plain(value))
 
 
