@@ -41,10 +41,8 @@ def parsed(kind: str) -> list[Any]:
 
 def tracker_save(path: Path, kind: str, records: list[Any]) -> float:
     from tracker.store import open_store, save_records
-    from tracker.sources import SOURCES
 
     source = "ctgov" if kind == "trials" else "pubmed"
-    assert SOURCES[source]
     store = open_store(path)
     started = time.perf_counter()
     with store.transaction():
