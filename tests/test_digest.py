@@ -96,7 +96,7 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     feed = ET.parse(reports / "feed.xml").getroot()
     assert feed.tag == f"{ATOM}feed"
     entries = feed.findall(f"{ATOM}entry")
-    assert [e.find(f"{ATOM}title").text for e in entries] == ["Digest 2026-11-23 to 2026-11-24", "Digest 1970-01-01 to 2026-11-23"]
+    assert [e.find(f"{ATOM}title").text for e in entries] == ["Digest 2026-11-23 to 2026-11-24", "Baseline digest to 2026-11-23"]
     assert entries[0].find(f"{ATOM}link").get("href") == "digest-2026-11-24.html"
     assert all(e.find(f"{ATOM}id").text and e.find(f"{ATOM}updated").text for e in entries)
 
@@ -402,7 +402,7 @@ def test_an_incomplete_digest_says_so_in_its_feed_entry_titles_and_in_the_feed_o
     assert invoke(env, "digest", now="2026-11-24T07:00:00Z").exit_code == 0
     reports = Path(env["TRACKER_REPORTS"])
     titles = [e.title for e in feedparser.parse(str(reports / "feed.xml")).entries]
-    assert titles[0] == "Digest 2026-11-23 to 2026-11-24 (incomplete)" and "incomplete" not in titles[1]
+    assert titles == ["Digest 2026-11-23 to 2026-11-24 (incomplete)", "Baseline digest to 2026-11-23"]  # not "Digest 1970-01-01 to ..."
     first = [e.title for e in feedparser.parse(str(reports / "lines" / "first" / "feed.xml")).entries]
     second = [e.title for e in feedparser.parse(str(reports / "lines" / "second" / "feed.xml")).entries]
     assert first[0] == "Line first: digest 2026-11-23 to 2026-11-24 (incomplete)"

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from .errors import TrackerError
 from .feeds import write_feeds
 from .models import Query
-from .reports import template_environment, write_text_atomic
+from .reports import EPOCH, template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
@@ -41,7 +41,6 @@ from .store import (
     select_window_signals,
     select_year_counts,
 )
-EPOCH = "1970-01-01T00:00:00Z"
 BASELINE_SHOWN = 10  # records per section of the baseline digest; the rest are counted and one command away
 BADGES = (
     ("Randomized Controlled Trial", "randomized trial"),

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from .errors import TrackerError
 
+EPOCH = "1970-01-01T00:00:00Z"  # where the first digest's window starts: it covers everything stored (the baseline)
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
