@@ -159,7 +159,7 @@ def run_update(
     bounded time; the next run fetches their windows. Then the registry sweep when it is due (or `sweep` forces
     it), and the evidence signals are recomputed from what is stored."""
     results = []
-    seen: dict[str, set[str]] = {}
+    seen: dict[str, set[str]] = {}  # per CT.gov line, the studies it returned: the sweep need not ask for them again
     dead: set[str] = set()
     with store.update_lock():
         interrupted = save_interrupted_runs(store, now)
@@ -167,30 +167,16 @@ def run_update(
             log.warning("%d earlier update(s) were interrupted before finishing; their windows are fetched again", interrupted)
         for source in (SOURCES[name] for name in sources):
             unreachable: str | None = None
-            for query in queries:
-                if not source.applies(query):
-                    continue
-                line = LineResult(query=query.name, source=source.name)
+            for query in (q for q in queries if source.applies(q)):
                 if unreachable:
-                    line.error = f"not tried: {source.label} could not be reached ({unreachable})"
-                    save_run_end(store, save_run_start(store, source.name, query.name, now), status="failed", now=now, error=line.error)
+                    line = _not_tried(store, source, query, unreachable, now)
                 else:
                     progress = progress_for(query.name, source.name) if progress_for else None
-                    returned: set[str] = set()
-                    try:
-                        line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress, seen_into=returned)
-                        if source is CTGOV:
-                            seen[query.name] = returned
-                    except HttpError as exc:
-                        line.error = str(exc)
-                        if exc.exhausted:
-                            unreachable = f"gave up on line {query.name}"
-                    except TrackerError as exc:
-                        line.error = str(exc)
-                    except Exception as exc:
-                        if os.environ.get("TRACKER_DEBUG"):
-                            raise
-                        line.error = internal_error(exc)
+                    line, returned, exhausted = _update_pair(store, client, settings, query, source, now=now, full=full, progress=progress)
+                    if returned is not None and source is CTGOV:
+                        seen[query.name] = returned
+                    if exhausted:
+                        unreachable = f"gave up on line {query.name}"
                 if line.error:
                     log.debug("%s", line.summary())
                 results.append(line)
@@ -200,11 +186,7 @@ def run_update(
                 dead.add(source.name)
         # with ClinicalTrials.gov unreachable the sweep stays due; the failed lines already say why
         if CTGOV.name in sources and CTGOV.name not in dead and (sweep or sweep_due(store, now, settings.sweep_days)):
-            line = LineResult(query="(registry sweep)", source=CTGOV.name)
-            try:
-                line.text = run_sweep(store, client, settings, queries, now=now, seen=seen).summary()
-            except TrackerError as exc:
-                line.error = f"registry sweep failed, nothing marked removed: {exc}"
+            line = _sweep(store, client, settings, queries, now=now, seen=seen)
             if line.error:  # a sweep that went well is reported, not counted among the updates
                 results.append(line)
             if on_line:
@@ -213,6 +195,46 @@ def run_update(
         if opened or resolved:
             log.info("evidence signals: %d raised, %d resolved (tracker signals)", opened, resolved)
     return results
+
+
+def _update_pair(
+    store: Store, client: HttpClient, settings: Settings, query: Query, source: Source, *, now: datetime, full: bool,
+    progress: Progress | None,
+) -> tuple[LineResult, set[str] | None, bool]:
+    """One (line, source) pair: its result, or its error as one line; the records it returned (None when it failed);
+    and whether the service could not be reached (every retry of a request failed)."""
+    line = LineResult(query=query.name, source=source.name)
+    returned: set[str] = set()
+    try:
+        line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress, seen_into=returned)
+        return line, returned, False
+    except HttpError as exc:
+        line.error = str(exc)
+        return line, None, exc.exhausted
+    except TrackerError as exc:
+        line.error = str(exc)
+    except Exception as exc:
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        line.error = internal_error(exc)
+    return line, None, False
+
+
+def _not_tried(store: Store, source: Source, query: Query, unreachable: str, now: datetime) -> LineResult:
+    """A line left out because its service could not be reached: recorded as a failed run, so the digest says so."""
+    line = LineResult(query=query.name, source=source.name, error=f"not tried: {source.label} could not be reached ({unreachable})")
+    save_run_end(store, save_run_start(store, source.name, query.name, now), status="failed", now=now, error=line.error)
+    return line
+
+
+def _sweep(store: Store, client: HttpClient, settings: Settings, queries: list[Query], *, now: datetime, seen: dict[str, set[str]]) -> LineResult:
+    """The registry sweep, reported as a line: its summary, or why it failed."""
+    line = LineResult(query="(registry sweep)", source=CTGOV.name)
+    try:
+        line.text = run_sweep(store, client, settings, queries, now=now, seen=seen).summary()
+    except TrackerError as exc:
+        line.error = f"registry sweep failed, nothing marked removed: {exc}"
+    return line
 
 
 def thresholds(settings: Settings) -> Thresholds:
