@@ -34,7 +34,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 VERDICTS = ("CURRENT", "REVIEW", "OUTDATED")  # in rising order of severity
-CHECK_KINDS = {
+CHECK_KINDS = {  # the keys each kind of claim check takes; its other rules are in _CHECK_RULES
     "count": {"kind", "ctgov", "minimum", "understated_above"},
     "none_exists": {"kind", "line", "ctgov", "any_of", "require_terms", "exclude_terms", "context_terms", "match_title", "on_match"},
     "citation": {"kind", "pmid", "stated_journal", "stated_date", "stated_title"},
@@ -299,6 +299,7 @@ def _strings(path: Path, where: str, key: str, value: Any) -> tuple[str, ...]:
 
 
 def parse_check(path: Path, where: str, raw: Any) -> Check:
+    """One [[claim.check]] table, validated by its kind's own rules below."""
     if not isinstance(raw, dict):
         raise _fail(path, where, "each [[claim.check]] must be a table")
     kind = raw.get("kind")
@@ -308,65 +309,78 @@ def parse_check(path: Path, where: str, raw: Any) -> Check:
     if unknown:
         raise _fail(path, where, f"unknown key {unknown[0]!r} for a {kind} check")
     params = dict(raw)
-    if kind == "count":
-        if "ctgov" not in raw:
-            raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
-        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
-        _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
-        if "understated_above" in raw:
-            _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
-    elif kind == "none_exists":
-        if not raw.get("line") and not raw.get("ctgov"):
-            raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
-        if "line" in raw:
-            _expect(path, where, "line", raw["line"], str, "a topic-line name")
-        if "ctgov" in raw:
-            params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
-        alternatives = raw.get("any_of", [{}])
-        if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
-            raise _fail(path, where, "'any_of' must be a list of tables")
-        for alt in alternatives:
-            extra = sorted(set(alt) - CRITERIA_KEYS)
-            if extra:
-                raise _fail(path, where, f"unknown key {extra[0]!r} in any_of (allowed: {', '.join(sorted(CRITERIA_KEYS))})")
-            for key in ("statuses", "phases"):
-                if key in alt:
-                    _strings(path, where, key, alt[key])
-            if "has_results" in alt:
-                _expect(path, where, "has_results", alt["has_results"], bool, "true or false")
-            if "min_enrollment" in alt:
-                _expect(path, where, "min_enrollment", alt["min_enrollment"], int, "an integer")
-        params["any_of"] = alternatives
-        for key in ("require_terms", "exclude_terms", "context_terms"):
-            if key in raw:
-                terms = _strings(path, where, key, raw[key])
-                for term in terms:
-                    try:
-                        re.compile(term)
-                    except re.error as exc:
-                        raise _fail(path, where, f"{key} term {term!r} is not a valid pattern: {exc}") from None
-        if raw.get("on_match", "OUTDATED") not in ("OUTDATED", "REVIEW"):
-            raise _fail(path, where, "'on_match' must be OUTDATED or REVIEW")
-    elif kind == "citation":
-        pmid = _expect(path, where, "pmid", raw.get("pmid"), str, "a string of digits")
-        if not pmid.isdigit():
-            raise _fail(path, where, f"pmid {pmid!r} is not a PMID")
-        _expect(path, where, "stated_journal", raw.get("stated_journal"), str, "a string")
-        stated = _expect(path, where, "stated_date", raw.get("stated_date"), str, "a YYYY or YYYY-MM string")
-        if not re.fullmatch(r"\d{4}(-\d{2})?", stated):
-            raise _fail(path, where, f"stated_date {stated!r} must be YYYY or YYYY-MM")
-    elif kind == "newer_evidence":
-        if not raw.get("line") and not raw.get("pubmed_term"):
-            raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
-        if "pubmed_term" in raw:
-            term = _expect(path, where, "pubmed_term", raw["pubmed_term"], str, "a string")
-            _checked(path, f"{where}: pubmed_term", term, check_pubmed_term)
-        for key in ("types", "journals"):
-            if key in raw:
-                _strings(path, where, key, raw[key])
-        if raw.get("verdict_if_found", "REVIEW") not in VERDICTS:
-            raise _fail(path, where, f"'verdict_if_found' must be one of {', '.join(VERDICTS)}")
+    _CHECK_RULES[kind](path, where, raw, params)
     return Check(kind=kind, params=params)
+
+
+def _count_check(path: Path, where: str, raw: dict[str, Any], params: dict[str, Any]) -> None:
+    if "ctgov" not in raw:
+        raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
+    params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+    _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
+    if "understated_above" in raw:
+        _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
+
+
+def _none_exists_check(path: Path, where: str, raw: dict[str, Any], params: dict[str, Any]) -> None:
+    if not raw.get("line") and not raw.get("ctgov"):
+        raise _fail(path, where, "a none_exists check needs a 'line' (stored) or a 'ctgov' query (live), or both")
+    if "line" in raw:
+        _expect(path, where, "line", raw["line"], str, "a topic-line name")
+    if "ctgov" in raw:
+        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+    alternatives = raw.get("any_of", [{}])
+    if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
+        raise _fail(path, where, "'any_of' must be a list of tables")
+    for alt in alternatives:
+        extra = sorted(set(alt) - CRITERIA_KEYS)
+        if extra:
+            raise _fail(path, where, f"unknown key {extra[0]!r} in any_of (allowed: {', '.join(sorted(CRITERIA_KEYS))})")
+        for key in ("statuses", "phases"):
+            if key in alt:
+                _strings(path, where, key, alt[key])
+        if "has_results" in alt:
+            _expect(path, where, "has_results", alt["has_results"], bool, "true or false")
+        if "min_enrollment" in alt:
+            _expect(path, where, "min_enrollment", alt["min_enrollment"], int, "an integer")
+    params["any_of"] = alternatives
+    for key in ("require_terms", "exclude_terms", "context_terms"):
+        if key in raw:
+            terms = _strings(path, where, key, raw[key])
+            for term in terms:
+                try:
+                    re.compile(term)
+                except re.error as exc:
+                    raise _fail(path, where, f"{key} term {term!r} is not a valid pattern: {exc}") from None
+    if raw.get("on_match", "OUTDATED") not in ("OUTDATED", "REVIEW"):
+        raise _fail(path, where, "'on_match' must be OUTDATED or REVIEW")
+
+
+def _citation_check(path: Path, where: str, raw: dict[str, Any], params: dict[str, Any]) -> None:
+    pmid = _expect(path, where, "pmid", raw.get("pmid"), str, "a string of digits")
+    if not pmid.isdigit():
+        raise _fail(path, where, f"pmid {pmid!r} is not a PMID")
+    _expect(path, where, "stated_journal", raw.get("stated_journal"), str, "a string")
+    stated = _expect(path, where, "stated_date", raw.get("stated_date"), str, "a YYYY or YYYY-MM string")
+    if not re.fullmatch(r"\d{4}(-\d{2})?", stated):
+        raise _fail(path, where, f"stated_date {stated!r} must be YYYY or YYYY-MM")
+
+
+def _newer_evidence_check(path: Path, where: str, raw: dict[str, Any], params: dict[str, Any]) -> None:
+    if not raw.get("line") and not raw.get("pubmed_term"):
+        raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
+    if "pubmed_term" in raw:
+        term = _expect(path, where, "pubmed_term", raw["pubmed_term"], str, "a string")
+        _checked(path, f"{where}: pubmed_term", term, check_pubmed_term)
+    for key in ("types", "journals"):
+        if key in raw:
+            _strings(path, where, key, raw[key])
+    if raw.get("verdict_if_found", "REVIEW") not in VERDICTS:
+        raise _fail(path, where, f"'verdict_if_found' must be one of {', '.join(VERDICTS)}")
+
+
+# each check kind's validation: raises on the first problem, normalises params (parsed CT.gov queries, any_of) in place
+_CHECK_RULES = {"count": _count_check, "none_exists": _none_exists_check, "citation": _citation_check, "newer_evidence": _newer_evidence_check}
 
 
 def load_claims(path: Path) -> list[Claim]:
