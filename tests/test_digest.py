@@ -238,6 +238,8 @@ def test_an_incomplete_digest_says_so_in_its_e_mail_subject():
     assert digest_subject(Digest("2026-11-17T06:00:00Z", "2026-11-24T06:00:00Z", [], [failed])) == (
         "Hair-loss stem-cell tracker: digest to 2026-11-24 (incomplete)")
     assert digest_subject(Digest("2026-11-17T06:00:00Z", "2026-11-24T06:00:00Z", [], [])) == "Hair-loss stem-cell tracker: digest to 2026-11-24"
+    first = Digest("1970-01-01T00:00:00Z", "2026-11-24T06:00:00Z", [], [], baseline=[])
+    assert digest_subject(first) == "Hair-loss stem-cell tracker: baseline digest to 2026-11-24"  # as its page is titled
 
 
 def test_a_record_the_service_counted_and_never_returned_makes_the_digest_say_it_is_incomplete(world, fake_pubmed):

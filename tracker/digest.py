@@ -407,8 +407,10 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
 
 
 def digest_subject(digest: Digest) -> str:
-    """The e-mail's subject: an incomplete digest says so where it is read first, in the inbox."""
-    return f"Hair-loss stem-cell tracker: digest to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
+    """The e-mail's subject, named as the digest's page names it (the first is the baseline); an incomplete digest
+    says so where it is read first, in the inbox."""
+    kind = "baseline digest" if digest.baseline is not None else "digest"
+    return f"Hair-loss stem-cell tracker: {kind} to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
 
 
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:
