@@ -409,6 +409,9 @@ def test_an_incomplete_digest_says_so_in_its_feed_entry_titles_and_in_the_feed_o
     second = [e.title for e in feedparser.parse(str(reports / "lines" / "second" / "feed.xml")).entries]
     assert first[0] == "Line first: digest 2026-11-23 to 2026-11-24 (incomplete)"
     assert second[0] == "Line second: digest 2026-11-23 to 2026-11-24"  # its own update went well
+    page = (reports / "digest-2026-11-24.html").read_text()
+    assert "<title>Digest 2026-11-23 to 2026-11-24 (incomplete): stem-cell approaches to hair loss</title>" in page
+    assert "<h1>Stem-cell approaches to hair loss: digest 2026-11-23 to 2026-11-24</h1>" in page  # the warning follows
 
 
 def test_without_a_base_url_feed_links_are_relative(world):

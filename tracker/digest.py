@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from .errors import TrackerError
 from .feeds import write_feeds
 from .models import Query
-from .reports import EPOCH, template_environment, write_text_atomic
+from .reports import EPOCH, digest_title, template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
@@ -153,6 +153,10 @@ class Digest:
         if self.failures:
             text += " Not complete: " + "; ".join(f"{f['query']} [{f['source']}] {f['status']}" for f in self.failures) + "."
         return text
+
+    @property
+    def title(self) -> str:
+        return digest_title(self.window_start, self.window_end, baseline=self.baseline is not None)
 
     @property
     def file_stem(self) -> str:
@@ -409,8 +413,8 @@ def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tu
 def digest_subject(digest: Digest) -> str:
     """The e-mail's subject, named as the digest's page names it (the first is the baseline); an incomplete digest
     says so where it is read first, in the inbox."""
-    kind = "baseline digest" if digest.baseline is not None else "digest"
-    return f"Hair-loss stem-cell tracker: {kind} to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
+    short = "baseline digest" if digest.baseline is not None else "digest"  # the window's end is enough in an inbox
+    return f"Hair-loss stem-cell tracker: {short} to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
 
 
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:

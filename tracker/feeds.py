@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from .reports import EPOCH, clean_text, write_text_atomic
+from .reports import EPOCH, clean_text, digest_title, write_text_atomic
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_TITLE = "Stem-cell hair-loss tracker: weekly digests"
@@ -66,8 +66,7 @@ def _title(row: dict[str, Any], line: str | None = None) -> str:
     """The entry's title, as the digest's own page titles it ("Baseline digest to ..." for the first, whose window
     starts at the epoch); "(incomplete)" when an update in the window failed, came back short or did not run (for a
     line's feed: an update of that line), as the e-mail subject says it."""
-    end = row["window_end"][:10]
-    title = f"Baseline digest to {end}" if row["window_start"] == EPOCH else f"Digest {row['window_start'][:10]} to {end}"
+    title = digest_title(row["window_start"], row["window_end"], baseline=row["window_start"] == EPOCH)
     incomplete = json.loads(row.get("incomplete_lines") or "[]")
     flagged = line in incomplete if line is not None else bool(incomplete)
     return title + (" (incomplete)" if flagged else "")

@@ -14,6 +14,11 @@ from markupsafe import Markup, escape
 from .errors import TrackerError
 
 EPOCH = "1970-01-01T00:00:00Z"  # where the first digest's window starts: it covers everything stored (the baseline)
+def digest_title(window_start: str, window_end: str, *, baseline: bool) -> str:
+    """What a digest is called on its page, in its feed entries and in its e-mail: the first one is the baseline."""
+    return f"Baseline digest to {window_end[:10]}" if baseline else f"Digest {window_start[:10]} to {window_end[:10]}"
+
+
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
