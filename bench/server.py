@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def _serve(port_out) -> None:
-    data.study_templates()
+    data.study_templates(data.REAL_STUDIES)
     data.article_templates(max_size=None)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port_out.put(server.server_address[1])
