@@ -5,7 +5,8 @@ each side writing into a fresh database of the tracker's own schema (WAL, indexe
 transaction, COMMIT included. The tracker: `save_records` (rows from the records, the check against stored records,
 line matches, year counts, trial-publication links, the text index). The floor: the same rows, ready as tuples before
 its clock starts, written by one executemany INSERT, one executemany for their line matches and one INSERT ... SELECT
-for the text index; no year counts, no links. The two interleaved, the median of ROUNDS reported."""
+for the text index; no year counts, no links. The two interleaved, the collector paused for both as an update pauses
+it, the median of ROUNDS reported."""
 
 from __future__ import annotations
 
@@ -91,10 +92,14 @@ def race(kind: str) -> tuple[float, float]:
             for who in (("floor", "tracker") if i % 2 else ("tracker", "floor")):
                 path = Path(tmp) / f"{who}-{i}.db"
                 gc.collect()
-                if who == "tracker":
-                    mine.append(tracker_save(path, kind, records))
-                else:
-                    floor.append(floor_save(path, kind, columns, tuples))
+                gc.disable()  # as in an update, which pauses the collector for the whole line
+                try:
+                    if who == "tracker":
+                        mine.append(tracker_save(path, kind, records))
+                    else:
+                        floor.append(floor_save(path, kind, columns, tuples))
+                finally:
+                    gc.enable()
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
     return statistics.median(floor), statistics.median(mine)
