@@ -15,7 +15,10 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.sources import ctgov, pubmed
+from tracker.search import search_local
 from tracker.store import (
+    TRIALS,
+    Store,
     open_store,
     publication_row,
     save_publications,
@@ -25,7 +28,8 @@ from tracker.store import (
     select_last_cursor,
     trial_row,
 )
-from tracker.store.migrations import migrations
+from tracker.store.migrations import PAYLOAD_COLUMNS, migrations
+from tracker.store.writes import save_matches
 
 from .conftest import NOW, real_studies, write_query
 from .test_pubmed import real_articles
@@ -240,6 +244,49 @@ def test_m015_reads_which_lines_an_earlier_digest_lacked_from_its_summary(tmp_pa
             {"window_end": "2026-11-24T07:00:00Z", "incomplete_lines": '["hfsc-aging", "ipsc-follicle"]'},
             {"window_end": "2026-11-25T07:00:00Z", "incomplete_lines": "[]"},
         ]
+
+
+def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index_and_the_triggers(tmp_path):
+    path = tmp_path / "m015.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m016_payload_columns_last")
+    db.close()
+    trials = [ctgov.parse_study(s) for s in real_studies()]
+    pubs = pubmed.parse_pubmed_xml(article_xml(real_articles()[:30]))
+    with Store(db=sqlite_utils.Database(path), path=path) as store, store.transaction():  # saved as a save did at m015
+        save_trials(store, trials, query="line", run_id=None, now=NOW)
+        save_publications(store, pubs, query="line", run_id=None, now=NOW)
+    conn = sqlite3.connect(path)
+    with conn:  # gaps in the rowids: a copy that numbered the rows afresh would part them from their text index
+        conn.execute("DELETE FROM trials WHERE rowid IN (1, 4)")
+        conn.execute("DELETE FROM publications WHERE rowid = 2")
+    before = {t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall() for t in ("trials", "publications")}
+    names_before = {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in ("trials", "publications")}
+    conn.close()
+    assert names_before["trials"][-1] != "raw_json"  # topic_lines and the others came after the payload
+
+    with open_store(path) as store:
+        for table, payload in (("trials", "raw_json"), ("publications", "raw_xml")):
+            names = [r["name"] for r in all_rows(store, f"SELECT name FROM pragma_table_info('{table}')")]
+            assert names == [n for n in names_before[table] if n != payload] + [payload]
+            after = store.db.conn.execute(f"SELECT rowid, {', '.join(names_before[table])} FROM {table} ORDER BY rowid").fetchall()
+            assert after == before[table]  # every value of every row, under the same rowid
+            store.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('integrity-check')")  # raises if the index lost its rows
+        found = {hit.id for hit in search_local(store, "cell", limit=100).hits}
+        assert found and found <= {t.nct_id for t in trials} | {p.pmid for p in pubs}  # the index still leads to its rows
+        nct = before["trials"][0][1]  # a trial still stored
+        with store.transaction():  # the triggers were made again: a new match still lists its line on the record
+            save_matches(store, TRIALS, "other", [nct], "2026-11-25T06:00:00Z")
+        assert "other" in all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (nct,))[0]["topic_lines"]
+
+
+def test_the_raw_payload_is_the_last_column_of_its_table():
+    """A migration that adds a column puts it after the payload, where reading it walks the payload's overflow
+    pages (m016 says why): rebuild the table as m016 does."""
+    store = open_store(":memory:")
+    for table, payload in PAYLOAD_COLUMNS.items():
+        assert all_rows(store, f"SELECT name FROM pragma_table_info('{table}')")[-1]["name"] == payload
+    store.close()
 
 
 def test_sqlite_utils_migrate_lists_the_applied_migrations(tmp_path):
