@@ -36,12 +36,11 @@ ROUNDS = 5
 def in_an_update(run: Callable[[], int]) -> Callable[[], int]:
     """A tracker contestant as an update runs it: the collector paused for the whole line (update_line), where a
     parse call alone pauses it per page and the first pass after each walks the page it left alive."""
+    from tracker.gc_pause import gc_paused
+
     def paused() -> int:
-        gc.disable()
-        try:
+        with gc_paused():
             return run()
-        finally:
-            gc.enable()
     return paused
 
 

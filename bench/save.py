@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tracker.gc_pause import gc_paused
+
 from .data import article_batch, study_page
 
 N = 10_000
@@ -92,14 +94,11 @@ def race(kind: str) -> tuple[float, float]:
             for who in (("floor", "tracker") if i % 2 else ("tracker", "floor")):
                 path = Path(tmp) / f"{who}-{i}.db"
                 gc.collect()
-                gc.disable()  # as in an update, which pauses the collector for the whole line
-                try:
+                with gc_paused():  # as in an update, which pauses the collector for the whole line
                     if who == "tracker":
                         mine.append(tracker_save(path, kind, records))
                     else:
                         floor.append(floor_save(path, kind, columns, tuples))
-                finally:
-                    gc.enable()
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
     return statistics.median(floor), statistics.median(mine)
