@@ -280,13 +280,12 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
         assert "other" in all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (nct,))[0]["topic_lines"]
 
 
-def test_the_raw_payload_is_the_last_column_of_its_table():
+def test_the_raw_payload_is_the_last_column_of_its_table(tmp_path):
     """A migration that adds a column puts it after the payload, where reading it walks the payload's overflow
     pages (m016 says why): rebuild the table as m016 does."""
-    store = open_store(":memory:")
-    for table, payload in PAYLOAD_COLUMNS.items():
-        assert all_rows(store, f"SELECT name FROM pragma_table_info('{table}')")[-1]["name"] == payload
-    store.close()
+    with open_store(tmp_path / "new.db") as store:
+        for table, payload in PAYLOAD_COLUMNS.items():
+            assert all_rows(store, f"SELECT name FROM pragma_table_info('{table}')")[-1]["name"] == payload
 
 
 def test_sqlite_utils_migrate_lists_the_applied_migrations(tmp_path):
