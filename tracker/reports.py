@@ -1,5 +1,6 @@
-"""The shared report toolbox: the Jinja2 environment for every template, text cleaning and Markdown escaping, and
-whole-file writes through a temporary file. Used by the digest and the claims report; renders nothing itself."""
+"""The shared report toolbox: the Jinja2 environment for every template, text cleaning and Markdown escaping, what a
+digest is called (its title, the baseline's epoch), and whole-file writes through a temporary file. Used by the
+digest, its feeds and the claims report; renders nothing itself."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from markupsafe import Markup, escape
 from .errors import TrackerError
 
 EPOCH = "1970-01-01T00:00:00Z"  # where the first digest's window starts: it covers everything stored (the baseline)
-def digest_title(window_start: str, window_end: str, *, baseline: bool) -> str:
-    """What a digest is called on its page, in its feed entries and in its e-mail: the first one is the baseline."""
-    return f"Baseline digest to {window_end[:10]}" if baseline else f"Digest {window_start[:10]} to {window_end[:10]}"
-
-
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def digest_title(window_start: str, window_end: str, *, baseline: bool) -> str:
+    """What a digest is called, on its pages and in its feed entries (the e-mail subject, shorter, names only the
+    window's end): the first one is the baseline."""
+    return f"Baseline digest to {window_end[:10]}" if baseline else f"Digest {window_start[:10]} to {window_end[:10]}"
 
 
 def clean_text(value: Any) -> str:
