@@ -1,6 +1,8 @@
-"""gc_paused(): the cyclic garbage collector paused while a batch or page is parsed. Parsing builds many young,
-acyclic objects; the collector's generation-0 passes over them cost as much as the build itself. Reference counting
-still frees everything; the collector is re-enabled (if it was on) even when parsing fails."""
+"""gc_paused(): the cyclic garbage collector paused while a batch or page is parsed, and by an update for its whole
+line (so a page's objects die before any pass walks them). Parsing builds many young, acyclic objects; the
+collector's generation-0 passes over them cost as much as the build itself. Reference counting still frees
+everything; the collector is re-enabled (if it was on) even when parsing fails; nested pauses leave it to the
+outermost."""
 
 from __future__ import annotations
 
