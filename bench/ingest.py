@@ -1,6 +1,8 @@
 """Ingest throughput and memory, each run in a child process (`python -m bench.ingest KIND WHO N URL`) so its peak RSS
 is its own. KIND: trials | publications; WHO: floor | floor+fts (the floor plus an FTS5 index of the same searchable
-text) | peer (what a user would otherwise write with the project's own packages: requests, Bio.Entrez for PubMed,
+text) | floor+wal (floor+fts written through SQLite's write-ahead log with synchronous=NORMAL, as the tracker writes
+so that readers are never blocked by an update: every page is written twice, to the log and at the checkpoint) |
+peer (what a user would otherwise write with the project's own packages: requests, Bio.Entrez for PubMed,
 sqlite-utils) | tracker. Prints one JSON line."""
 
 from __future__ import annotations
@@ -39,12 +41,20 @@ def _trial_text(protocol: dict) -> tuple:
             protocol.get("sponsorCollaboratorsModule", {}).get("leadSponsor", {}).get("name"))
 
 
-def floor_trials(url: str, db: Path, fts: bool) -> int:
+def _connect(db: Path, wal: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(db)
+    if wal:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def floor_trials(url: str, db: Path, fts: bool, wal: bool = False) -> int:
     """Download every page, decode each study with raw_decode (its own text kept as the payload, as the tracker keeps
     it, with no second serialisation), executemany the rows into one bare table in one transaction. With fts, also
     the rest of the searchable text and an FTS5 index of it."""
     session = requests.Session()
-    conn = sqlite3.connect(db)
+    conn = _connect(db, wal)
     text_columns = ", official_title TEXT, conditions TEXT, interventions TEXT, lead_sponsor TEXT" if fts else ""
     conn.execute(f"CREATE TABLE t (nct_id TEXT PRIMARY KEY, title TEXT, status TEXT, raw_json TEXT{text_columns})")
     insert = f"INSERT INTO t VALUES (?, ?, ?, ?{', ?, ?, ?, ?' if fts else ''})"
@@ -97,14 +107,14 @@ def _records(body: bytes) -> dict[bytes, bytes]:
     return records
 
 
-def floor_publications(url: str, db: Path, total: int, batch: int, fts: bool) -> int:
+def floor_publications(url: str, db: Path, total: int, batch: int, fts: bool, wal: bool = False) -> int:
     """esearch once, efetch every batch, parse it with lxml (the fastest tree build) and cut each article's XML from
     the body, executemany (pmid, title, xml) in one transaction. With fts, also the abstract, MeSH terms and authors
     and an FTS5 index of them."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
     session = requests.Session()
     session.post(url + "/esearch.fcgi", data={"db": "pubmed", "term": "x", "usehistory": "y"}, timeout=60).content
-    conn = sqlite3.connect(db)
+    conn = _connect(db, wal)
     conn.execute(f"CREATE TABLE p (pmid TEXT PRIMARY KEY, title TEXT, raw_xml TEXT{', abstract TEXT, mesh_terms TEXT, authors TEXT' if fts else ''})")
     insert = f"INSERT INTO p VALUES (?, ?, ?{', ?, ?, ?' if fts else ''})"
     conn.execute("BEGIN")
@@ -213,10 +223,10 @@ def main() -> None:
             import tracker.http, tracker.models, tracker.settings, tracker.sources, tracker.store, tracker.update  # noqa: F401,E401
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
-        if who in ("floor", "floor+fts"):
-            fts = who == "floor+fts"
+        if who in ("floor", "floor+fts", "floor+wal"):
+            fts, wal = who != "floor", who == "floor+wal"
             gc.disable()  # the floor takes every shortcut: the tracker pauses the collector while it parses
-            done = floor_trials(url, db, fts) if kind == "trials" else floor_publications(url, db, n, 250, fts)
+            done = floor_trials(url, db, fts, wal) if kind == "trials" else floor_publications(url, db, n, 250, fts, wal)
             gc.enable()
         elif who == "peer":
             done = peer_trials(url, db) if kind == "trials" else peer_publications(url, db, n, 250)
