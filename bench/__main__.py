@@ -95,7 +95,7 @@ def requests_per_update(server: BenchServer) -> list[list[str]]:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        lines = [Query(name=f"l{i}", title="l", description="", ctgov={"query.term": f"x{i}"}, pubmed_term=f"y{i}") for i in range(3)]
+        lines = [Query(name=f"l{i}", title="l", description="", params={"ctgov": {"query.term": f"x{i}"}, "pubmed": {"term": f"y{i}"}}) for i in range(3)]
         for changed in (0, 2500):
             db = Path(tmp) / f"r{changed}.db"
             settings = Settings(ctgov_url=server.ctgov_url(3000, changed), eutils_url=server.eutils_url(500, 0), ctgov_rate=0, ncbi_rate=0, db_path=db)
@@ -152,7 +152,7 @@ def sweep_requests(server: BenchServer, settings, *, store_path: Path, lines) ->
     store.close()
     made = sum(server.stats(reset=True).values())
     fewest = fewest_id_requests(settings.ctgov_url, ids, {}, MAX_URL) + sum(
-        fewest_id_requests(settings.ctgov_url, ids, dict(q.ctgov), MAX_URL) for q in lines)
+        fewest_id_requests(settings.ctgov_url, ids, dict(q.params["ctgov"]), MAX_URL) for q in lines)
     assert result.requests == made and not result.removed, (result, made)
     return [f"requests, sweep of {len(ids):,} trials", f"registry + {len(lines)} lines", f"{fewest} CT.gov (fewest {MAX_URL:,}-byte URLs)",
             f"{made} CT.gov", f"{made / fewest:.2f}x", "1.00x", f"{len(ids) * (len(lines) + 1) / made:,.0f} ids per request"]

@@ -204,10 +204,10 @@ def tracker_ingest(kind: str, url: str, db: Path) -> int:
 
     if kind == "trials":
         settings = Settings(ctgov_url=url, ctgov_rate=0, ncbi_rate=0, db_path=db)
-        query, source = Query(name="bench", title="bench", description="", ctgov={"query.term": "x"}), SOURCES["ctgov"]
+        query, source = Query(name="bench", title="bench", description="", params={"ctgov": {"query.term": "x"}}), SOURCES["ctgov"]
     else:
         settings = Settings(eutils_url=url, ctgov_rate=0, ncbi_rate=0, db_path=db, ncbi_email="bench@example.org")
-        query, source = Query(name="bench", title="bench", description="", pubmed_term="x"), SOURCES["pubmed"]
+        query, source = Query(name="bench", title="bench", description="", params={"pubmed": {"term": "x"}}), SOURCES["pubmed"]
     store = open_store(db)
     with HttpClient(settings) as client:
         result = update_line(store, client, settings, query, source, now=datetime(2026, 11, 24, tzinfo=timezone.utc))

@@ -56,7 +56,8 @@ def tracker_save(path: Path, kind: str, records: list[Any]) -> float:
 
 
 def floor_rows(kind: str, records: list[Any]) -> tuple[list[str], list[tuple]]:
-    from tracker.store.rows import publication_row, trial_row
+    from tracker.sources.ctgov import trial_row
+    from tracker.sources.pubmed import publication_row
 
     rows = [trial_row(r) for r in records] if kind == "trials" else [publication_row(r) for r in records]
     return list(rows[0]), [tuple(r.values()) for r in rows]

@@ -59,7 +59,7 @@ def _pools(rng: random.Random, trials_pool: int, pubs_pool: int):
 
 def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[str, float]:
     """Create the database at `path` and return build figures."""
-    from tracker.store import PUBLICATIONS, TRIALS, open_store, save_line_years_rebuilt, save_text_index
+    from tracker.store import KINDS, open_store, save_line_years_rebuilt, save_text_index
 
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -93,7 +93,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
         with store.transaction():
             conn.executemany(trial_sql, rows)
             conn.executemany(match_sql, matches)
-            save_text_index(store, TRIALS, [row[0] for row in rows])
+            save_text_index(store, KINDS["trials"], [row[0] for row in rows])
     for start in range(0, publications, chunk):
         rows, matches = [], []
         for i in range(start, min(start + chunk, publications)):
@@ -105,7 +105,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
         with store.transaction():
             conn.executemany(pub_sql, rows)
             conn.executemany(match_sql, matches)
-            save_text_index(store, PUBLICATIONS, [row[0] for row in rows])
+            save_text_index(store, KINDS["publications"], [row[0] for row in rows])
     save_line_years_rebuilt(store)  # the rows went in around save_*, so the per-line counts are taken once here
     conn.execute("PRAGMA optimize")
     store.close()
@@ -114,7 +114,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
 
 def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int, when: str = "2026-11-20T06:00:00Z") -> None:
     """A week of activity: new trials, status changes of known trials, new publications, all matched to lines."""
-    from tracker.store import PUBLICATIONS, TRIALS, open_store, save_text_index
+    from tracker.store import KINDS, open_store, save_text_index
 
     store = open_store(path)
     conn = store.db.conn
@@ -143,6 +143,6 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
             )
             conn.execute("INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, 'pubmed', ?, ?)", (LINES[i % 10], pm, when))
             conn.execute("INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, 'pubmed', 2026, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1", (LINES[i % 10], when))
-        save_text_index(store, TRIALS, [data.nct(base + i) for i in range(new_trials)])
-        save_text_index(store, PUBLICATIONS, [str(80_000_000 + i) for i in range(new_pubs)])
+        save_text_index(store, KINDS["trials"], [data.nct(base + i) for i in range(new_trials)])
+        save_text_index(store, KINDS["publications"], [str(80_000_000 + i) for i in range(new_pubs)])
     store.close()

@@ -9,7 +9,8 @@ from typing import Any
 from tracker.errors import ApiError
 from tracker.models import Correction, Publication
 from tracker.sources.pubmed import read_xml
-from tracker.sources.pubmed_xml import CORRECTION_TYPES, _nct_in_text, pub_date_fields, split_records
+from tracker.sources.pubmed.identity import article_identifiers, registrations
+from tracker.sources.pubmed.articles import CORRECTION_TYPES, _nct_in_text, pub_date_fields, split_records
 
 # Bio.Entrez decodes entities but keeps inline markup as text (MathML rewritten without its mml: prefix);
 # strip those tags by name so that "<5 mg" stays.
@@ -118,8 +119,9 @@ def parse_article(article: Any, raw: str = "") -> Publication:
         if _attr(loc, "EIdType") == "doi":
             doi = str(loc).strip()
     doi = doi or _id_of(data.get("ArticleIdList"), "doi")
-    nct_ids = []
+    nct_ids, accessions = [], []
     for bank in art.get("DataBankList", []) or []:
+        accessions.extend(str(a).strip() for a in bank.get("AccessionNumberList", []))
         if str(bank.get("DataBankName", "")).lower().startswith("clinicaltrials"):
             nct_ids.extend(str(a).strip().upper() for a in bank.get("AccessionNumberList", []))
     types = tuple(str(t) for t in art.get("PublicationTypeList", []) or [])
@@ -152,6 +154,8 @@ def parse_article(article: Any, raw: str = "") -> Publication:
         language=str(language[0]) if language else None,
         nct_ids=tuple(dict.fromkeys(nct_ids)),
         text_nct_ids=_nct_in_text(title, abstract),
+        registrations=registrations(accessions),
+        identifiers=article_identifiers(str(pmid_el).strip(), doi, _id_of(data.get("ArticleIdList"), "pmc")),
         is_retracted="Retracted Publication" in types or any(c.type == "RetractionIn" for c in corrections),
         corrections=corrections,
         raw_xml=raw,
@@ -182,6 +186,7 @@ def parse_book(article: Any, raw: str = "") -> Publication:
         language=str(language[0]) if language else None,
         text_nct_ids=_nct_in_text(title, abstract),
         is_book=True,
+        identifiers=article_identifiers(str(doc["PMID"]).strip(), _id_of(data.get("ArticleIdList"), "doi"), None),
         raw_xml=raw,
     )
 

@@ -83,7 +83,7 @@ def test_search_params_and_the_date_window_with_the_lines_own_filter():
 
     from tracker.models import Query
 
-    query = Query(name="x", title="x", description="", ctgov={"query.cond": "alopecia", "filter.advanced": "AREA[StudyType]INTERVENTIONAL"})
+    query = Query(name="x", title="x", description="", params={"ctgov": {"query.cond": "alopecia", "filter.advanced": "AREA[StudyType]INTERVENTIONAL"}})
     params = ctgov.search_params(query, since=ctgov.SOURCE.window_start("2026-11-20"))
     assert params == {
         "query.cond": "alopecia",
@@ -92,7 +92,7 @@ def test_search_params_and_the_date_window_with_the_lines_own_filter():
         "format": "json",
     }
     assert ctgov.search_params(query)["filter.advanced"] == "AREA[StudyType]INTERVENTIONAL"
-    bare = Query(name="y", title="y", description="", ctgov={"query.term": "x"})
+    bare = Query(name="y", title="y", description="", params={"ctgov": {"query.term": "x"}})
     assert ctgov.search_params(bare, since=date(2026, 1, 2))["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-02,MAX]"
 
 

@@ -6,6 +6,7 @@ from werkzeug import Response
 from tracker import __version__
 from tracker.errors import HttpError
 from tracker.http import HttpClient, RetryableBody
+from tracker.sources import services
 
 
 class Clock:
@@ -35,7 +36,7 @@ def sequence(httpserver, *responses):
 def client(settings, clock=None, **overrides):
     settings = settings.with_overrides(**overrides)
     clock = clock or Clock()
-    return HttpClient(settings, sleep=clock.sleep, clock=clock)
+    return HttpClient(settings, sleep=clock.sleep, clock=clock, services=services(settings))
 
 
 def test_retries_429_honouring_retry_after_then_succeeds(settings, httpserver):
@@ -133,7 +134,7 @@ def test_a_server_trickling_its_answer_is_cut_off_by_the_response_timeout(settin
     httpserver.expect_request("/api/v2/studies").respond_with_handler(
         lambda request: calls.append(request) or Response(trickle(), direct_passthrough=True))
     fake = Clock()
-    http = HttpClient(settings.with_overrides(response_timeout=0.5, read_timeout=2.0, max_retries=1), sleep=fake.sleep, clock=time.monotonic)
+    http = HttpClient(settings.with_overrides(response_timeout=0.5, read_timeout=2.0, max_retries=1), sleep=fake.sleep, clock=time.monotonic, services=services(settings))
     started = time.monotonic()
     with pytest.raises(HttpError, match=r"failed after 2 attempts .*the answer took longer than 0.5s in all"):
         http.get(settings.ctgov_url + "/studies")

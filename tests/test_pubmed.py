@@ -12,7 +12,8 @@ from werkzeug import Response
 from tracker.cli import cli
 from tracker.errors import ApiError, HttpError
 from tracker.http import HttpClient, RetryableBody
-from tracker.sources import pubmed, pubmed_xml
+from tracker.sources import open_client, pubmed
+from tracker.sources.pubmed import articles as pubmed_xml
 
 from .conftest import FIXTURES, fixture_path, write_query
 from .fakes import EFETCH_HEAD, split_articles
@@ -224,7 +225,7 @@ def test_efetch_error_and_html_answers_are_clear():
 def test_an_html_page_in_place_of_articles_is_asked_for_again(settings, httpserver):
     good = next(p.read_bytes() for p in efetch_files())
     calls = serve(httpserver, "efetch.fcgi", b"<html><body><h1>Service temporarily unavailable</h1></body></html>", good)
-    http = HttpClient(settings.with_overrides(backoff_base=0.0))
+    http = open_client(settings.with_overrides(backoff_base=0.0))
     pubs = pubmed.efetch_ids(http, settings, ["1"])
     assert len(calls) == 2 and pubs == pubmed.parse_pubmed_xml(good)
 
@@ -242,7 +243,7 @@ def serve(httpserver, path, *bodies):
 
 def test_esearch_phrase_not_found_is_a_warning_not_an_error(settings, httpserver, caplog):
     serve(httpserver, "esearch.fcgi", fixture_path("pubmed", "klortho-eutils-json", "esearch.error.xml").read_bytes())
-    with HttpClient(settings) as client:
+    with open_client(settings) as client:
         search = pubmed.esearch(client, settings, "obstetrics[MeSH Terms] OR fleegle[MeSH Terms]", label="line-x")
     assert search.count == 5163 and search.warnings == ["PhraseNotFound: fleegle[MeSH Terms]"]
     assert "PubMed on line line-x: PhraseNotFound: fleegle[MeSH Terms]" in caplog.text
@@ -250,7 +251,7 @@ def test_esearch_phrase_not_found_is_a_warning_not_an_error(settings, httpserver
 
 def test_esearch_error_element_names_the_line_and_the_term(settings, httpserver):
     serve(httpserver, "esearch.fcgi", fixture_path("pubmed", "klortho-eutils-json", "esearch.baderror.xml").read_bytes())
-    with HttpClient(settings) as client, pytest.raises(ApiError) as info:
+    with open_client(settings) as client, pytest.raises(ApiError) as info:
         pubmed.esearch(client, settings, "cat", label="line-x")
     assert str(info.value) == "PubMed refused the search of line line-x: Invalid db name specified: fleegle; term: cat"
 
@@ -258,7 +259,7 @@ def test_esearch_error_element_names_the_line_and_the_term(settings, httpserver)
 def test_rate_limit_answer_with_http_200_is_retried_then_succeeds(settings, httpserver):
     limit = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
     calls = serve(httpserver, "esearch.fcgi", limit, fixture_path("pubmed", "biopython-1.88", "esearch8.xml").read_bytes())
-    with HttpClient(settings) as client:
+    with open_client(settings) as client:
         search = pubmed.esearch(client, settings, "abcXYZ")
     assert len(calls) == 2 and search.count == 0
 
@@ -266,7 +267,7 @@ def test_rate_limit_answer_with_http_200_is_retried_then_succeeds(settings, http
 def test_a_rate_limit_that_persists_fails_with_one_line(settings, httpserver):
     limit = fixture_path("pubmed", "biomcp", "esummary_json_error_rate_limit__25d28782.json").read_bytes()
     calls = serve(httpserver, "esearch.fcgi", limit)
-    with HttpClient(settings) as client, pytest.raises(HttpError) as info:
+    with open_client(settings) as client, pytest.raises(HttpError) as info:
         pubmed.esearch(client, settings, "abcXYZ")
     assert str(info.value) == "PubMed: esearch.fcgi failed after 4 attempts in 0s: NCBI rate limit exceeded"
     assert len(calls) == 4
@@ -303,7 +304,7 @@ def run(env, *args):
 
 
 def test_update_stores_every_pmid_with_title_doi_and_databank_links(env, settings, fake_pubmed, monkeypatch):
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 50)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 50)
     fake_pubmed.articles = real_articles()
     assert len(fake_pubmed.articles) > 150
     write_query(settings.queries_dir, "line-p", pubmed="stem cells AND alopecia")
@@ -325,7 +326,7 @@ def test_update_stores_every_pmid_with_title_doi_and_databank_links(env, setting
 
 
 def test_a_short_efetch_answer_is_made_whole_by_asking_for_the_missing_records_by_number(env, settings, fake_pubmed, monkeypatch):
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:25]
     pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
     fake_pubmed.withheld = {pmids[3]: 1, pmids[17]: 1}  # each left out of one answer, as efetch sometimes answers short
@@ -341,7 +342,7 @@ def test_a_short_efetch_answer_is_made_whole_by_asking_for_the_missing_records_b
 
 def test_an_efetch_batch_that_repeats_records_already_sent_is_made_whole(env, settings, fake_pubmed, monkeypatch):
     # full-size and well-formed, but the records of another batch: counting records per batch sees nothing wrong
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:25]
     pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
     first_batch = EFETCH_HEAD + "\n".join(fake_pubmed.articles[:10]) + "\n</PubmedArticleSet>\n"
@@ -357,7 +358,7 @@ def test_an_efetch_batch_that_repeats_records_already_sent_is_made_whole(env, se
 
 
 def test_a_record_efetch_never_returns_is_named_and_the_rest_are_stored(env, settings, fake_pubmed, monkeypatch):
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:25]
     pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
     fake_pubmed.withheld = {pmids[8]: 10**6}
@@ -372,7 +373,7 @@ def test_a_record_efetch_never_returns_is_named_and_the_rest_are_stored(env, set
 def test_when_asking_for_the_missing_records_fails_what_came_is_stored_and_the_failure_said(env, settings, fake_pubmed, monkeypatch):
     from werkzeug import Response
 
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:25]
     pmids = [fake_pubmed.pmid(a) for a in fake_pubmed.articles]
     fake_pubmed.withheld = {pmids[4]: 1}
@@ -397,7 +398,7 @@ FORGOTTEN_HISTORY = b'''<?xml version="1.0" encoding="UTF-8" ?>
 def test_a_history_the_server_forgot_is_searched_for_again_and_the_line_completes(env, settings, fake_pubmed, monkeypatch):
     from werkzeug import Response
 
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:25]
     forgotten = lambda request: Response(FORGOTTEN_HISTORY, content_type="text/xml")  # noqa: E731
     fake_pubmed.faults.extend([lambda request: None, lambda request: None, forgotten])  # esearch, batch 1, then batch 2 refused
@@ -415,7 +416,7 @@ def test_a_history_the_server_forgot_is_searched_for_again_and_the_line_complete
 def test_an_error_saying_the_backend_hiccupped_is_asked_again_in_esearch_and_efetch(env, settings, fake_pubmed, monkeypatch):
     from werkzeug import Response
 
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 10)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 10)
     fake_pubmed.articles = real_articles()[:15]
     search_failed = b"<?xml version=\"1.0\" ?>\n<eSearchResult><ERROR>Search Backend failed: Read timed out</ERROR></eSearchResult>\n"
     fetch_failed = b"<?xml version=\"1.0\" ?>\n<eFetchResult><ERROR>Backend failed: temporarily unavailable</ERROR></eFetchResult>\n"
@@ -513,7 +514,7 @@ def test_a_single_day_over_the_cap_is_reported_loudly(settings, httpserver, fake
 
     fake_pubmed.articles = real_articles()[:5]
     fake_pubmed.count_override = lambda params: 15_000
-    with HttpClient(settings) as client:
+    with open_client(settings) as client:
         windows = list(pubmed.date_windows(client, settings, "x", date(2020, 1, 1), date(2020, 1, 4), label="line-x"))
     assert len(windows) == 4
     assert caplog.text.count("over the 10,000 cap; only the first 10,000 are fetched") == 4

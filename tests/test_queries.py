@@ -15,7 +15,7 @@ BAD_FILES = [
     ('name = "a"\ntitle = "t"\ncolour = "red"\n[pubmed]\nterm = "x"\n', "unknown key 'colour'"),
     ('name = "a"\ntitle = 3\n[pubmed]\nterm = "x"\n', "'title' must be a string, not int"),
     ('name = "A B"\ntitle = "t"\n[pubmed]\nterm = "x"\n', "name 'A B' must be lower-case"),
-    ('name = "a"\ntitle = "t"\n', "needs a [ctgov] table, a [pubmed] table, or both"),
+    ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [pubmed])"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.phase" = "PHASE3"\n', "[ctgov] unknown parameter 'filter.phase'"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.advanced" = "AREA[Phase]PHASE3"\n', "needs at least one query.* parameter"),
     ('name = "a"\ntitle = "t"\n[pubmed]\nterm = ""\n', "'pubmed.term' is empty"),
@@ -40,7 +40,7 @@ def test_dotted_keys_and_status_lists_are_accepted(tmp_path):
         'name = "a"\ntitle = "t"\n[ctgov]\nquery.cond = "alopecia"\n"filter.overallStatus" = ["RECRUITING", "COMPLETED"]\n', encoding="utf-8"
     )
     [query] = load_queries(tmp_path)
-    assert query.ctgov == {"query.cond": "alopecia", "filter.overallStatus": "RECRUITING,COMPLETED"}
+    assert query.params.get("ctgov") == {"query.cond": "alopecia", "filter.overallStatus": "RECRUITING,COMPLETED"}
 
 
 def test_duplicate_names_are_refused(tmp_path):
@@ -56,12 +56,12 @@ def test_shipped_topic_lines_cover_the_domain_lines_in_order():
     assert names[:4] == ["late-phase-evidence", "follicle-neogenesis", "recruiting-now", "aga-cell-therapy"]
     by_name = {q.name: q for q in queries}
     # PM5: the Nature Communications 2014 line (iPSC-derived folliculogenic epithelial stem cells)
-    assert '"Induced Pluripotent Stem Cells"[MeSH]' in by_name["follicle-neogenesis"].pubmed_term
+    assert '"Induced Pluripotent Stem Cells"[MeSH]' in by_name["follicle-neogenesis"].params["pubmed"]["term"]
     # PM6: the Science 2016 line (HFSC ageing and quiescence)
-    assert all(t in by_name["hfsc-ageing"].pubmed_term for t in ("COL17A1[tiab]", "Foxc1[tiab]", "quiescen*[tiab]"))
-    assert sum(1 for q in queries if q.ctgov) == 6  # CT1, CT2, CT3, CT4, CT5, CT7
-    assert sum(1 for q in queries if q.pubmed_term) == 9  # PM1-PM9
-    assert by_name["recruiting-now"].ctgov["filter.overallStatus"] == "RECRUITING,NOT_YET_RECRUITING,ENROLLING_BY_INVITATION"
+    assert all(t in by_name["hfsc-ageing"].params["pubmed"]["term"] for t in ("COL17A1[tiab]", "Foxc1[tiab]", "quiescen*[tiab]"))
+    assert sum(1 for q in queries if q.params.get("ctgov")) == 6  # CT1, CT2, CT3, CT4, CT5, CT7
+    assert sum(1 for q in queries if "pubmed" in q.params) == 9  # PM1-PM9
+    assert by_name["recruiting-now"].params["ctgov"]["filter.overallStatus"] == "RECRUITING,NOT_YET_RECRUITING,ENROLLING_BY_INVITATION"
 
 
 def test_queries_command_lists_the_shipped_lines():
@@ -96,7 +96,8 @@ def test_an_unclosed_double_quote_is_refused(tmp_path):
 
 
 def test_parentheses_inside_a_quoted_phrase_are_text():
-    from tracker.topics import check_balanced, check_ctgov_expression
+    from tracker.expressions import check_balanced
+    from tracker.sources.ctgov.params import check_ctgov_expression
 
     check_balanced('"stem cell (adipose)" AND alopecia')
     check_ctgov_expression('"AREA[Nothing] (is text here" OR alopecia')
@@ -113,7 +114,7 @@ def test_long_tags_noexp_and_proximity_are_pubmed_tags(tmp_path):
             'Randomized Controlled Trial[Publication Type] OR 2020[dp] OR hair[Title/Abstract]\'\n')
     (tmp_path / "ok.toml").write_text('name = "a"\ntitle = "t"\n' + text, encoding="utf-8")
     [query] = load_queries(tmp_path)
-    assert query.pubmed_term.startswith('"Alopecia"[MeSH Terms]')
+    assert query.params["pubmed"]["term"].startswith('"Alopecia"[MeSH Terms]')
 
 
 def test_an_unknown_search_area_is_refused_with_the_closest_name(tmp_path):
@@ -195,8 +196,8 @@ def test_queries_live_reports_counts_translation_and_every_message(tmp_path, env
     lines = {line["name"]: line for line in json.loads(out)}
     assert {k: lines["a-good"][k] for k in ("ctgov_count", "pubmed_count", "warnings", "ok")} == {
         "ctgov_count": 3787, "pubmed_count": 15169, "warnings": [], "ok": True}
-    assert lines["b-phrase"] == {"name": "b-phrase", "ctgov_count": None, "pubmed_count": 5163, "pubmed_translation": '"obstetrics"[MeSH Terms]',
-                                 "warnings": ["PubMed PhraseNotFound: fleegle[MeSH Terms]"], "errors": [], "ok": True}
+    assert lines["b-phrase"] == {"name": "b-phrase", "ctgov_count": None, "pubmed_count": 5163, "counts": {"pubmed": 5163},
+                                 "translations": {"pubmed": '"obstetrics"[MeSH Terms]'}, "warnings": ["PubMed PhraseNotFound: fleegle[MeSH Terms]"], "errors": [], "ok": True}
     assert lines["c-refused"]["warnings"] == ["ClinicalTrials.gov rejected the request (HTTP 400): `filter.phase` is unknown parameter"]
     assert (lines["c-refused"]["ctgov_count"], lines["c-refused"]["pubmed_count"], lines["c-refused"]["ok"]) == (None, None, False)
     assert lines["d-error"]["warnings"] == ["PubMed refused the search of line d-error: Invalid db name specified: fleegle; term: broken"]

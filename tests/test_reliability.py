@@ -42,7 +42,7 @@ def invoke(env, *args, **extra):
 
 @pytest.fixture
 def two_sources(env, settings, fake_ctgov, fake_pubmed, monkeypatch):
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 20)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 20)
     fake_ctgov.set_studies(real_studies())
     fake_ctgov.page_size_cap = 10
     fake_pubmed.articles = real_articles()[:100]
@@ -75,7 +75,7 @@ def test_each_fault_once_per_source_is_survived(env, two_sources, fake_ctgov, fa
 
 def test_thirty_percent_of_requests_failing_at_random_still_stores_every_record_once(env, two_sources, fake_ctgov, fake_pubmed, monkeypatch):
     fake_ctgov.page_size_cap = 4  # more pages and batches: more requests to fail
-    monkeypatch.setattr(pubmed, "BATCH_SIZE", 5)
+    monkeypatch.setattr(pubmed.eutils, "BATCH_SIZE", 5)
     rng = random.Random(20261124)
     kinds = [f for n, f in FAULTS.items() if n != "slower than the read timeout"]
     injected = []

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.sources import ctgov, pubmed
-from tracker.store import open_store, save_publications, save_trials
+from tracker.store import open_store, save_records
 
 from .conftest import real_studies
 from .fakes import EFETCH_HEAD
@@ -30,9 +30,9 @@ def filled(env, settings):
     studies = [ctgov.parse_study(s) for s in real_studies()]
     pubs = pubmed.parse_pubmed_xml((EFETCH_HEAD + "".join(real_articles()) + "</PubmedArticleSet>").encode())
     with store.transaction():
-        save_trials(store, studies, query="trials-line", run_id=None, now=NOW)
-        save_trials(store, studies[:5], query="second-line", run_id=None, now=NOW)
-        save_publications(store, pubs, query="papers-line", run_id=None, now=NOW)
+        save_records(store, "ctgov", studies, query="trials-line", run_id=None, now=NOW)
+        save_records(store, "ctgov", studies[:5], query="second-line", run_id=None, now=NOW)
+        save_records(store, "pubmed", pubs, query="papers-line", run_id=None, now=NOW)
     store.close()
     return {"env": env, "trials": {t.nct_id: t for t in studies}, "pubs": {p.pmid: p for p in pubs}}
 
@@ -123,7 +123,7 @@ def test_show_a_trial_with_changes_links_and_lines(filled, settings):
     study = json.loads(filled["trials"]["NCT02552212"].raw_json)
     study["protocolSection"]["statusModule"]["overallStatus"] = "TERMINATED"
     with store.transaction():
-        save_trials(store, [ctgov.parse_study(study)], query="trials-line", run_id=7, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+        save_records(store, "ctgov", [ctgov.parse_study(study)], query="trials-line", run_id=7, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
     store.close()
     shown = cli_json(filled["env"], "show", "nct02552212")
     assert shown["kind"] == "trial" and shown["id"] == "NCT02552212"
@@ -142,7 +142,9 @@ def test_show_a_publication_by_pmid_and_by_doi(filled):
     assert by_pmid == by_doi
     assert by_pmid["record"]["nct_ids"] == ["NCT02149199"]
     assert by_pmid["links"] == [
-        {"nct_id": "NCT02149199", "pmid": "29768149", "source": "pubmed_databank", "reference_type": None, "first_seen_at": "2026-11-24T06:00:00Z", "title": None}
+        {"nct_id": "NCT02149199", "pmid": "29768149", "source": "pubmed_databank", "reference_type": None, "first_seen_at": "2026-11-24T06:00:00Z",
+         "title": None, "direction": "names", "scheme": "nct", "value": "NCT02149199", "other_source": None, "other_id": "NCT02149199",
+         "via": "pubmed_databank", "detail": None}
     ]
 
 
@@ -152,8 +154,10 @@ def test_show_a_publication_by_pmid_and_by_doi(filled):
         ("NCT99999999", "Error: NCT99999999 is not in the database; try `tracker search --live NCT99999999` or add it to a topic line"),
         ("123", "Error: PMID 123 is not in the database; try `tracker search --live 123`"),
         ("10.1000/none", "Error: no stored publication has DOI 10.1000/none; try `tracker search --live 10.1000/none`"),
-        ("NCT123", "Error: 'NCT123' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)"),
-        ("<script>", "Error: '<script>' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)"),
+        ("NCT123", "Error: 'NCT123' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...), nor a PMCID, "
+                   "EudraCT, EU CT, ISRCTN, jRCT, UMIN, ChiCTR, IRCT, CTRI, DRKS, ANZCTR or CRiS number"),
+        ("<script>", "Error: '<script>' is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...), nor a PMCID, "
+                     "EudraCT, EU CT, ISRCTN, jRCT, UMIN, ChiCTR, IRCT, CTRI, DRKS, ANZCTR or CRiS number"),
     ],
 )
 def test_show_unknown_or_invalid_ids_get_one_line(filled, identifier, message):
@@ -288,7 +292,7 @@ def test_full_text_search_indexes_list_columns_as_plain_text_and_stays_consisten
     fresh = dataclasses.replace(trial, nct_id="NCT09999999", title="Zzfresh follicle study", raw_json=trial.raw_json + "  ")
     store = open_store(settings.db_path)
     with store.transaction():
-        save_trials(store, [edited, fresh], query="trials-line", run_id=None, now=NOW)
+        save_records(store, "ctgov", [edited, fresh], query="trials-line", run_id=None, now=NOW)
     store.close()
     db.execute("DELETE FROM publications WHERE pmid = ?", [pub.pmid])
     for table in ("trials_fts", "publications_fts"):  # raises when the index and its content view disagree

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from tracker.cli import cli
 from tracker.signals import Thresholds, completion_slipped, resolve_date, results_overdue, stale_status
 from tracker.sources import ctgov
-from tracker.store import open_store, trial_row
+from tracker.sources.ctgov import trial_row
+from tracker.store import open_store
 
 from .conftest import real_studies, write_query
 
@@ -378,7 +379,7 @@ def test_signals_on_a_missing_database_is_one_line(env, tmp_path):
 def test_a_retracted_paper_linked_to_a_trial_or_cited_by_a_claim_is_flagged(tmp_path):
     from tracker.models import Correction, Publication
     from tracker.signals import refresh_signals
-    from tracker.store import save_publications, save_trials, select_signals
+    from tracker.store import save_records, select_signals
 
     now = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
     study = interventional()
@@ -389,8 +390,8 @@ def test_a_retracted_paper_linked_to_a_trial_or_cited_by_a_claim_is_flagged(tmp_
     bystander = Publication(pmid="11111111", title="Retracted, used by nothing here", is_retracted=True)
     with open_store(tmp_path / "t.db") as store:
         with store.transaction():
-            save_trials(store, [ctgov.parse_study(study)], query="line", run_id=None, now=now)
-            save_publications(store, [linked, cited, bystander], query="papers", run_id=None, now=now)
+            save_records(store, "ctgov", [ctgov.parse_study(study)], query="line", run_id=None, now=now)
+            save_records(store, "pubmed", [linked, cited, bystander], query="papers", run_id=None, now=now)
         refresh_signals(store, now=now, thresholds=T, claim_pmids={"24468981": ["C4"]})
         found = [(s["record_id"], s["summary"]) for s in select_signals(store, kind="retracted_linked")]
     assert found == [

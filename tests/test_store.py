@@ -16,17 +16,16 @@ from click.testing import CliRunner
 from tracker.cli import cli
 from tracker.sources import ctgov, pubmed
 from tracker.search import search_local
+from tracker.sources.ctgov import trial_row
+from tracker.sources.pubmed import publication_row
 from tracker.store import (
-    TRIALS,
+    KINDS,
     Store,
     open_store,
-    publication_row,
-    save_publications,
+    save_records,
     save_run_start,
-    save_trials,
     select_changes,
     select_last_cursor,
-    trial_row,
 )
 from tracker.store.migrations import PAYLOAD_COLUMNS, migrations
 from tracker.store.writes import save_matches
@@ -54,7 +53,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
     trials = [ctgov.parse_study(s) for s in studies]
     with open_store(tmp_path / "t.db") as store:
         with store.transaction():
-            result = save_trials(store, trials, query="line-a", run_id=1, now=NOW)
+            result = save_records(store, "ctgov", trials, query="line-a", run_id=1, now=NOW)
         assert (result.fetched, result.new, result.changed) == (len(trials), len(trials), 0)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["nct_id"]: r for r in all_rows(store, "SELECT * FROM trials")}
@@ -71,7 +70,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         status["primaryCompletionDateStruct"] = {"date": "2031-01-15", "type": "ESTIMATED"}
         trial = ctgov.parse_study(edited)
         with store.transaction():
-            again = save_trials(store, [trial if i == index else t for i, t in enumerate(trials)], query="line-a", run_id=2, now=LATER)
+            again = save_records(store, "ctgov", [trial if i == index else t for i, t in enumerate(trials)], query="line-a", run_id=2, now=LATER)
         assert (again.new, again.changed) == (0, 1)
         later = "2026-12-01T06:00:00Z"
         assert all_rows(store, "SELECT * FROM trials WHERE nct_id = ?", (trial.nct_id,)) == [
@@ -90,7 +89,7 @@ def test_save_trials_stores_whole_rows_then_records_each_tracked_change(tmp_path
         # topic_lines follows query_matches: an unchanged record gains a second line, a line stops returning one
         other = trials[(index + 1) % len(trials)]
         with store.transaction():
-            save_trials(store, [other], query="line-b", run_id=3, now=LATER)
+            save_records(store, "ctgov", [other], query="line-b", run_id=3, now=LATER)
             store.execute("UPDATE query_matches SET unmatched_at = ? WHERE query = 'line-a' AND record_id = ?", (later, other.nct_id))
         lines = dict((r["nct_id"], r["topic_lines"]) for r in all_rows(store, "SELECT nct_id, topic_lines FROM trials"))
         assert lines[other.nct_id] == '["line-b"]' and lines[trial.nct_id] == '["line-a"]'
@@ -104,14 +103,14 @@ def test_a_changed_record_a_line_newly_returns_is_written_once_with_both_lines(t
     trials = [ctgov.parse_study(s) for s in studies]
     with open_store(tmp_path / "t.db") as store:
         with store.transaction():
-            save_trials(store, trials, query="line-a", run_id=1, now=NOW)
+            save_records(store, "ctgov", trials, query="line-a", run_id=1, now=NOW)
         store.execute("CREATE TEMP TABLE writes (nct_id TEXT)")
         store.execute("CREATE TEMP TRIGGER count_writes AFTER UPDATE ON trials BEGIN INSERT INTO writes VALUES (new.nct_id); END")
         edited = copy.deepcopy(studies[0])
         edited["protocolSection"].setdefault("statusModule", {})["overallStatus"] = "SUSPENDED"
         changed, unchanged = ctgov.parse_study(edited), trials[1]
         with store.transaction():
-            save_trials(store, [changed, unchanged], query="line-b", run_id=2, now=LATER)
+            save_records(store, "ctgov", [changed, unchanged], query="line-b", run_id=2, now=LATER)
         writes = [r["nct_id"] for r in all_rows(store, "SELECT nct_id FROM writes")]
         assert sorted(writes) == sorted([changed.nct_id, unchanged.nct_id])  # each row once: the upsert, the trigger
         lines = {r["nct_id"]: r["topic_lines"] for r in all_rows(store, "SELECT nct_id, topic_lines FROM trials WHERE nct_id IN (?, ?)", (changed.nct_id, unchanged.nct_id))}
@@ -121,7 +120,7 @@ def test_a_changed_record_a_line_newly_returns_is_written_once_with_both_lines(t
         store.execute("DELETE FROM writes")
         edited["protocolSection"]["statusModule"]["overallStatus"] = "WITHDRAWN"
         with store.transaction():
-            save_trials(store, [ctgov.parse_study(edited)], query="line-b", run_id=3, now=LATER)
+            save_records(store, "ctgov", [ctgov.parse_study(edited)], query="line-b", run_id=3, now=LATER)
         assert [r["nct_id"] for r in all_rows(store, "SELECT nct_id FROM writes")] == [changed.nct_id]
         assert all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (changed.nct_id,)) == [{"topic_lines": '["line-a","line-b"]'}]
 
@@ -131,7 +130,7 @@ def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_pa
     pubs = pubmed.parse_pubmed_xml(article_xml(articles))
     with open_store(tmp_path / "p.db") as store:
         with store.transaction():
-            save_publications(store, pubs, query="line-p", run_id=1, now=NOW)
+            save_records(store, "pubmed", pubs, query="line-p", run_id=1, now=NOW)
         stamp = "2026-11-24T06:00:00Z"
         stored = {r["pmid"]: r for r in all_rows(store, "SELECT * FROM publications")}
         assert stored == {p.pmid: {**publication_row(p), "first_seen_at": stamp, "updated_at": stamp, "topic_lines": '["line-p"]'} for p in pubs}
@@ -145,7 +144,7 @@ def test_save_publications_stores_whole_rows_and_a_retraction_as_a_change(tmp_pa
         )
         [changed] = pubmed.parse_pubmed_xml(article_xml([retracted]))
         with store.transaction():
-            result = save_publications(store, [changed], query="line-p", run_id=2, now=LATER)
+            result = save_records(store, "pubmed", [changed], query="line-p", run_id=2, now=LATER)
         assert (result.new, result.changed) == (0, 1)
         rows = [{k: c[k] for k in ("pmid", "field", "old_value", "new_value", "run_id")}
                 for c in reversed(select_changes(store, "publications", target.pmid))]
@@ -194,7 +193,7 @@ def test_a_database_made_at_m001_with_rows_upgrades_to_the_latest_intact(tmp_pat
         assert {r["topic_lines"] for r in all_rows(store, "SELECT topic_lines FROM trials")} == {'["old-line"]'}
         # and a save on the upgraded database works as on a new one
         with store.transaction():
-            result = save_trials(store, trials[:3], query="old-line", run_id=None, now=NOW)
+            result = save_records(store, "ctgov", trials[:3], query="old-line", run_id=None, now=NOW)
         assert (result.new, result.changed) == (0, 0)
 
 
@@ -219,9 +218,9 @@ def test_m014_rehashes_stored_records_so_fetching_them_unchanged_rewrites_nothin
     with caplog.at_level("INFO", logger="tracker.store"), open_store(path) as store:
         assert f"upgrading the database {path}: m014_raw_hash_xxh3" in caplog.text  # said before it starts
         with store.transaction():
-            saved_trials = save_trials(store, trials, query="line", run_id=None, now=LATER)
+            saved_trials = save_records(store, "ctgov", trials, query="line", run_id=None, now=LATER)
             deletion = pubmed.Publication(pmid=gone.pmid, is_deleted=True, raw_xml=f"<DeleteCitation><PMID>{gone.pmid}</PMID></DeleteCitation>")
-            saved_pubs = save_publications(store, [*pubs[1:], deletion], query="line", run_id=None, now=LATER)
+            saved_pubs = save_records(store, "pubmed", [*pubs[1:], deletion], query="line", run_id=None, now=LATER)
         assert (saved_trials.new, saved_trials.changed, saved_pubs.new, saved_pubs.changed) == (0, 0, 0, 0)
         # a record whose stored hash did not match would have been rewritten with the later updated_at
         assert {r["updated_at"] for r in all_rows(store, "SELECT updated_at FROM trials UNION ALL SELECT updated_at FROM publications")} == {stamp}
@@ -250,14 +249,20 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
     path = tmp_path / "m015.db"
     db = sqlite_utils.Database(path)
     migrations.apply(db, stop_before="m016_payload_columns_last")
+    # today's writer also keeps identifiers and links (m017): their tables, empty, so it can write rows at m015
+    db["identifiers"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str}, pk=("source", "record_id", "scheme", "value"))
+    db["links"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str, "detail": str, "first_seen_at": str},
+                       pk=("source", "record_id", "scheme", "value", "via"))
     db.close()
     trials = [ctgov.parse_study(s) for s in real_studies()]
     pubs = pubmed.parse_pubmed_xml(article_xml(real_articles()[:30]))
     with Store(db=sqlite_utils.Database(path), path=path) as store, store.transaction():  # saved as a save did at m015
-        save_trials(store, trials, query="line", run_id=None, now=NOW)
-        save_publications(store, pubs, query="line", run_id=None, now=NOW)
+        save_records(store, "ctgov", trials, query="line", run_id=None, now=NOW)
+        save_records(store, "pubmed", pubs, query="line", run_id=None, now=NOW)
     conn = sqlite3.connect(path)
     with conn:  # gaps in the rowids: a copy that numbered the rows afresh would part them from their text index
+        conn.execute("DROP TABLE identifiers")  # as at m015; m017 makes them again from the stored payloads
+        conn.execute("DROP TABLE links")
         conn.execute("DELETE FROM trials WHERE rowid IN (1, 4)")
         conn.execute("DELETE FROM publications WHERE rowid = 2")
     before = {t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall() for t in ("trials", "publications")}
@@ -276,7 +281,7 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
         assert found and found <= {t.nct_id for t in trials} | {p.pmid for p in pubs}  # the index still leads to its rows
         nct = before["trials"][0][1]  # a trial still stored
         with store.transaction():  # the triggers were made again: a new match still lists its line on the record
-            save_matches(store, TRIALS, "other", [nct], "2026-11-25T06:00:00Z")
+            save_matches(store, KINDS["trials"], "other", [nct], "2026-11-25T06:00:00Z")
         assert "other" in all_rows(store, "SELECT topic_lines FROM trials WHERE nct_id = ?", (nct,))[0]["topic_lines"]
 
 
@@ -387,7 +392,7 @@ def test_save_run_start_is_visible_to_a_second_connection(tmp_path):
 def test_list_columns_are_written_byte_for_byte_as_json_would_write_them():
     import json
 
-    from tracker.store.rows import _json
+    from tracker.sources.rows import json_text as _json
 
     awkward = ('say "hi"', "back\\slash", "tab\tnew\nline\x01", "Hôpital – 睡眠", "\u2028\u2029", "emoji 🧬", "")
     for value in [(), ("one",), awkward, tuple(reversed(awkward))]:

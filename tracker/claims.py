@@ -16,7 +16,8 @@ from .http import HttpClient
 from .models import Check, Claim
 from .reports import template_environment, write_text_atomic
 from .settings import Settings
-from .sources import SOURCES, ctgov, pubmed
+from .identifiers import url_for
+from .sources import SOURCES
 from .store import (
     Store,
     iso,
@@ -121,13 +122,11 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
         sources.append(f"{len(rows) - len(gone)} stored trials of line {p['line']}, fetched up to {fetched}"
                        + (f" ({len(gone)} set aside as removed from or merged in the registry: {', '.join(gone)})" if gone else ""))
     if live:
-        params = {**p["ctgov"], "pageSize": "1000", "format": "json"}
         count = 0
-        for page in ctgov.fetch_studies(ctx.client, ctx.settings.ctgov_url, params):
-            for t in ctgov.parse_page(page):
-                count += 1
-                trials.setdefault(t.nct_id, _trial_view(t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results,
-                                                        t.enrollment, t.interventions, t.url))
+        for t in SOURCES["ctgov"].records(ctx.client, ctx.settings, p["ctgov"]):
+            count += 1
+            trials.setdefault(t.nct_id, _trial_view(t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results,
+                                                    t.enrollment, t.interventions, t.url))
         sources.append(f"{count} trials of the live ClinicalTrials.gov query")
     matches, excluded = [], []
     for trial in trials.values():
@@ -153,7 +152,7 @@ def check_count(check: Check, ctx: Context, claim: Claim) -> Outcome:
             return Outcome("REVIEW", "A live count is needed and none was ever taken; run `tracker claims --live`.")
         prefix = f"Offline: the last live count ({last['checked_at'][:10]})"
     else:
-        count = ctgov.fetch_count(ctx.client, ctx.settings.ctgov_url, p["ctgov"])
+        count = SOURCES["ctgov"].count(ctx.client, ctx.settings, p["ctgov"], f"claim {claim.id}").total
         prefix = "ClinicalTrials.gov counts"
     evidence = [{"type": "count", "value": count, "query": p["ctgov"], "minimum": p["minimum"]}]
     if count < p["minimum"]:
@@ -182,7 +181,7 @@ def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
     p = check.params
     pub = None
     if ctx.live:
-        found = pubmed.efetch_ids(ctx.client, ctx.settings, [p["pmid"]])
+        found = SOURCES["pubmed"].fetch_ids(ctx.client, ctx.settings, [p["pmid"]])
         pub = next(({**vars(x), "authors": list(x.authors)} for x in found if x.pmid == p["pmid"]), None)
     else:
         row = select_publication(ctx.store, p["pmid"])
@@ -193,7 +192,7 @@ def check_citation(check: Check, ctx: Context, claim: Claim) -> Outcome:
         return Outcome("REVIEW", f"PMID {p['pmid']} could not be checked: {where}.")
     evidence = [{"type": "publication", "id": pub["pmid"], "title": pub.get("title"), "journal": pub.get("journal"),
                  "journal_abbrev": pub.get("journal_abbrev"), "date": pub.get("pub_date"), "doi": pub.get("doi"),
-                 "url": f"https://pubmed.ncbi.nlm.nih.gov/{pub['pmid']}/", "reference": _reference(pub)}]
+                 "url": url_for("pmid", pub["pmid"]), "reference": _reference(pub)}]
     problems = []
     stated = _norm(p["stated_journal"])
     if stated not in (_norm(pub.get("journal")), _norm(pub.get("journal_abbrev"))):
@@ -227,7 +226,7 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
             if journals and not journals & {_norm(r["journal"]), _norm(r["journal_abbrev"])}:
                 continue
             found[r["pmid"]] = {"type": "publication", "id": r["pmid"], "title": r["title"], "journal": r["journal_abbrev"] or r["journal"],
-                                "date": r["pub_date"], "url": f"https://pubmed.ncbi.nlm.nih.gov/{r['pmid']}/", "retracted": bool(r["is_retracted"])}
+                                "date": r["pub_date"], "url": url_for("pmid", r["pmid"]), "retracted": bool(r["is_retracted"])}
     live_count = None
     if live:
         term = f"({p['pubmed_term']})"
@@ -235,13 +234,12 @@ def check_newer_evidence(check: Check, ctx: Context, claim: Claim) -> Outcome:
             term += " AND (" + " OR ".join(f'"{t}"[pt]' for t in sorted(types)) + ")"
         if journals:
             term += " AND (" + " OR ".join(f'"{j}"[ta]' for j in p["journals"]) + ")"
-        search = pubmed.esearch(ctx.client, ctx.settings, term, datetype="edat", mindate=date.fromisoformat(claim.as_of),
-                                maxdate=ctx.now.date(), retmax=20, label=f"claim {claim.id}")
-        live_count = search.count
-        if search.ids:
-            for pub in pubmed.efetch_ids(ctx.client, ctx.settings, search.ids):
+        live_count, pubs = SOURCES["pubmed"].search(ctx.client, ctx.settings, term, 20, since=date.fromisoformat(claim.as_of),
+                                                    until=ctx.now.date(), label=f"claim {claim.id}")
+        if pubs:
+            for pub in pubs:
                 found.setdefault(pub.pmid, {"type": "publication", "id": pub.pmid, "title": pub.title, "journal": pub.journal_abbrev or pub.journal,
-                                            "date": pub.pub_date, "url": f"https://pubmed.ncbi.nlm.nih.gov/{pub.pmid}/", "retracted": pub.is_retracted})
+                                            "date": pub.pub_date, "url": url_for("pmid", pub.pmid), "retracted": pub.is_retracted})
     n = max(len(found), live_count or 0)
     kind = " or ".join(sorted(types)) if types else "publications"
     scope = f" in {', '.join(p['journals'])}" if journals else ""

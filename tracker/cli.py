@@ -176,7 +176,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--source", "sources", type=click.Choice(list(SOURCES)), multiple=True, help="Only this source (repeatable; default both).")
+@click.option("--source", "sources", type=click.Choice(list(SOURCES)), multiple=True, help="Only this source (repeatable; default all).")
 @click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
 @click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
 @click.option("--sweep", is_flag=True, help="Re-check every stored trial against the registry now (due every $TRACKER_SWEEP_DAYS days anyway).")
@@ -190,8 +190,10 @@ def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tup
         tracker update --sweep        # also ask the registry about every stored trial now
     """
     sources = sources or tuple(SOURCES)
-    if sweep and "ctgov" not in sources:
-        raise TrackerError("--sweep asks ClinicalTrials.gov; it cannot be combined with --source pubmed alone")
+    swept = [SOURCES[name] for name in sources if SOURCES[name].presence]
+    if sweep and not swept:
+        registries = " or ".join(s.label for s in SOURCES.values() if s.presence)
+        raise TrackerError(f"--sweep asks {registries}; it cannot be combined with --source {', '.join(sources)} alone")
     console.note_missing_email(settings, sources, quiet)
     _fail_on(jobs.update(settings, sources=sources, names=names, full=full, sweep=sweep, now=jobs.utcnow(),
                          on_line=console.line_printer(quiet), progress_for=console.progress_for(quiet)))

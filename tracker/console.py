@@ -15,6 +15,7 @@ import click
 from .http import redact
 from .reports import clean_text, record_url
 from .settings import Settings
+from .sources import SOURCES
 
 SECTION_INDENT = 36
 
@@ -90,8 +91,11 @@ def line_printer(quiet: bool) -> Callable[[Any], None]:
 
 
 def note_missing_email(settings: Settings, sources: tuple[str, ...], quiet: bool) -> None:
-    if "pubmed" in sources and not settings.ncbi_email and not quiet:
-        click.echo("note: NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.", err=True)
+    """What a source says its service asks for and the settings lack (NCBI's contact address), once per source."""
+    for source in (SOURCES[name] for name in sources):
+        note = source.notice(settings) if source.notice and not quiet else None
+        if note:
+            click.echo(f"note: {note}", err=True)
 
 
 def print_digest(outcome, quiet: bool) -> None:
@@ -106,10 +110,10 @@ def print_digest(outcome, quiet: bool) -> None:
 
 def print_queries(lines, queries_dir, *, as_json: bool, quiet: bool) -> None:
     if as_json:
-        echo_json([{"name": q.name, "title": q.title, "description": q.description, "ctgov": q.ctgov, "pubmed": q.pubmed_term, "path": q.path} for q in lines])
+        echo_json([{"name": q.name, "title": q.title, "description": q.description, **q.params, "path": q.path} for q in lines])
         return
     for q in lines:
-        sources = ", ".join(s for s, on in (("ClinicalTrials.gov", q.ctgov), ("PubMed", q.pubmed_term)) if on)
+        sources = ", ".join(s.label for s in SOURCES.values() if s.applies(q))
         click.echo(f"{q.name:28} {q.title}  [{sources}]")
     if not quiet:
         click.echo(f"{len(lines)} topic lines in {queries_dir}, all valid.")
@@ -122,13 +126,15 @@ def print_live_lines(checked: list[dict[str, Any]], *, as_json: bool) -> None:
     def count(value: int | None) -> str:
         return "-" if value is None else f"{value:,}"
 
-    click.echo(f"{'line':28} {'CT.gov':>9} {'PubMed':>9}  notes")
+    heads = "".join(f" {source.short_label:>9}" for source in SOURCES.values())
+    click.echo(f"{'line':28}{heads}  notes")
     for c in checked:
         notes = "; ".join(c["warnings"]) or ("" if c["ok"] else "counts zero")
-        click.echo(f"{c['name']:28} {count(c['ctgov_count']):>9} {count(c['pubmed_count']):>9}  {one_line(notes, 200)}")
+        counts = "".join(f" {count(c['counts'].get(name)):>9}" for name in SOURCES)
+        click.echo(f"{c['name']:28}{counts}  {one_line(notes, 200)}")
     for c in checked:
-        if c["pubmed_translation"]:
-            click.echo(f"\n{c['name']}: PubMed read the term as:\n  {c['pubmed_translation']}")
+        for name, translation in c["translations"].items():
+            click.echo(f"\n{c['name']}: {SOURCES[name].label} read the search as:\n  {translation}")
 
 
 # -- search and show -------------------------------------------------------------------------------
@@ -188,11 +194,17 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
     for c in shown["changes"]:
         click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")
+    others = [i for i in shown["identifiers"] if i["via"] != "own"]
+    click.echo("Other identifiers:" if others else "Other identifiers: none")
+    for i in others:  # a study's other registrations first, with the page of the registry that holds each
+        click.echo(f"  {i['label']:22} {i['value']:24} {i['url'] or '(' + i['via'].replace('_', ' ') + ')'}")
+    if shown["same"]:
+        heading = "Same study in" if shown["kind"] == "trial" else "Same work in"
+        click.echo(f"{heading}: " + ", ".join(f"{s['source']} {s['id']} {s['url']}".strip() for s in shown["same"]))
     click.echo("Links:" if shown["links"] else "Links: none")
     for link in shown["links"]:
-        other = link["pmid"] if shown["kind"] == "trial" else link["nct_id"]
-        kind = link["source"] + (f" ({link['reference_type']})" if link.get("reference_type") else "")
-        click.echo(f"  {other:12} via {kind}: {one_line(link.get('title') or '(not stored)', 100)}")
+        kind = link["via"] + (f" ({link['detail']})" if link.get("detail") else "")
+        click.echo(f"  {link['other_id']:12} via {kind}: {one_line(link.get('title') or '(not stored)', 100)}")
     lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
     click.echo(f"Topic lines: {lines}")
     click.echo("Needs attention:" if shown["signals"] else "Needs attention: no open signal")
@@ -226,7 +238,7 @@ def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A signal as --json prints it."""
     return {"kind": row["kind"], "id": row["record_id"], "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
             "resolved_at": row["resolved_at"], "resolution": row.get("resolution"), "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
-            "scope": row["scope"] or None, "url": record_url(row["record_id"])}
+            "scope": row["scope"] or None, "url": record_url(row["record_id"], row.get("source"))}
 
 
 def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, nothing_stored: bool = False) -> None:

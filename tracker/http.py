@@ -63,7 +63,10 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        services: Mapping[str, tuple[str, float]] | None = None,
     ) -> None:
+        """services: base URL -> (the service's name in messages, seconds between its requests), as the sources
+        declare them (tracker.sources.open_client); a URL under none of them is named by its host, unpaced."""
         self.settings = settings
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent(settings)
@@ -72,10 +75,7 @@ class HttpClient:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._last_request: dict[str, float] = {}
-        self._services = {
-            settings.ctgov_url.rstrip("/"): ("ClinicalTrials.gov", settings.ctgov_interval),
-            settings.eutils_url.rstrip("/"): ("PubMed", settings.ncbi_interval),
-        }
+        self._services = {base.rstrip("/"): named for base, named in (services or {}).items()}
         self.requests_made = 0
 
     def close(self) -> None:

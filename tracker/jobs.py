@@ -15,10 +15,9 @@ from .claims import ClaimResult, Context, check_claims, claim_flips, write_claim
 from .digest import Digest, build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
 from .errors import ConfigError, TrackerError
 from .export import FORMATS as EXPORT_FORMATS, RENDERERS
-from .http import HttpClient
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
-from .sources import SOURCES
+from .sources import SOURCES, open_client
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .update import LineResult, Progress, run_update
@@ -54,7 +53,7 @@ def update(
 ) -> list[LineResult]:
     queries = select_queries(load_queries(settings.queries_dir), names)
     cited = claim_citations(settings.queries_dir / "claims.toml")
-    with open_store(settings.db_path) as store, HttpClient(settings) as client:
+    with open_store(settings.db_path) as store, open_client(settings) as client:
         return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line,
                           progress_for=progress_for, sweep=sweep, claim_pmids=cited)
 
@@ -137,31 +136,28 @@ def scheduled_jobs(settings: Settings) -> list[tuple[str, str, Callable[[], obje
 # -- topic lines checked live ----------------------------------------------------------------------
 
 def check_lines_live(settings: Settings) -> list[dict]:
-    """For each topic line: what each service would bring back today (a count, nothing fetched or stored), PubMed's
-    reading of the term, and every warning or error either service gave, verbatim. `ok` is false when a line erred
-    or counts zero."""
+    """For each topic line: what each of its sources would bring back today (a count, nothing fetched or stored), how
+    the service read the search (PubMed's translation), and every warning or error a service gave, verbatim. `ok` is
+    false when a line erred or counts zero."""
     from .errors import ApiError, HttpError
-    from .sources import ctgov, pubmed
 
     checked = []
-    with HttpClient(settings) as client:
+    with open_client(settings) as client:
         for query in load_queries(settings.queries_dir):
-            line = {"name": query.name, "ctgov_count": None, "pubmed_count": None, "pubmed_translation": None,
+            line = {"name": query.name, **{f"{name}_count": None for name in SOURCES}, "counts": {}, "translations": {},
                     "warnings": [], "errors": []}
-            if query.ctgov:
+            for source in (s for s in SOURCES.values() if s.applies(query) and s.count):
                 try:
-                    line["ctgov_count"] = ctgov.fetch_count(client, settings.ctgov_url, query.ctgov)
+                    found = source.count(client, settings, query.params[source.name], query.name)
                 except (HttpError, ApiError) as exc:
-                    line["errors"].append(_said_by("ClinicalTrials.gov", exc))
-            if query.pubmed_term:
-                try:
-                    found = pubmed.esearch(client, settings, query.pubmed_term, retmax=0, label=query.name, history=False, log_warnings=False)
-                    line["pubmed_count"], line["pubmed_translation"] = found.count, found.translation
-                    line["warnings"].extend(f"PubMed {w}" for w in found.warnings)
-                except (HttpError, ApiError) as exc:
-                    line["errors"].append(_said_by("PubMed", exc))
-            line["warnings"] = line["errors"] + line["warnings"]  # every message either service gave, errors first
-            counts = [c for c in (line["ctgov_count"], line["pubmed_count"]) if c is not None]
+                    line["errors"].append(_said_by(source.label, exc))
+                    continue
+                line[f"{source.name}_count"] = line["counts"][source.name] = found.total
+                if found.translation:
+                    line["translations"][source.name] = found.translation
+                line["warnings"].extend(f"{source.label} {w}" for w in found.warnings)
+            line["warnings"] = line["errors"] + line["warnings"]  # every message a service gave, errors first
+            counts = list(line["counts"].values())
             line["ok"] = not line["errors"] and bool(counts) and all(counts)
             checked.append(line)
     return checked
@@ -200,7 +196,7 @@ def search(settings: Settings, text: str | None, *, source: str, f: RecordFilter
 
 
 def search_services(settings: Settings, text: str, *, source: str, limit: int) -> list[LiveResult]:
-    with HttpClient(settings) as client:
+    with open_client(settings) as client:
         return search_live(client, settings, text, source=source, limit=limit)
 
 
@@ -234,6 +230,6 @@ def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: st
 def claims(settings: Settings, *, ids: tuple[str, ...], live: bool, claims_file: Path | None) -> tuple[list[ClaimResult], list[Path]]:
     chosen = select_claims(load_claims(claims_file or settings.queries_dir / "claims.toml"), ids)
     now = utcnow()
-    with open_store(settings.db_path) as store, HttpClient(settings) as client:
+    with open_store(settings.db_path) as store, open_client(settings) as client:
         results = check_claims(chosen, Context(store=store, settings=settings, client=client if live else None, now=now))
     return results, write_claims_report(results, settings.reports_dir, now=now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from typing import Any, TypeVar
 
@@ -18,8 +18,7 @@ class Query:
     name: str
     title: str
     description: str
-    ctgov: dict[str, str] | None = None
-    pubmed_term: str | None = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # source name -> its table, validated
     path: str = ""
 
 
@@ -83,6 +82,7 @@ class Trial:
     has_results: bool = False
     references: tuple[Reference, ...] = ()
     url: str = ""
+    identifiers: tuple[tuple[str, str, str], ...] = ()  # (scheme, value, via): every id the record carries, its own first
     raw_json: str = ""
 
     @property
@@ -123,10 +123,12 @@ class Publication:
     language: str | None = None
     nct_ids: tuple[str, ...] = ()  # from DataBankList (ClinicalTrials.gov accession numbers)
     text_nct_ids: tuple[str, ...] = ()  # NCT numbers mentioned in title or abstract
+    registrations: tuple[tuple[str, str], ...] = ()  # (scheme, value): trial registrations of any registry in DataBankList
     is_retracted: bool = False
     is_deleted: bool = False
     is_book: bool = False
     corrections: tuple[Correction, ...] = ()
+    identifiers: tuple[tuple[str, str, str], ...] = ()  # (scheme, value, via): every id the record carries, its own first
     raw_xml: str = ""
 
     @property

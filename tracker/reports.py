@@ -12,6 +12,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from .identifiers import recognise, url_for
+from .sources import SOURCES
 from .errors import TrackerError
 
 EPOCH = "1970-01-01T00:00:00Z"  # where the first digest's window starts: it covers everything stored (the baseline)
@@ -36,11 +38,13 @@ def md_escape(value: Any) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(value).split()))
 
 
-def record_url(record_id: str) -> str:
-    """The public page of a record: ClinicalTrials.gov for an NCT number, PubMed for a PMID."""
-    if record_id.upper().startswith("NCT"):
-        return f"https://clinicaltrials.gov/study/{record_id}"
-    return f"https://pubmed.ncbi.nlm.nih.gov/{record_id}/"
+def record_url(record_id: str, source: str | None = None) -> str:
+    """The public page of a record: by its source's id scheme when the source is known, else by the scheme its id
+    is recognised as (ClinicalTrials.gov for an NCT number, PubMed for a PMID, the registry's page for the others)."""
+    if source in SOURCES:
+        return url_for(SOURCES[source].scheme, record_id)
+    recognised = recognise(record_id)
+    return url_for(*recognised) if recognised else ""
 
 
 RECORD_ID_RE = re.compile(r"\b(NCT\d{8})\b|\b(PMIDs?:? )(\d{1,9}(?:, \d{1,9})*)\b")

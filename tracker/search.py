@@ -11,29 +11,26 @@ from typing import Any
 
 from .errors import TrackerError
 from .http import HttpClient
+from .identifiers import SCHEMES, label_for, recognise, url_for
 from .settings import Settings
-from .sources import ctgov, pubmed
+from .sources import SOURCES, TABLES
 from .store import (
     RecordFilter,
     Store,
     decoded,
-    publication_row,
     select_changes,
+    select_identified,
+    select_identifiers,
     select_links,
     select_matches,
-    select_pmid_by_doi,
-    select_publication,
+    select_record,
     select_record_signals,
     select_listing,
     select_search,
-    select_trial,
-    trial_row,
 )
 
 MAX_TEXT = 1000
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-NCT_ID = re.compile(r"^NCT\d{8}$", re.IGNORECASE)
-DOI_RE = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 
 
 def fts_query(text: str) -> str:
@@ -71,7 +68,7 @@ class Hit:
         }
 
 
-def _trial_hit(row: dict[str, Any]) -> Hit:
+def _trial_hit(row: dict[str, Any], source: str) -> Hit:
     phases = ", ".join(json.loads(row["phases"] or "[]")) or "no phase"
     # a copy the registry sweep found gone, or merged into another number, says so, as a retracted paper does
     gone = " · REMOVED from the registry" if row.get("removed_at") else f" · MERGED into {row['merged_into']}" if row.get("merged_into") else ""
@@ -82,14 +79,14 @@ def _trial_hit(row: dict[str, Any]) -> Hit:
         date=row["start_date"],
         detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}{gone}",
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=f"https://clinicaltrials.gov/study/{row['nct_id']}",
+        url=url_for(SOURCES[source].scheme, row["nct_id"]),
         rank=row.get("rank") or 0.0,
         extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"],
                "removed": bool(row.get("removed_at")), "merged_into": row.get("merged_into")},
     )
 
 
-def _publication_hit(row: dict[str, Any]) -> Hit:
+def _publication_hit(row: dict[str, Any], source: str) -> Hit:
     return Hit(
         kind="publication",
         id=row["pmid"],
@@ -97,10 +94,16 @@ def _publication_hit(row: dict[str, Any]) -> Hit:
         date=row["sort_date"],
         detail=f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=f"https://pubmed.ncbi.nlm.nih.gov/{row['pmid']}/",
+        url=url_for(SOURCES[source].scheme, row["pmid"]),
         rank=row.get("rank") or 0.0,
         extra={"doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
     )
+
+
+def _hit(row: dict[str, Any], table: str) -> Hit:
+    """A stored row as a hit, read by the kind of record its table keeps."""
+    source = TABLES[table]
+    return (_trial_hit if source.kind == "trial" else _publication_hit)(row, source.name)
 
 
 @dataclass
@@ -121,8 +124,7 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
     the records the filters select, newest first (`tracker search --line NAME` lists a topic line)."""
     kinds = searched_tables(source, f)
     if text is None and not raw:
-        hits = [_trial_hit(r) if kind == "trials" else _publication_hit(r)
-                for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]
+        hits = [_hit(r, kind) for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]
         hits.sort(key=lambda h: h.rank)
         return LocalResult(hits=hits[:limit], windowed=[])
     text = text or ""
@@ -141,7 +143,7 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
             rows, window = select_search(store, match, kind=kind, f=f, limit=limit)
             if window:
                 windowed.append((kind, window))
-            hits.extend(_trial_hit(r) if kind == "trials" else _publication_hit(r) for r in rows)
+            hits.extend(_hit(r, kind) for r in rows)
     except sqlite3.OperationalError as exc:
         if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
             raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
@@ -164,61 +166,51 @@ def search_live(client: HttpClient, settings: Settings, text: str, *, source: st
     if len(text) > MAX_TEXT:
         raise TrackerError(f"search text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
     results = []
-    if source in ("all", "trials"):
-        page = client.get(
-            settings.ctgov_url.rstrip("/") + "/studies",
-            {"query.term": text, "pageSize": str(limit), "countTotal": "true", "format": "json"},
-            parse=ctgov.parse_json_page,
-        )
-        trials = ctgov.parse_page(ctgov.Page(studies=page["studies"], total_count=page.get("totalCount"), next_page_token=None, raw=page["_raw"]))
-        hits = [_trial_hit(trial_row(t)) for t in trials]
-        results.append(LiveResult(source="ClinicalTrials.gov", total=int(page.get("totalCount") or len(hits)), hits=hits))
-    if source in ("all", "publications"):
-        found = pubmed.esearch(client, settings, text, retmax=limit, label="live search")
-        pubs = pubmed.efetch_ids(client, settings, found.ids) if found.ids else []
-        order = {pmid: i for i, pmid in enumerate(found.ids)}
-        pubs.sort(key=lambda p: order.get(p.pmid, len(order)))
-        hits = [_publication_hit(publication_row(p)) for p in pubs]
-        results.append(LiveResult(source="PubMed", total=found.count, hits=hits))
+    for service in SOURCES.values():
+        if service.search is None or source not in ("all", service.shape.table):
+            continue
+        total, records = service.search(client, settings, text, limit)
+        hits = [_hit(service.shape.row(r), service.shape.table) for r in records]
+        results.append(LiveResult(source=service.label, total=total, hits=hits))
     return results
 
 
 # -- show ------------------------------------------------------------------------------------------
 
 def classify_id(identifier: str) -> tuple[str, str]:
-    """('trial', NCT...) | ('publication', PMID) | ('doi', 10....); TrackerError for anything else."""
+    """(scheme, normal form) of any id a record may carry: NCT, PMID, DOI, PMCID, EudraCT, EU CT, ISRCTN, jRCT, UMIN,
+    ChiCTR, IRCT, CTRI, DRKS ...; TrackerError for anything else."""
+    recognised = recognise(identifier)
+    if recognised:
+        return recognised
     value = identifier.strip()
-    if NCT_ID.match(value):
-        return "trial", value.upper()
-    if value.isdigit() and 1 <= len(value) <= 9:
-        return "publication", value
-    if value.lower().startswith("pmid:") and value[5:].strip().isdigit():
-        return "publication", value[5:].strip()
-    match = DOI_RE.match(value)
-    if match:
-        return "doi", match.group(1)
     shown = value if len(value) <= 60 else value[:57] + "..."
-    raise TrackerError(f"{shown!r} is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...)")
+    raise TrackerError(f"{shown!r} is not an NCT number (NCT12345678), a PMID (digits) or a DOI (10.xxxx/...), nor a PMCID, "
+                       "EudraCT, EU CT, ISRCTN, jRCT, UMIN, ChiCTR, IRCT, CTRI, DRKS, ANZCTR or CRiS number")
 
 
 def show_record(store: Store, identifier: str) -> dict[str, Any]:
-    kind, value = classify_id(identifier)
-    if kind == "doi":
-        pmid = select_pmid_by_doi(store, value)
-        if pmid is None:
-            raise TrackerError(f"no stored publication has DOI {value}; try `tracker search --live {value}`")
-        kind, value = "publication", pmid
-    if kind == "trial":
-        record = select_trial(store, value)
-        if record is None:
-            raise TrackerError(f"{value} is not in the database; try `tracker search --live {value}` or add it to a topic line")
-        links = select_links(store, nct_id=value)
-        table = "trials"
-    else:
-        record = select_publication(store, value)
-        if record is None:
-            raise TrackerError(f"PMID {value} is not in the database; try `tracker search --live {value}`")
-        links = select_links(store, pmid=value)
-        table = "publications"
-    return {"kind": kind, "id": value, "record": decoded(record), "changes": select_changes(store, table, value),
-            "links": links, "lines": select_matches(store, table, value), "signals": select_record_signals(store, value)}
+    """The record an id leads to, whatever the id: its own, or any other it carries (a CT.gov study found by its
+    EudraCT number, a paper by its DOI). Records of other sources carrying the same registration or DOI are the
+    same study or work: they are named (`same`), the preferred source's record shown."""
+    scheme, value = classify_id(identifier)
+    found = select_identified(store, scheme, value)
+    if not found:
+        live = f"try `tracker search --live {value}`"
+        raise TrackerError({"nct": f"{value} is not in the database; {live} or add it to a topic line",
+                            "pmid": f"PMID {value} is not in the database; {live}",
+                            "doi": f"no stored publication has DOI {value}; {live}"}.get(
+            scheme, f"no stored record carries {label_for(scheme)} {value}"))
+    order = list(SOURCES)
+    source, record_id = min(found, key=lambda hit: (order.index(hit[0]) if hit[0] in order else len(order), hit[1]))
+    service = SOURCES[source]
+    table = service.shape.table
+    record = select_record(store, table, record_id)
+    identifiers = [{**i, "label": label_for(i["scheme"]), "url": url_for(i["scheme"], i["value"])}
+                   for i in select_identifiers(store, source, record_id)]
+    same = [{"source": s, "id": r, "url": url_for(SOURCES[s].scheme, r) if s in SOURCES else ""}
+            for s, r in found if (s, r) != (source, record_id)]
+    return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
+            "identifiers": identifiers, "same": same,
+            "changes": select_changes(store, table, record_id), "links": select_links(store, source, record_id),
+            "lines": select_matches(store, table, record_id), "signals": select_record_signals(store, record_id)}

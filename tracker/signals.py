@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ class Signal:
     rank: int
     detail: dict[str, Any] = field(default_factory=dict)
     scope: str = ""  # the topic line, for no_longer_matched
+    source: str = ""  # the source whose record it is about (signals.source)
 
 
 # -- dates -----------------------------------------------------------------------------------------
@@ -209,30 +210,27 @@ def retracted_linked(pub: dict[str, Any], trials: list[str], claims: list[str]) 
 # -- all of them -----------------------------------------------------------------------------------
 
 def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresholds, claim_pmids: dict[str, list[str]]) -> list[Signal]:
-    """Every signal the stored data supports today. A record whose dates are missing or malformed gets none."""
+    """Every signal the stored data supports today, each stamped with the source of its record. A record whose
+    dates are missing or malformed gets none."""
     today = now.date()
     found: list[Signal] = []
     for trial in inputs["trials"]:
-        if trial.get("removed_at"):
-            found.append(removed(trial))
-            continue
-        if trial.get("merged_into"):  # its registry record lives on under another number: the rules read that one
-            found.append(merged(trial))
-            continue
+        of_trial: list[Signal | None]
         nct = trial["nct_id"]
-        for rule in (
-            lambda: results_overdue(trial, inputs["links"].get(nct, []), today, thresholds),
-            lambda: completion_slipped(trial, inputs["completion_history"].get(nct, []), thresholds),
-            lambda: stale_status(trial, today, thresholds),
-        ):
-            signal = rule()
-            if signal:
-                found.append(signal)
-    found.extend(no_longer_matched(m["record_id"], m["query"], m["unmatched_at"]) for m in inputs["unmatched"])
+        if trial.get("removed_at"):
+            of_trial = [removed(trial)]
+        elif trial.get("merged_into"):  # its registry record lives on under another number: the rules read that one
+            of_trial = [merged(trial)]
+        else:
+            of_trial = [results_overdue(trial, inputs["links"].get(nct, []), today, thresholds),
+                        completion_slipped(trial, inputs["completion_history"].get(nct, []), thresholds),
+                        stale_status(trial, today, thresholds)]
+        found.extend(replace(signal, source=trial["source"]) for signal in of_trial if signal)
+    found.extend(replace(no_longer_matched(m["record_id"], m["query"], m["unmatched_at"]), source=m["source"]) for m in inputs["unmatched"])
     for pub in inputs["retracted"]:
         signal = retracted_linked(pub, pub["linked_trials"], claim_pmids.get(pub["pmid"], []))
         if signal:
-            found.append(signal)
+            found.append(replace(signal, source=pub["source"]))
     return found
 
 

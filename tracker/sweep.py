@@ -14,7 +14,7 @@ from .errors import TrackerError
 from .http import HttpClient
 from .models import Query
 from .settings import Settings
-from .sources import ctgov
+from .sources import Source
 from .store import (
     Store,
     iso,
@@ -28,11 +28,11 @@ from .store import (
 )
 
 log = logging.getLogger("tracker.sweep")
-LINE_FILTERS_IGNORED = ("filter.overallStatus",)  # a trial that stopped recruiting has not left a line's topic
 
 
 @dataclass
 class SweepResult:
+    label: str = ""
     checked: int = 0
     removed: list[str] | None = None
     merged: dict[str, str] | None = None
@@ -40,39 +40,42 @@ class SweepResult:
     requests: int = 0
 
     def summary(self) -> str:
-        text = f"registry sweep [ClinicalTrials.gov]: checked {self.checked}, removed {len(self.removed or [])}, no longer matched {self.unmatched}"
+        text = f"registry sweep [{self.label}]: checked {self.checked}, removed {len(self.removed or [])}, no longer matched {self.unmatched}"
         if self.merged:
             text += ", merged " + ", ".join(f"{a} -> {b}" for a, b in self.merged.items())
         return text + f" ({self.requests} requests)"
 
 
-def sweep_due(store: Store, now: datetime, days: int) -> bool:
+def sweep_due(store: Store, source: Source, now: datetime, days: int) -> bool:
     """A sweep is due `days` after the last good one; not while no trial is stored (a first update whose lines all
     failed, a PubMed-only database): there is nothing to ask about, and a sweep recorded then would put off the first
     real one by `days`."""
-    if not select_any_trial(store):
+    if not select_any_trial(store, source.name):
         return False
-    last = select_last_sweep(store)
+    last = select_last_sweep(store, source.name)
     return last is None or last["started_at"] <= iso(now - timedelta(days=days))
 
 
 def run_sweep(
-    store: Store, client: HttpClient, settings: Settings, queries: list[Query], *, now: datetime,
+    store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *, now: datetime,
     seen: dict[str, set[str]] | None = None,
 ) -> SweepResult:
-    """Ask the registry about every stored trial and every CT.gov line's stored matches; store what it said. Records
-    a line returned in this very update (`seen`: line -> NCT numbers) are known present and matched, and are not asked
-    again. On any failure nothing is marked and the sweep is recorded as failed (the next update tries again)."""
+    """Ask the source's registry about every record stored from it and every line's stored matches; store what it
+    said. Records a line returned in this very update (`seen`: line -> ids) are known present and matched, and are
+    not asked again. On any failure nothing is marked and the sweep is recorded as failed (the next update tries
+    again)."""
+    presence = source.presence
+    assert presence is not None, f"{source.label} cannot be swept"
     seen = seen or {}
     known = set().union(*seen.values()) if seen else set()
-    ids = select_trial_ids(store)
-    sweep_id = save_sweep_start(store, now)
-    result = SweepResult(checked=len(ids), removed=[], merged={})
+    ids = select_trial_ids(store, source.name)
+    sweep_id = save_sweep_start(store, source.name, now)
+    result = SweepResult(label=source.label, checked=len(ids), removed=[], merged={})
     try:
-        present, result.requests = ctgov.fetch_returned_ids(client, settings.ctgov_url, [i for i in ids if i not in known])
+        present, result.requests = presence.returned(client, settings, [i for i in ids if i not in known], None)
         present |= known & set(ids)
         for nct in (i for i in ids if i not in present):
-            answer = ctgov.fetch_registry_status(client, settings.ctgov_url, nct)
+            answer = presence.lookup(client, settings, nct)
             result.requests += 1
             if answer is None:
                 result.removed.append(nct)
@@ -80,23 +83,23 @@ def run_sweep(
                 present.add(nct)
                 if answer != nct:  # the number is now an alias: the record was merged, not removed
                     result.merged[nct] = answer
-                    log.warning("%s is now an alias of %s in ClinicalTrials.gov (records merged)", nct, answer)
+                    log.warning("%s is now an alias of %s in %s (records merged)", nct, answer, source.label)
         lines: dict[str, tuple[list[str], list[str]]] = {}
-        for query in (q for q in queries if q.ctgov):
-            stored = [i for i in select_line_trial_ids(store, query.name) if i not in result.removed]
+        for query in (q for q in queries if source.applies(q)):
+            stored = [i for i in select_line_trial_ids(store, source.name, query.name) if i not in result.removed]
             known_here = seen.get(query.name, set())
             ask = [i for i in stored if i not in known_here]
             returned = set(known_here)
             if ask:
-                params = {k: v for k, v in query.ctgov.items() if k not in LINE_FILTERS_IGNORED}
-                answered, requests = ctgov.fetch_returned_ids(client, settings.ctgov_url, ask, params)
+                params = {k: v for k, v in query.params[source.name].items() if k not in presence.ignored_filters}
+                answered, requests = presence.returned(client, settings, ask, params)
                 returned |= answered
                 result.requests += requests
             gone = [i for i in stored if i not in returned and i not in result.merged]
             lines[query.name] = ([i for i in stored if i in returned], gone)
             result.unmatched += len(gone)
         with store.transaction():
-            save_sweep_findings(store, now=now, present=sorted(present), removed=result.removed, lines=lines, merged=result.merged)
+            save_sweep_findings(store, source.name, now=now, present=sorted(present), removed=result.removed, lines=lines, merged=result.merged)
         save_sweep_end(store, sweep_id, now=now, status="ok", checked=len(ids), removed=len(result.removed),
                        unmatched=result.unmatched, requests=result.requests)
         return result

@@ -3,7 +3,6 @@ the file and the key of every problem. Nothing here touches the network or the d
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from datetime import date
@@ -16,20 +15,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .expressions import text_value
 from .models import Check, Claim, Query
-from .vocabulary import AREA_NAMES, ENUM_AREAS, PUBMED_TAGS, STATUSES
+from .sources import SOURCES
 
-CTGOV_KEYS = (
-    "query.cond",
-    "query.intr",
-    "query.term",
-    "query.titles",
-    "query.spons",
-    "query.locn",
-    "filter.advanced",
-    "filter.overallStatus",
-)
-QUERY_KEYS = {"name", "title", "description", "ctgov", "pubmed"}
+LINE_KEYS = {"name", "title", "description"}  # beside them, one table per source
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -62,184 +52,29 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text") from None
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`query.cond = ...` in TOML is a nested table; accept it and the quoted "query.cond" alike."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, full + "."))
-        else:
-            flat[full] = value
-    return flat
-
-
 def _text(path: Path, key: str, value: Any, *, required: bool = True) -> str | None:
-    if value is None:
-        if required:
-            raise ConfigError(f"{path}: missing required key {key!r}")
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{path}: {key!r} must be a string, not {type(value).__name__}")
-    if required and not value.strip():
-        raise ConfigError(f"{path}: {key!r} is empty")
-    return value.strip()
-
-
-# -- the syntax of search expressions -------------------------------------------------------------
-
-TAG_RE = re.compile(r"\[([^\[\]]*)\]")
-AREA_RE = re.compile(r"AREA\[([^\]]*)\]")
-PROXIMITY_RE = re.compile(r":~\d+$")
-
-
-class SyntaxProblem(Exception):
-    def __init__(self, problem: str, position: int, hint: str) -> None:
-        super().__init__(problem)
-        self.problem, self.position, self.hint = problem, position, hint
-
-
-def _outside_quotes(text: str) -> list[bool]:
-    """For each character: is it outside a double-quoted phrase?"""
-    flags, quoted = [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-            flags.append(False)
-        else:
-            flags.append(not quoted)
-    return flags
-
-
-def check_balanced(text: str) -> None:
-    """Parentheses and double quotes must pair up (parentheses inside a quoted phrase are text)."""
-    opened: list[int] = []
-    quote_at: int | None = None
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quote_at = None if quote_at is not None else i
-        elif quote_at is None and ch == "(":
-            opened.append(i)
-        elif quote_at is None and ch == ")":
-            if not opened:
-                raise SyntaxProblem("a ')' closes nothing", i + 1, "remove it or add the '(' it closes")
-            opened.pop()
-    if quote_at is not None:
-        raise SyntaxProblem('a double quote is never closed', quote_at + 1, 'close the phrase with a second "')
-    if opened:
-        raise SyntaxProblem("a '(' is never closed", opened[-1] + 1, "add the ')' that closes it")
-
-
-def check_pubmed_term(term: str) -> None:
-    """Balanced, and every [field tag] one PubMed knows (README: the accepted tags)."""
-    check_balanced(term)
-    outside = _outside_quotes(term)
-    for match in TAG_RE.finditer(term):
-        if not outside[match.start()]:
-            continue
-        tag = PROXIMITY_RE.sub("", match.group(1).strip().lower())
-        if tag not in PUBMED_TAGS:
-            raise SyntaxProblem(f"unknown PubMed field tag [{match.group(1)}]", match.start() + 1,
-                                "use a documented tag such as [tiab], [ti], [MeSH], [Majr], [pt], [ta], [au], [dp]")
-
-
-def _enum_values(text: str) -> list[tuple[str, int]]:
-    """The values after AREA[Enum]: one word, or a parenthesised OR list, with their offsets."""
-    if text.startswith("("):
-        depth, end = 0, len(text)
-        for i, ch in enumerate(text):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0:
-                end = i
-                break
-        inner = text[1:end]
-        return [(m.group(0), m.start() + 1) for m in re.finditer(r"[A-Za-z_0-9]+", inner) if m.group(0).upper() not in ("OR", "AND", "NOT")]
-    match = re.match(r'"?([A-Za-z_0-9]+)', text)
-    return [(match.group(1), match.start(1))] if match else [("", 0)]
-
-
-def check_ctgov_expression(text: str) -> None:
-    """Balanced; every AREA[...] a search area or field the API knows; enum areas (Phase, StudyType, OverallStatus)
-    followed by one of their values."""
-    check_balanced(text)
-    outside = _outside_quotes(text)
-    for match in AREA_RE.finditer(text):
-        if not outside[match.start()]:
-            continue
-        name = match.group(1).strip()
-        if name not in AREA_NAMES:
-            lower = {n.lower(): n for n in AREA_NAMES}
-            close = [lower[n] for n in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.75)]
-            raise SyntaxProblem(f"unknown search area AREA[{name}]", match.start() + 1,
-                                f"did you mean {' or '.join(close)}?" if close else "use a ClinicalTrials.gov search area or field name, e.g. AREA[Phase]")
-        if name in ENUM_AREAS:
-            rest = text[match.end():]
-            for value, offset in _enum_values(rest):
-                if value.upper() not in ENUM_AREAS[name]:
-                    raise SyntaxProblem(f"AREA[{name}] does not take {value or 'an empty value'!r}", match.end() + offset + 1,
-                                        f"one of {', '.join(ENUM_AREAS[name])}")
-
-
-def _checked(path: Path, key: str, text: str, check: Callable[[str], None]) -> str:
-    try:
-        check(text)
-    except SyntaxProblem as exc:
-        shown = text if len(text) <= 80 else "…" + text[max(0, exc.position - 40): exc.position + 40] + "…"
-        raise ConfigError(f"{path}: {key}: {exc.problem} at position {exc.position} in {shown!r} (hint: {exc.hint})") from None
-    return text
-
-
-def parse_ctgov(path: Path, where: str, table: Any) -> dict[str, str]:
-    """ClinicalTrials.gov search parameters of a topic line or a claim check, validated; a status list becomes the
-    comma-separated form the API takes. `where` names the table in messages."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {where} must be a table")
-    params = {}
-    for key, value in _flatten(table).items():
-        if key not in CTGOV_KEYS:
-            raise ConfigError(f"{path}: {where} unknown parameter {key!r} (allowed: {', '.join(CTGOV_KEYS)})")
-        if key == "filter.overallStatus" and isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{path}: {where} 'filter.overallStatus' must list strings")
-            value = ",".join(value)
-        params[key] = _text(path, f"ctgov.{key}", value)
-        if key == "filter.overallStatus":
-            for number, status in enumerate(re.split(r"[,|]", params[key]), 1):
-                if status.strip() not in STATUSES:
-                    raise ConfigError(f"{path}: ctgov.filter.overallStatus: unknown status {status.strip()!r} at item {number} "
-                                      f"(hint: one of {', '.join(STATUSES)})")
-        else:
-            _checked(path, f"ctgov.{key}", params[key], check_ctgov_expression)
-    if not any(k.startswith("query.") for k in params):
-        raise ConfigError(f"{path}: {where} needs at least one query.* parameter")
-    return params
+    return text_value(path, key, value, required=required)
 
 
 def parse_query(path: Path, data: dict[str, Any]) -> Query:
-    unknown = sorted(set(data) - QUERY_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(QUERY_KEYS))})")
+    """One topic line: its name, title and description, and one table per source it asks (each validated by its
+    source). A table no source declares is refused naming the tables allowed."""
+    for key, value in data.items():
+        if key in LINE_KEYS or key in SOURCES:
+            continue
+        if isinstance(value, dict):
+            raise ConfigError(f"{path}: unknown table [{key}] (tables allowed: {', '.join(f'[{name}]' for name in SOURCES)})")
+        raise ConfigError(f"{path}: unknown key {key!r} (allowed: {', '.join(sorted(LINE_KEYS))}, and the tables "
+                          f"{', '.join(f'[{name}]' for name in SOURCES)})")
     name = _text(path, "name", data.get("name"))
     if not NAME_RE.match(name):
         raise ConfigError(f"{path}: name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
     title = _text(path, "title", data.get("title"))
     description = _text(path, "description", data.get("description"), required=False) or ""
-
-    ctgov = parse_ctgov(path, "[ctgov]", data["ctgov"]) if "ctgov" in data else None
-
-    pubmed_term = None
-    if "pubmed" in data:
-        if not isinstance(data["pubmed"], dict):
-            raise ConfigError(f"{path}: [pubmed] must be a table")
-        extra = sorted(set(data["pubmed"]) - {"term"})
-        if extra:
-            raise ConfigError(f"{path}: [pubmed] unknown key {extra[0]!r} (allowed: term)")
-        pubmed_term = _checked(path, "pubmed.term", _text(path, "pubmed.term", data["pubmed"].get("term")), check_pubmed_term)
-
-    if ctgov is None and pubmed_term is None:
-        raise ConfigError(f"{path}: needs a [ctgov] table, a [pubmed] table, or both")
-    return Query(name=name, title=title, description=description, ctgov=ctgov, pubmed_term=pubmed_term, path=str(path))
+    params = {source.name: source.parse_table(path, f"[{source.name}]", data[source.name]) for source in SOURCES.values() if source.name in data}
+    if not params:
+        raise ConfigError(f"{path}: needs at least one source table ({', '.join(f'[{name}]' for name in SOURCES)})")
+    return Query(name=name, title=title, description=description, params=params, path=str(path))
 
 
 def load_queries(directory: Path) -> list[Query]:
@@ -316,7 +151,7 @@ def parse_check(path: Path, where: str, raw: Any) -> Check:
 def _count_check(path: Path, where: str, raw: dict[str, Any], params: dict[str, Any]) -> None:
     if "ctgov" not in raw:
         raise _fail(path, where, "a count check needs a 'ctgov' table of query parameters")
-    params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+    params["ctgov"] = SOURCES["ctgov"].parse_table(path, f"{where}: ctgov", raw["ctgov"])
     _expect(path, where, "minimum", raw.get("minimum"), int, "an integer")
     if "understated_above" in raw:
         _expect(path, where, "understated_above", raw["understated_above"], int, "an integer")
@@ -328,7 +163,7 @@ def _none_exists_check(path: Path, where: str, raw: dict[str, Any], params: dict
     if "line" in raw:
         _expect(path, where, "line", raw["line"], str, "a topic-line name")
     if "ctgov" in raw:
-        params["ctgov"] = parse_ctgov(path, f"{where}: ctgov", raw["ctgov"])
+        params["ctgov"] = SOURCES["ctgov"].parse_table(path, f"{where}: ctgov", raw["ctgov"])
     alternatives = raw.get("any_of", [{}])
     if not isinstance(alternatives, list) or not all(isinstance(a, dict) for a in alternatives):
         raise _fail(path, where, "'any_of' must be a list of tables")
@@ -371,7 +206,7 @@ def _newer_evidence_check(path: Path, where: str, raw: dict[str, Any], params: d
         raise _fail(path, where, "a newer_evidence check needs a 'line' (stored) or a 'pubmed_term' (live)")
     if "pubmed_term" in raw:
         term = _expect(path, where, "pubmed_term", raw["pubmed_term"], str, "a string")
-        _checked(path, f"{where}: pubmed_term", term, check_pubmed_term)
+        SOURCES["pubmed"].parse_table(path, f"{where}: pubmed_term", {"term": term})
     for key in ("types", "journals"):
         if key in raw:
             _strings(path, where, key, raw[key])

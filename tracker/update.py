@@ -20,7 +20,7 @@ from .http import HttpClient
 from .models import Query, SaveResult
 from .settings import Settings
 from .signals import Thresholds, refresh_signals
-from .sources import CTGOV, SOURCES, Source
+from .sources import SOURCES, Source
 from .sweep import run_sweep, sweep_due
 from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor
 
@@ -159,7 +159,7 @@ def run_update(
     bounded time; the next run fetches their windows. Then the registry sweep when it is due (or `sweep` forces
     it), and the evidence signals are recomputed from what is stored."""
     results = []
-    seen: dict[str, set[str]] = {}  # per CT.gov line, the studies it returned: the sweep need not ask for them again
+    seen: dict[str, dict[str, set[str]]] = {}  # per swept source and line, the records it returned: the sweep need not ask again
     dead: set[str] = set()
     with store.update_lock():
         interrupted = save_interrupted_runs(store, now)
@@ -173,8 +173,8 @@ def run_update(
                 else:
                     progress = progress_for(query.name, source.name) if progress_for else None
                     line, returned, exhausted = _update_pair(store, client, settings, query, source, now=now, full=full, progress=progress)
-                    if returned is not None and source is CTGOV:
-                        seen[query.name] = returned
+                    if returned is not None and source.presence:
+                        seen.setdefault(source.name, {})[query.name] = returned
                     if exhausted:
                         unreachable = f"gave up on line {query.name}"
                 if line.error:
@@ -184,13 +184,14 @@ def run_update(
                     on_line(line)
             if unreachable:
                 dead.add(source.name)
-        # with ClinicalTrials.gov unreachable the sweep stays due; the failed lines already say why
-        if CTGOV.name in sources and CTGOV.name not in dead and (sweep or sweep_due(store, now, settings.sweep_days)):
-            line = _sweep(store, client, settings, queries, now=now, seen=seen)
-            if line.error:  # a sweep that went well is reported, not counted among the updates
-                results.append(line)
-            if on_line:
-                on_line(line)
+        # with its service unreachable a source's sweep stays due; the failed lines already say why
+        for source in (SOURCES[name] for name in sources if name not in dead):
+            if source.presence and (sweep or sweep_due(store, source, now, settings.sweep_days)):
+                line = _sweep(store, client, settings, queries, source, now=now, seen=seen.get(source.name, {}))
+                if line.error:  # a sweep that went well is reported, not counted among the updates
+                    results.append(line)
+                if on_line:
+                    on_line(line)
         opened, resolved = refresh_signals(store, now=now, thresholds=thresholds(settings), claim_pmids=claim_pmids or {})
         if opened or resolved:
             log.info("evidence signals: %d raised, %d resolved (tracker signals)", opened, resolved)
@@ -227,11 +228,12 @@ def _not_tried(store: Store, source: Source, query: Query, unreachable: str, now
     return line
 
 
-def _sweep(store: Store, client: HttpClient, settings: Settings, queries: list[Query], *, now: datetime, seen: dict[str, set[str]]) -> LineResult:
-    """The registry sweep, reported as a line: its summary, or why it failed."""
-    line = LineResult(query="(registry sweep)", source=CTGOV.name)
+def _sweep(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *, now: datetime,
+           seen: dict[str, set[str]]) -> LineResult:
+    """A source's registry sweep, reported as a line: its summary, or why it failed."""
+    line = LineResult(query="(registry sweep)", source=source.name)
     try:
-        line.text = run_sweep(store, client, settings, queries, now=now, seen=seen).summary()
+        line.text = run_sweep(store, client, settings, queries, source, now=now, seen=seen).summary()
     except TrackerError as exc:
         line.error = f"registry sweep failed, nothing marked removed: {exc}"
     return line

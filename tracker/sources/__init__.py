@@ -1,10 +1,34 @@
-"""The services the tracker reads, one module each (fetch_* = network, parse_* = pure); none touches the store.
-SOURCES lists them in update order."""
+"""The services the tracker reads, one package each (fetch_* = network, parse_* = pure); none touches the store.
+SOURCES is the one list of them, in update order: a new source is its folder and one line here.
 
-from .base import Batch, Source
-from .ctgov import SOURCE as CTGOV
-from .pubmed import SOURCE as PUBMED
+The rest of the tracker asks this registry for what a source can do (SOURCES[name].presence, .count, .search,
+its shape and id scheme) and never imports a particular source."""
 
-SOURCES: dict[str, Source] = {s.name: s for s in (CTGOV, PUBMED)}
+from __future__ import annotations
 
-__all__ = ["Batch", "Source", "SOURCES", "CTGOV", "PUBMED"]
+from ..http import HttpClient
+from ..settings import Settings
+from .base import Batch, Count, Presence, Shape, Source
+from .ctgov import SOURCE as _CTGOV
+from .pubmed import SOURCE as _PUBMED
+
+SOURCES: dict[str, Source] = {s.name: s for s in (_CTGOV, _PUBMED)}
+TABLES: dict[str, Source] = {s.shape.table: s for s in SOURCES.values()}  # by the table its records are kept in
+
+
+def of_kind(kind: str) -> list[Source]:
+    """The sources of one kind of record (trial | publication), in registry order (the preferred first)."""
+    return [s for s in SOURCES.values() if s.kind == kind]
+
+
+def services(settings: Settings) -> dict[str, tuple[str, float]]:
+    """Each source's base URL -> (label, seconds between requests), for the HTTP client's pacing and messages."""
+    return {s.base_url(settings).rstrip("/"): (s.label, s.interval(settings)) for s in SOURCES.values()}
+
+
+def open_client(settings: Settings) -> HttpClient:
+    """The one HTTP client, paced per service as each source declares."""
+    return HttpClient(settings, services=services(settings))
+
+
+__all__ = ["Batch", "Count", "Presence", "SOURCES", "Shape", "Source", "TABLES", "of_kind", "open_client", "services"]

@@ -1,4 +1,5 @@
-"""What every source is to the update: its name, its window (a saved cursor -> the date to ask from, with the
+"""What every source declares to the rest of the tracker (Source: its kind, id scheme, record shape, topic-line
+table, service settings, count, presence, search), its window (a saved cursor -> the date to ask from, with the
 source's own overlap) and its batches of parsed records, the last of them saying any shortfall (short_batch, with
 brief_list naming the missing records). update.py drives any Source without knowing which."""
 
@@ -7,7 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..models import Query
 
@@ -45,12 +47,72 @@ Fetch = Callable[["HttpClient", "Settings", Query, "date | None", datetime], Ite
 
 
 @dataclass(frozen=True)
+class Shape:
+    """How a source's records are kept: their table and key, the table of their tracked changes, the fields whose
+    change a reader hears about, the list columns kept as JSON, the columns full-text search reads, the raw payload
+    (kept last, m016) and the column a record is charted by year under. `row` turns a parsed record into its row;
+    `links` names the identifiers a record cites (a study's references, a paper's trial registrations)."""
+
+    table: str
+    key: str
+    changes_table: str
+    tracked: tuple[str, ...]
+    json_columns: tuple[str, ...]
+    text_columns: tuple[str, ...]
+    payload: str
+    year_column: str
+    row: Callable[[Any], dict[str, Any]]
+    links: Callable[[Any], Iterable[tuple[str, str, str, "str | None"]]]  # the ids a record names: (scheme, value, via, detail)
+
+
+@dataclass(frozen=True)
+class Count:
+    """What a service counts for a search today, how it read the search (PubMed's translation), and what it warned."""
+
+    total: int
+    translation: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Presence:
+    """The registry sweep, for a service that can say whether it still holds a record: `returned` asks which of
+    many ids a search (a line's parameters, or none) returns, with the number of requests made; `lookup` asks for
+    one id (None: the service answers that it no longer holds it; another id: ours now leads to that record).
+    `ignored_filters`: a line's parameters left out when asking whether it still returns a record."""
+
+    returned: Callable[["HttpClient", "Settings", list[str], "dict[str, str] | None"], tuple[set[str], int]]
+    lookup: Callable[["HttpClient", "Settings", str], "str | None"]
+    ignored_filters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Source:
-    name: str  # stored as runs.source and query_matches.source
+    """Everything the rest of the tracker knows of a service. Code outside sources/ asks a Source for what it can
+    do (presence, count, search) and never imports one."""
+
+    name: str  # its topic-line table, stored as runs.source, query_matches.source, identifiers.source
     label: str  # for people
+    short_label: str  # in narrow columns
+    kind: str  # trial | publication
+    scheme: str  # the identifier scheme of its own ids (tracker.identifiers)
+    shape: Shape
     overlap: timedelta  # how far before the saved cursor a window starts again
-    applies: Callable[[Query], bool]  # does this topic line ask this source anything?
+    parse_table: Callable[[Path, str, Any], dict[str, Any]]  # (file, where, its TOML table) -> validated parameters
     fetch: Fetch  # (client, settings, query, since or None for everything, now) -> batches
+    base_url: Callable[["Settings"], str]
+    interval: Callable[["Settings"], float]  # seconds between requests (0: no pacing)
+    count: Callable[["HttpClient", "Settings", dict[str, Any], str], Count] | None = None  # (params, line) -> count
+    search: Callable[..., tuple[int, list[Any]]] | None = None  # (client, settings, text, limit, since=, until=, label=) -> (total, records)
+    fetch_ids: Callable[["HttpClient", "Settings", list[str]], list[Any]] | None = None  # records by their own ids
+    records: Callable[["HttpClient", "Settings", dict[str, Any]], Iterator[Any]] | None = None  # every record a search returns today
+    presence: Presence | None = None
+    notice: Callable[["Settings"], "str | None"] | None = None  # what the service asks for that the settings lack
+    migrations: Any = None  # a sqlite_utils.Migrations of its own tables, applied after the tracker's own set
+
+    def applies(self, query: Query) -> bool:
+        """Does this topic line ask this source anything? (It has the source's table.)"""
+        return self.name in query.params
 
     def window_start(self, cursor: str | None) -> date | None:
         """The date to ask from: the cursor (the date of the last good run) minus the overlap; None fetches all."""

@@ -436,3 +436,90 @@ def _rebuild_with_payload_last(db: sqlite_utils.Database, table: str, payload: s
     conn.execute(f'ALTER TABLE "{table}_rebuilt" RENAME TO "{table}"')
     for sql in saved:
         conn.execute(sql)
+
+
+LINKS_FROM_TRIAL_PUBLICATIONS = """
+INSERT OR IGNORE INTO links (source, record_id, scheme, value, via, detail, first_seen_at)
+SELECT CASE WHEN source = 'ctgov_reference' THEN 'ctgov' ELSE 'pubmed' END,
+       CASE WHEN source = 'ctgov_reference' THEN nct_id ELSE pmid END,
+       CASE WHEN source = 'ctgov_reference' THEN 'pmid' ELSE 'nct' END,
+       CASE WHEN source = 'ctgov_reference' THEN pmid ELSE nct_id END,
+       source, reference_type, first_seen_at
+  FROM trial_publications_table
+"""
+# The old table's rows, read back from links: a study citing a PMID, a paper naming an NCT number.
+TRIAL_PUBLICATIONS_VIEW = """
+CREATE VIEW trial_publications AS
+SELECT record_id AS nct_id, value AS pmid, via AS source, detail AS reference_type, first_seen_at
+  FROM links WHERE source = 'ctgov' AND scheme = 'pmid'
+UNION ALL
+SELECT value AS nct_id, record_id AS pmid, via AS source, detail AS reference_type, first_seen_at
+  FROM links WHERE source = 'pubmed' AND scheme = 'nct'
+"""
+CHANGES_VIEW = """
+CREATE VIEW changes AS
+SELECT 'ctgov' AS source, nct_id AS record_id, id, field, old_value, new_value, detected_at, run_id FROM trial_changes
+UNION ALL
+SELECT 'pubmed' AS source, pmid AS record_id, id, field, old_value, new_value, detected_at, run_id FROM publication_changes
+"""
+
+
+@migrations()
+def m017_identifiers_and_links(db: sqlite_utils.Database) -> None:
+    """Many sources, one identity. identifiers holds every id a record carries (its own; a CT.gov study's aliases and
+    secondary ids: EudraCT, EU CT, ISRCTN, jRCT, UMIN, ChiCTR ...; an article's DOI and PMCID), so a record of any
+    source is found by any of its ids and two registries' records of one study can be told apart from two studies.
+    links replaces trial_publications: a record names an identifier (scheme, value), not a row, so a paper naming
+    NCT0... links to every stored record carrying that number, whichever registry it came from. trial_publications
+    stays readable as a view of links with the same columns and rows; changes is one view of every change history;
+    signals and sweeps gain their source. Identifiers and the registrations papers name in their DataBankList beyond
+    ClinicalTrials.gov are back-filled from the stored payloads, so nothing is fetched again."""
+    import json as json_module
+
+    from lxml import etree  # tracker dependencies, imported here so sqlite-utils' migrate tool can still list this file
+
+    from ..sources.ctgov.identity import study_identifiers
+    from ..sources.pubmed.identity import article_identifiers, registrations
+
+    conn = db.conn
+    db["identifiers"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str},
+                             pk=("source", "record_id", "scheme", "value"), not_null={"via"})
+    db["identifiers"].create_index(["scheme", "value"])
+    db["links"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str, "detail": str, "first_seen_at": str},
+                       pk=("source", "record_id", "scheme", "value", "via"))
+    db["links"].create_index(["scheme", "value", "source"])
+    db["links"].create_index(["first_seen_at"])
+    conn.execute("ALTER TABLE trial_publications RENAME TO trial_publications_table")
+    conn.execute(LINKS_FROM_TRIAL_PUBLICATIONS)
+    conn.execute("DROP TABLE trial_publications_table")
+    conn.execute(TRIAL_PUBLICATIONS_VIEW)
+    conn.execute(CHANGES_VIEW)
+
+    found = []
+    for nct_id, raw in conn.execute("SELECT nct_id, raw_json FROM trials").fetchall():
+        try:
+            study = json_module.loads(raw) if raw else {}
+        except ValueError:
+            study = {}
+        ident = ((study.get("protocolSection") or {}).get("identificationModule") or {}) if isinstance(study, dict) else {}
+        found.extend(("ctgov", nct_id, *item) for item in study_identifiers(nct_id, ident if isinstance(ident, dict) else {}))
+    named = []
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
+    for pmid, doi, pmcid, raw, first_seen in conn.execute("SELECT pmid, doi, pmcid, raw_xml, first_seen_at FROM publications").fetchall():
+        found.extend(("pubmed", pmid, *item) for item in article_identifiers(pmid, doi, pmcid))
+        if raw and "<DataBank>" in raw:
+            try:
+                element = etree.fromstring(raw.encode("utf-8"), parser)
+            except etree.XMLSyntaxError:
+                continue
+            accessions = [(a.text or "").strip() for a in element.iterfind(".//DataBankList/DataBank/AccessionNumberList/AccessionNumber")]
+            named.extend(("pubmed", pmid, scheme, value, "pubmed_databank", None, first_seen)
+                         for scheme, value in registrations(accessions) if scheme != "nct")
+    conn.executemany("INSERT OR IGNORE INTO identifiers (source, record_id, scheme, value, via) VALUES (?, ?, ?, ?, ?)", found)
+    conn.executemany("INSERT OR IGNORE INTO links (source, record_id, scheme, value, via, detail, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)", named)
+
+    db["sweeps"].add_column("source", str)
+    conn.execute("UPDATE sweeps SET source = 'ctgov'")  # the only source a sweep asked until now
+    db["signals"].add_column("source", str)
+    conn.execute("UPDATE signals SET source = CASE WHEN EXISTS (SELECT 1 FROM trials t WHERE t.nct_id = signals.record_id) "
+                 "THEN 'ctgov' ELSE 'pubmed' END")

@@ -10,6 +10,8 @@ from typing import Any, Callable, Iterator
 from .connection import Store
 from .rows import KINDS, RAW_COLUMNS
 
+TRIAL_KINDS = tuple(dict.fromkeys(k for k in KINDS.values() if k.record_kind == "trial"))
+
 
 def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rows[0] if rows else None
@@ -34,37 +36,74 @@ def select_last_cursor(store: Store, source: str, query: str) -> str | None:
     return row["cursor"] if row else None
 
 
-def select_trial(store: Store, nct_id: str) -> dict[str, Any] | None:
-    return _one(store.rows("SELECT * FROM trials WHERE nct_id = ?", (nct_id,)))
+def select_record(store: Store, table: str, record_id: str) -> dict[str, Any] | None:
+    """One stored record of a source's table, by its own id."""
+    k = KINDS[table]
+    return _one(store.rows(f"SELECT * FROM {k.table} WHERE {k.key} = ?", (record_id,)))
 
 
 def select_publication(store: Store, pmid: str) -> dict[str, Any] | None:
-    return _one(store.rows("SELECT * FROM publications WHERE pmid = ?", (pmid,)))
+    return select_record(store, "publications", pmid)
 
 
-def select_pmid_by_doi(store: Store, doi: str) -> str | None:
-    row = _one(store.rows("SELECT pmid FROM publications WHERE doi = ? COLLATE NOCASE", (doi,)))
-    return row["pmid"] if row else None
+def select_identified(store: Store, scheme: str, value: str) -> list[tuple[str, str]]:
+    """(source, record_id) of every stored record carrying an identifier; a DOI is matched without regard to case."""
+    rows = store.execute("SELECT DISTINCT source, record_id FROM identifiers WHERE scheme = ? AND value = ? ORDER BY source, record_id",
+                         (scheme, value.lower() if scheme == "doi" else value)).fetchall()
+    return [(source, record_id) for source, record_id in rows]
+
+
+def select_identifiers(store: Store, source: str, record_id: str) -> list[dict[str, Any]]:
+    """Every identifier a record carries: its own first, then its other registrations and ids, then 'other' codes."""
+    return store.rows(
+        "SELECT scheme, value, via FROM identifiers WHERE source = ? AND record_id = ? "
+        "ORDER BY via != 'own', scheme = 'other', scheme, value", (source, record_id))
 
 
 def select_changes(store: Store, kind: str, record_id: str) -> list[dict[str, Any]]:
-    """A record's tracked changes, newest first; kind is trials/publications or ctgov/pubmed."""
+    """A record's tracked changes, newest first; kind is a table or a source name."""
     k = KINDS[kind]
     return store.rows(f"SELECT * FROM {k.changes_table} WHERE {k.key} = ? ORDER BY detected_at DESC, id DESC", (record_id,))
 
 
-def select_links(store: Store, *, nct_id: str | None = None, pmid: str | None = None) -> list[dict[str, Any]]:
-    if nct_id:
-        return store.rows(
-            "SELECT tp.*, p.title AS title FROM trial_publications tp LEFT JOIN publications p ON p.pmid = tp.pmid "
-            "WHERE tp.nct_id = ? ORDER BY tp.pmid, tp.source",
-            (nct_id,),
-        )
-    return store.rows(
-        "SELECT tp.*, t.title AS title FROM trial_publications tp LEFT JOIN trials t ON t.nct_id = tp.nct_id "
-        "WHERE tp.pmid = ? ORDER BY tp.nct_id, tp.source",
-        (pmid,),
-    )
+def _titles(store: Store, records: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    titles: dict[tuple[str, str], str | None] = {}
+    for source in {s for s, _ in records if s in KINDS}:
+        k = KINDS[source]
+        ids = [r for s, r in records if s == source]
+        for row in store.execute(f"SELECT {k.key}, title FROM {k.table} WHERE {k.key} IN ({','.join('?' * len(ids))})", ids):
+            titles[(source, row[0])] = row[1]
+    return titles
+
+
+def select_links(store: Store, source: str, record_id: str) -> list[dict[str, Any]]:
+    """The identifiers a record names (a study's references, a paper's registrations), each with the stored records
+    that carry it, and the stored records that name one of this record's identifiers; with the channel, its detail
+    and when first seen. Ordered by the other end's id."""
+    out = store.rows(
+        "SELECT l.scheme, l.value, l.via, l.detail, l.first_seen_at, i.source AS other_source, i.record_id AS other_id "
+        "FROM links l LEFT JOIN identifiers i ON i.scheme = l.scheme AND i.value = l.value "
+        "WHERE l.source = ? AND l.record_id = ? ORDER BY l.value, l.via, i.source", (source, record_id))
+    into = store.rows(
+        "SELECT l.scheme, l.value, l.via, l.detail, l.first_seen_at, l.source AS other_source, l.record_id AS other_id "
+        "FROM identifiers i JOIN links l ON l.scheme = i.scheme AND l.value = i.value "
+        "WHERE i.source = ? AND i.record_id = ? AND NOT (l.source = i.source AND l.record_id = i.record_id) "
+        "ORDER BY l.record_id, l.via", (source, record_id))
+    titles = _titles(store, {(r["other_source"], r["other_id"]) for r in out + into if r["other_source"]})
+    links = []
+    for direction, rows in (("names", out), ("named by", into)):
+        for r in rows:
+            other = r["other_id"] or r["value"]
+            link = {"direction": direction, "scheme": r["scheme"], "value": r["value"], "other_source": r["other_source"],
+                    "other_id": other, "via": r["via"], "detail": r["detail"], "first_seen_at": r["first_seen_at"],
+                    "title": titles.get((r["other_source"], r["other_id"]))}
+            # a trial-paper link also reads as a trial_publications row did (nct_id, pmid, source, reference_type)
+            ends = {r["scheme"]: r["value"], ("pmid" if r["scheme"] == "nct" else "nct"): record_id if direction == "names" else other}
+            if set(ends) == {"nct", "pmid"}:
+                link.update(nct_id=ends["nct"], pmid=ends["pmid"], source=r["via"], reference_type=r["detail"])
+            links.append(link)
+    links.sort(key=lambda link: (link["other_id"], link["via"]))
+    return links
 
 
 def select_line_names(store: Store) -> list[str]:
@@ -380,7 +419,7 @@ def select_claim_flips(store: Store, start: str, end: str) -> list[dict[str, Any
 # -- evidence signals and the registry sweep -------------------------------------------------------
 
 SIGNAL_TRIAL_COLUMNS = (
-    "nct_id, title, overall_status, study_type, enrollment, enrollment_type, has_results, results_first_posted_date, "
+    "'ctgov' AS source, nct_id, title, overall_status, study_type, enrollment, enrollment_type, has_results, results_first_posted_date, "
     "results_first_submit_date, disp_first_submit_date, is_fda_regulated_drug, is_fda_regulated_device, "
     "primary_completion_date, primary_completion_date_type, last_update_posted_date, removed_at, merged_into"
 )
@@ -401,7 +440,7 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
     ):
         history.setdefault(row["nct_id"], []).append(row)
     retracted = store.rows(
-        "SELECT p.pmid, p.title, p.corrections, (SELECT group_concat(DISTINCT tp.nct_id) FROM trial_publications tp "
+        "SELECT 'pubmed' AS source, p.pmid, p.title, p.corrections, (SELECT group_concat(DISTINCT tp.nct_id) FROM trial_publications tp "
         "JOIN trials t ON t.nct_id = tp.nct_id WHERE tp.pmid = p.pmid) AS linked FROM publications p WHERE p.is_retracted = 1 ORDER BY p.pmid"
     )
     for pub in retracted:
@@ -411,7 +450,7 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
         "completion_history": history,
         "links": links,
         "unmatched": store.rows(
-            "SELECT m.query, m.record_id, m.unmatched_at FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
+            "SELECT m.source, m.query, m.record_id, m.unmatched_at FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
             "WHERE m.source = 'ctgov' AND m.unmatched_at IS NOT NULL AND t.removed_at IS NULL ORDER BY m.record_id, m.query"
         ),
         "retracted": retracted,
@@ -419,7 +458,7 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
 
 
 SIGNAL_VIEW = """
-SELECT s.id, s.kind, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.resolution, s.rank, s.summary, s.detail,
+SELECT s.id, s.kind, s.source, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.resolution, s.rank, s.summary, s.detail,
        coalesce(t.title, p.title) AS title, CASE WHEN t.nct_id IS NOT NULL THEN 'trial' ELSE 'publication' END AS record_kind,
        (SELECT group_concat(query, '|') FROM (SELECT DISTINCT query FROM query_matches m WHERE m.record_id = s.record_id ORDER BY query)) AS lines
   FROM signals s LEFT JOIN trials t ON t.nct_id = s.record_id LEFT JOIN publications p ON p.pmid = s.record_id AND t.nct_id IS NULL
@@ -467,21 +506,26 @@ def select_signal_counts(store: Store) -> dict[str, int]:
     return {r["kind"]: r["n"] for r in store.rows("SELECT kind, count(*) AS n FROM signals WHERE resolved_at IS NULL GROUP BY kind")}
 
 
-def select_any_trial(store: Store) -> bool:
-    return store.execute("SELECT EXISTS (SELECT 1 FROM trials)").fetchone()[0] == 1
+def select_any_trial(store: Store, source: str | None = None) -> bool:
+    """Whether any record of `source` is stored (of any trial source when None)."""
+    kinds = [KINDS[source]] if source else [k for k in TRIAL_KINDS]
+    return any(store.execute(f"SELECT EXISTS (SELECT 1 FROM {k.table})").fetchone()[0] == 1 for k in kinds)
 
 
-def select_trial_ids(store: Store) -> list[str]:
-    return [r[0] for r in store.execute("SELECT nct_id FROM trials ORDER BY nct_id")]
+def select_trial_ids(store: Store, source: str) -> list[str]:
+    """Every stored record of a swept source, by id."""
+    k = KINDS[source]
+    return [r[0] for r in store.execute(f"SELECT {k.key} FROM {k.table} ORDER BY {k.key}")]
 
 
-def select_line_trial_ids(store: Store, line: str) -> list[str]:
-    """The stored, not removed, trials a topic line has matched."""
+def select_line_trial_ids(store: Store, source: str, line: str) -> list[str]:
+    """The stored, not removed, records of a swept source that a topic line has matched."""
+    k = KINDS[source]
     return [r[0] for r in store.execute(
-        "SELECT m.record_id FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
-        "WHERE m.query = ? AND m.source = 'ctgov' AND t.removed_at IS NULL ORDER BY m.record_id", (line,)
+        f"SELECT m.record_id FROM query_matches m JOIN {k.table} t ON t.{k.key} = m.record_id "
+        "WHERE m.query = ? AND m.source = ? AND t.removed_at IS NULL ORDER BY m.record_id", (line, source)
     )]
 
 
-def select_last_sweep(store: Store) -> dict[str, Any] | None:
-    return _one(store.rows("SELECT * FROM sweeps WHERE status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1"))
+def select_last_sweep(store: Store, source: str) -> dict[str, Any] | None:
+    return _one(store.rows("SELECT * FROM sweeps WHERE source = ? AND status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1", (source,)))

@@ -1,4 +1,4 @@
-"""Every write: runs and their cursors, saving trials and publications with their changes, links, line matches
+"""Every write: runs and their cursors, saving any source's records with their changes, identifiers, links, line matches
 and per-line year counts, digests and claim checks. Callers wrap a unit of work in store.transaction()."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import os
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
-from ..models import Change, Publication, SaveResult, Trial
+from ..models import Change, SaveResult
 from .connection import Store
-from .migrations import FTS_TEXT, LINE_YEARS_BACKFILL, topic_lines_sql
-from .rows import PUBLICATIONS, TRIALS, Kind, diff_row, iso, publication_row, raw_hash, trial_row
+from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
+from .rows import KINDS, Kind, diff_row, iso, raw_hash
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
 
@@ -61,8 +61,7 @@ def save_interrupted_runs(store: Store, now: datetime) -> int:
 
 def _existing(store: Store, kind: Kind, ids: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    year_column = "pub_year" if kind is PUBLICATIONS else "start_date"
-    cols = ", ".join(dict.fromkeys([kind.key, "raw_hash", "first_seen_at", year_column, *kind.tracked]))
+    cols = ", ".join(dict.fromkeys([kind.key, "raw_hash", "first_seen_at", kind.shape.year_column, *kind.tracked]))
     for chunk, marks in _chunks(ids):
         for row in store.rows(f"SELECT {cols} FROM {kind.table} WHERE {kind.key} IN ({marks})", chunk):
             found[row[kind.key]] = row
@@ -108,7 +107,7 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
     if write:
         columns = list(write[0].keys())
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != kind.key)
-        if kind is TRIALS:
+        if kind.swept:
             updates += ", removed_at = NULL, merged_into = NULL"  # returned by the registry as itself: neither removed nor merged
         sql = (
             f"INSERT INTO {kind.table} ({', '.join(columns)}, first_seen_at, updated_at, topic_lines) "
@@ -136,7 +135,7 @@ def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = 
     rewritten: an external-content index must be told the exact text it indexed). One statement per chunk, read
     from the {table}_text view: m009 says why this is not a per-row trigger. Whoever writes rows calls it."""
     table, key = kind.table, kind.key
-    columns = ", ".join(FTS_TEXT[table])
+    columns = ", ".join(kind.shape.text_columns)
     target, values = (f"{table}_fts, rowid", "'delete', text_rowid") if delete else ("rowid", "text_rowid")
     for chunk, marks in _chunks(ids):
         store.execute(
@@ -186,59 +185,58 @@ def save_line_years_rebuilt(store: Store) -> None:
         store.execute(LINE_YEARS_BACKFILL)
 
 
-def save_trials(store: Store, trials: Iterable[Trial], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
-    trials = list(trials)
-    result, touched = _save_rows(store, TRIALS, [trial_row(t) for t in trials], query=query, run_id=run_id, now=now)
-    _link(store, [
-        (t.nct_id, ref.pmid, "ctgov_reference", ref.type, iso(now)) for t in trials if t.nct_id in touched for ref in t.references
-    ])
-    return result
-
-
-def save_publications(store: Store, pubs: Iterable[Publication], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
-    pubs = list(pubs)
-    rows = [publication_row(p) for p in pubs if not p.is_deleted]
-    rows.extend(_deleted_rows(store, [p for p in pubs if p.is_deleted]))
-    result, touched = _save_rows(store, PUBLICATIONS, rows, query=query, run_id=run_id, now=now)
-    links = []
-    for p in pubs:
-        if p.pmid not in touched:
-            continue
-        links.extend((nct, p.pmid, "pubmed_databank", None, iso(now)) for nct in p.nct_ids)
-        links.extend((nct, p.pmid, "pubmed_text", None, iso(now)) for nct in p.text_nct_ids if nct not in p.nct_ids)
-    _link(store, links)
-    return result
-
-
-SAVERS = {TRIALS.source: save_trials, PUBLICATIONS.source: save_publications}
-
-
 def save_records(store: Store, source: str, records: list[Any], *, query: str, run_id: int | None, now: datetime) -> SaveResult:
-    """Save a batch of one source's records (Trial for ctgov, Publication for pubmed)."""
-    return SAVERS[source](store, records, query=query, run_id=run_id, now=now)
+    """Save a batch of one source's parsed records with their changes, their line match, every identifier they carry
+    and the identifiers they name (links). A record the service says is deleted keeps what was stored, marked
+    deleted, so it stays readable."""
+    kind = KINDS[source]
+    records = list(records)
+    rows = [kind.shape.row(r) for r in records if not getattr(r, "is_deleted", False)]
+    rows.extend(_deleted_rows(store, kind, [r for r in records if getattr(r, "is_deleted", False)]))
+    result, touched = _save_rows(store, kind, rows, query=query, run_id=run_id, now=now)
+    fresh = [r for r in records if r.record_id in touched]
+    stamp = iso(now)
+    save_identifiers(store, source, [(r.record_id, scheme, value, via) for r in fresh for scheme, value, via in r.identifiers])
+    _link(store, [(source, r.record_id, scheme, value, via, detail, stamp) for r in fresh for scheme, value, via, detail in kind.shape.links(r)])
+    return result
 
 
-def _deleted_rows(store: Store, deleted: list[Publication]) -> list[dict[str, Any]]:
-    """A DeleteCitation keeps what was stored and only marks it deleted, so the record stays readable."""
+def _deleted_rows(store: Store, kind: Kind, deleted: list[Any]) -> list[dict[str, Any]]:
+    """A deleted record keeps what was stored and is only marked deleted."""
     if not deleted:
         return []
-    columns = list(publication_row(deleted[0]).keys())
-    stored = {r["pmid"]: r for r in store.rows(
-        f"SELECT {', '.join(columns)} FROM publications WHERE pmid IN ({','.join('?' * len(deleted))})", [p.pmid for p in deleted]
+    columns = list(kind.shape.row(deleted[0]).keys())
+    stored = {r[kind.key]: r for r in store.rows(
+        f"SELECT {', '.join(columns)} FROM {kind.table} WHERE {kind.key} IN ({','.join('?' * len(deleted))})", [r.record_id for r in deleted]
     )}
     rows = []
-    for pub in deleted:
-        row = dict(stored.get(pub.pmid) or publication_row(pub))
+    for record in deleted:
+        row = dict(stored.get(record.record_id) or kind.shape.row(record))
         row["is_deleted"] = 1
-        row["raw_hash"] = raw_hash(f"deleted:{row.get('raw_xml') or ''}")
+        row["raw_hash"] = raw_hash(f"deleted:{row.get(kind.shape.payload) or ''}")
         rows.append(row)
     return rows
 
 
+def save_identifiers(store: Store, source: str, found: list[tuple[str, str, str, str]]) -> None:
+    """Every identifier (record_id, scheme, value, via) the records carry now, replacing what they carried before
+    (a secondary id the registry took back is gone)."""
+    if not found:
+        return
+    conn = store.db.conn
+    ids = list(dict.fromkeys(record_id for record_id, *_ in found))
+    for chunk, marks in _chunks(ids):
+        conn.execute(f"DELETE FROM identifiers WHERE source = ? AND record_id IN ({marks})", [source, *chunk])
+    conn.executemany("INSERT OR IGNORE INTO identifiers (source, record_id, scheme, value, via) VALUES (?, ?, ?, ?, ?)",
+                     [(source, *item) for item in found])
+
+
 def _link(store: Store, links: list[tuple]) -> None:
+    """A record names an identifier (a study's reference names a PMID, a paper names an NCT number): kept with the
+    channel it came by and when it was first seen."""
     if links:
         store.db.conn.executemany(
-            "INSERT OR IGNORE INTO trial_publications (nct_id, pmid, source, reference_type, first_seen_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO links (source, record_id, scheme, value, via, detail, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             links,
         )
 
@@ -291,8 +289,8 @@ def save_signals(store: Store, signals: list[Any], *, now: str, resolution: Call
                 store.execute("UPDATE signals SET rank = ?, summary = ?, detail = ? WHERE id = ?", (s.rank, s.summary, detail, open_rows[key]))
             else:
                 store.execute(
-                    "INSERT INTO signals (kind, record_id, scope, raised_at, rank, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (s.kind, s.record_id, s.scope, now, s.rank, s.summary, detail),
+                    "INSERT INTO signals (kind, record_id, scope, raised_at, rank, summary, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (s.kind, s.record_id, s.scope, now, s.rank, s.summary, detail, s.source or None),
                 )
                 opened += 1
         gone = [(now, resolution(*key) if resolution else None, signal_id) for key, signal_id in open_rows.items() if key not in current]
@@ -300,9 +298,9 @@ def save_signals(store: Store, signals: list[Any], *, now: str, resolution: Call
     return opened, len(gone)
 
 
-def save_sweep_start(store: Store, now: datetime) -> int:
+def save_sweep_start(store: Store, source: str, now: datetime) -> int:
     with store.transaction():
-        return store.execute("INSERT INTO sweeps (started_at, status) VALUES (?, 'running')", (iso(now),)).lastrowid
+        return store.execute("INSERT INTO sweeps (source, started_at, status) VALUES (?, ?, 'running')", (source, iso(now))).lastrowid
 
 
 def save_sweep_end(store: Store, sweep_id: int, *, now: datetime, status: str, checked: int = 0, removed: int = 0,
@@ -315,26 +313,28 @@ def save_sweep_end(store: Store, sweep_id: int, *, now: datetime, status: str, c
 
 
 def save_sweep_findings(
-    store: Store, *, now: datetime, present: list[str], removed: list[str], lines: dict[str, tuple[list[str], list[str]]],
+    store: Store, source: str, *, now: datetime, present: list[str], removed: list[str], lines: dict[str, tuple[list[str], list[str]]],
     merged: dict[str, str] | None = None,
 ) -> None:
-    """What a successful sweep found: records the registry holds (not removed), records it answered 'not found' for
-    (removed since now, unless already), numbers that now lead to another record (merged: old -> new; a present
-    number not among them answers as itself), and per topic line the records it still returns and those it no
+    """What a successful sweep of one source found: records the service holds (not removed), records it answered
+    'not found' for (removed since now, unless already), ids that now lead to another record (merged: old -> new; a
+    present id not among them answers as itself), and per topic line the records it still returns and those it no
     longer does."""
+    kind = KINDS[source]
+    table, key = kind.table, kind.key
     stamp = iso(now)
     merged = merged or {}
     conn = store.db.conn
-    conn.executemany("UPDATE trials SET removed_at = NULL WHERE nct_id = ? AND removed_at IS NOT NULL", [(i,) for i in present])
-    conn.executemany("UPDATE trials SET removed_at = ? WHERE nct_id = ? AND removed_at IS NULL", [(stamp, i) for i in removed])
-    conn.executemany("UPDATE trials SET merged_into = NULL WHERE nct_id = ? AND merged_into IS NOT NULL", [(i,) for i in present if i not in merged])
-    conn.executemany("UPDATE trials SET merged_into = ? WHERE nct_id = ? AND merged_into IS NOT ?", [(new, old, new) for old, new in merged.items()])
+    conn.executemany(f"UPDATE {table} SET removed_at = NULL WHERE {key} = ? AND removed_at IS NOT NULL", [(i,) for i in present])
+    conn.executemany(f"UPDATE {table} SET removed_at = ? WHERE {key} = ? AND removed_at IS NULL", [(stamp, i) for i in removed])
+    conn.executemany(f"UPDATE {table} SET merged_into = NULL WHERE {key} = ? AND merged_into IS NOT NULL", [(i,) for i in present if i not in merged])
+    conn.executemany(f"UPDATE {table} SET merged_into = ? WHERE {key} = ? AND merged_into IS NOT ?", [(new, old, new) for old, new in merged.items()])
     for line, (matched, gone) in lines.items():
         conn.executemany(
-            "UPDATE query_matches SET unmatched_at = NULL WHERE query = ? AND source = 'ctgov' AND record_id = ? AND unmatched_at IS NOT NULL",
-            [(line, i) for i in matched],
+            "UPDATE query_matches SET unmatched_at = NULL WHERE query = ? AND source = ? AND record_id = ? AND unmatched_at IS NOT NULL",
+            [(line, source, i) for i in matched],
         )
         conn.executemany(
-            "UPDATE query_matches SET unmatched_at = ? WHERE query = ? AND source = 'ctgov' AND record_id = ? AND unmatched_at IS NULL",
-            [(stamp, line, i) for i in gone],
+            "UPDATE query_matches SET unmatched_at = ? WHERE query = ? AND source = ? AND record_id = ? AND unmatched_at IS NULL",
+            [(stamp, line, source, i) for i in gone],
         )

@@ -1,7 +1,6 @@
-"""ClinicalTrials.gov API v2: fetch_studies pages through /studies; parse_study turns one study into a Trial.
-
-The only module that knows CT.gov's JSON paths. It never touches the store.
-"""
+"""ClinicalTrials.gov API v2: fetch_studies pages through /studies; parse_study turns one study into a Trial; the
+registry sweep's questions (fetch_returned_ids, fetch_registry_status). The only module that knows CT.gov's JSON
+paths (identity.py reads the identification module's ids). It never touches the store."""
 
 from __future__ import annotations
 
@@ -14,11 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
-from ..errors import ApiError, HttpError, TrackerError
-from ..http import HttpClient, RetryableBody
-from ..gc_pause import gc_paused
-from ..models import Query, Reference, Trial, built
-from .base import Batch, Source, brief_list, short_batch
+from ...errors import ApiError, HttpError, TrackerError
+from ...http import HttpClient, RetryableBody
+from ...gc_pause import gc_paused
+from ...models import Query, Reference, Trial, built
+from ..base import Batch, brief_list, short_batch
+from .identity import study_identifiers
 
 log = logging.getLogger("tracker.ctgov")
 
@@ -104,7 +104,7 @@ def parse_json_page(body: bytes) -> dict[str, Any]:
 
 def search_params(query: Query, *, since: date | None = None, page_size: int = PAGE_SIZE) -> dict[str, str]:
     """The /studies parameters for a topic line; since adds the LastUpdatePostDate window."""
-    params = dict(query.ctgov or {})
+    params = dict(query.params.get("ctgov") or {})
     if since is not None:
         window = f"AREA[LastUpdatePostDate]RANGE[{since.isoformat()},MAX]"
         own = params.get("filter.advanced")
@@ -279,6 +279,7 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         has_results=has_results,
         references=references,
         url=STUDY_URL.format(nct_id),
+        identifiers=study_identifiers(nct_id, ident),
         raw_json=raw if raw is not None else json.dumps(study, ensure_ascii=False, separators=(",", ":")),
     )
 
@@ -342,10 +343,6 @@ def fill_gaps(client: HttpClient, base_url: str, params: dict[str, str], got: se
         shortfall = f"the search counted {expected} studies and {len(got)} came; {expected - len(got)} not stored"
         shortfall += (f": {brief_list(lost)}" if lost else "") + failed
         yield short_batch("ClinicalTrials.gov", label, shortfall, expected, later="a later update stores them when the registry updates them")
-
-
-# CT.gov refreshes its data once a day: one day of overlap re-reads the day a run may have caught half of.
-SOURCE = Source(name="ctgov", label="ClinicalTrials.gov", overlap=timedelta(days=1), applies=lambda q: bool(q.ctgov), fetch=fetch_line)
 
 
 # -- the registry sweep ----------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from Bio import Entrez
-from ..errors import ApiError, TrackerError
-from ..http import HttpClient, RetryableBody
-from ..models import Publication, Query
-from ..settings import Settings
-from .base import Batch, Source, brief_list, short_batch
-from .pubmed_xml import TRANSIENT_ERROR_RE, check_error, check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
+from ...errors import ApiError, TrackerError
+from ...http import HttpClient, RetryableBody
+from ...models import Publication, Query
+from ...settings import Settings
+from ..base import Batch, brief_list, short_batch
+from .articles import TRANSIENT_ERROR_RE, check_error, check_rate_limit, parse_pubmed_xml  # parse_pubmed_xml: also the entry point others import from here
 
 log = logging.getLogger("tracker.pubmed")
 
@@ -235,7 +235,7 @@ def date_windows(
 
 def fetch_line(client: HttpClient, settings: Settings, query: Query, since: date | None, now: datetime) -> Iterator[Batch]:
     """Every publication of a line (since None: the first run), or those entered or modified on or after `since`."""
-    term, label = query.pubmed_term or "", query.name
+    term, label = query.params["pubmed"]["term"], query.name
     today = now.date()
     if since is None:
         search = esearch(client, settings, term, label=label)
@@ -251,7 +251,3 @@ def fetch_line(client: HttpClient, settings: Settings, query: Query, since: date
         for window in date_windows(client, settings, term, since, until, label=label, datetype=datetype):
             yield from fetch_search(client, settings, window)
 
-
-# A record's entry and modification dates can be stamped a day or two after the day it became visible: three days
-# of overlap re-read them; the store's upsert makes the repeat harmless.
-SOURCE = Source(name="pubmed", label="PubMed", overlap=timedelta(days=3), applies=lambda q: bool(q.pubmed_term), fetch=fetch_line)

@@ -10,10 +10,11 @@ from typing import Any, Iterator, NoReturn
 
 from lxml import etree as ET
 
-from ..errors import ApiError
-from ..gc_pause import gc_paused
-from ..http import RetryableBody
-from ..models import Correction, Publication, built
+from ...errors import ApiError
+from ...gc_pause import gc_paused
+from ...http import RetryableBody
+from ...models import Correction, Publication, built
+from .identity import article_identifiers, registrations
 
 log = logging.getLogger("tracker.pubmed")
 
@@ -273,9 +274,13 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
     ids = _ids_by_type(_child(data, "ArticleIdList"))
     doi = doi or ids.get("doi")
     nct_ids = []
+    accessions = []  # of every databank: the trial registrations among them are kept (registrations)
     for bank in _all(art, "DataBankList", "DataBank"):
+        numbers = [(a.text or "").strip() for a in bank.iterfind("AccessionNumberList/AccessionNumber")]
+        accessions.extend(numbers)
         if (bank.findtext("DataBankName") or "").lower().startswith("clinicaltrials"):
-            nct_ids.extend((a.text or "").strip().upper() for a in bank.iterfind("AccessionNumberList/AccessionNumber"))
+            nct_ids.extend(n.upper() for n in numbers)
+    pmid = (pmid_el.text or "").strip()
     types = tuple((t.text or "").strip() for t in _all(art, "PublicationTypeList", "PublicationType"))
     corrections = _corrections(cit)
     title = flatten(_one(art, "ArticleTitle")) or flatten(_one(art, "VernacularTitle"))
@@ -285,7 +290,7 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
     pages = next((flatten(p) for p in _all(art, "Pagination", "MedlinePgn")), None)
     return built(
         Publication,
-        pmid=(pmid_el.text or "").strip(),
+        pmid=pmid,
         version=pmid_el.get("Version"),
         title=title,
         abstract=abstract,
@@ -307,8 +312,10 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
         language=(language.text or "").strip() or None if language is not None else None,
         nct_ids=tuple(dict.fromkeys(nct_ids)),
         text_nct_ids=_nct_in_text(title, abstract),
+        registrations=registrations(accessions) if accessions else (),
         is_retracted="Retracted Publication" in types or any(c.type == "RetractionIn" for c in corrections),
         corrections=corrections,
+        identifiers=article_identifiers(pmid, doi, ids.get("pmc")),
         raw_xml=raw,
     )
 
@@ -328,9 +335,11 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
         for author_list in book.findall("AuthorList"):
             authors += parse_authors(author_list)
     pmid_el = doc.find("PMID")
+    pmid = (pmid_el.text or "").strip()
+    doi = _ids_by_type(_child(data, "ArticleIdList")).get("doi")
     return built(
         Publication,
-        pmid=(pmid_el.text or "").strip(),
+        pmid=pmid,
         version=pmid_el.get("Version"),
         title=title,
         abstract=abstract,
@@ -339,12 +348,13 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
         pub_date=printed,
         sort_date=sortable or _element_date(doc.find("ContributionDate")),
         entrez_date=_history_date(_child(data, "History"), "entrez"),
-        doi=_ids_by_type(_child(data, "ArticleIdList")).get("doi"),
+        doi=doi,
         publication_types=tuple((t.text or "").strip() for t in doc.findall("PublicationType")),
         keywords=_keywords(doc),
         language=language.strip() if language else None,
         text_nct_ids=_nct_in_text(title, abstract),
         is_book=True,
+        identifiers=article_identifiers(pmid, doi, None),
         raw_xml=raw,
     )
 
