@@ -16,6 +16,7 @@ BAD_FILES = [
     ('name = "a"\ntitle = 3\n[pubmed]\nterm = "x"\n', "'title' must be a string, not int"),
     ('name = "A B"\ntitle = "t"\n[pubmed]\nterm = "x"\n', "name 'A B' must be lower-case"),
     ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [pubmed])"),
+    ('name = "a"\ntitle = "t"\n[europe_pmc]\nquery = "x"\n', "unknown table [europe_pmc] (tables allowed: [ctgov], [pubmed])"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.phase" = "PHASE3"\n', "[ctgov] unknown parameter 'filter.phase'"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.advanced" = "AREA[Phase]PHASE3"\n', "needs at least one query.* parameter"),
     ('name = "a"\ntitle = "t"\n[pubmed]\nterm = ""\n', "'pubmed.term' is empty"),

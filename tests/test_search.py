@@ -394,3 +394,16 @@ def test_output_cut_short_by_its_reader_ends_quietly(filled):
     process.wait(timeout=60)
     assert first.strip() == b"["
     assert stderr == "" and process.returncode == 141
+
+
+def test_show_a_trial_lists_its_other_registrations_with_their_registry_pages_and_any_of_them_leads_to_it(filled):
+    text = CliRunner().invoke(cli, ["show", "NCT02513394"], env=filled["env"]).output
+    assert "Other identifiers:" in text
+    assert "  EudraCT                2014-005181-30           https://www.clinicaltrialsregister.eu/ctr-search/search?query=2014-005181-30" in text
+    assert "  other identifier       ABCSG 42                 (secondary id)" in text  # a sponsor's code: kept, never matched on
+    by_eudract = cli_json(filled["env"], "show", "2014-005181-30")
+    assert (by_eudract["source"], by_eudract["id"]) == ("ctgov", "NCT02513394")
+    assert [(i["scheme"], i["value"], i["via"]) for i in by_eudract["identifiers"]] == [
+        ("nct", "NCT02513394", "own"), ("eudract", "2014-005181-30", "secondary_id"),
+        ("other", "ABCSG 42", "secondary_id"), ("other", "BIG 14-03", "secondary_id")]
+    assert by_eudract["same"] == []  # no other source holds this study yet

@@ -63,6 +63,9 @@ class Shape:
     year_column: str
     row: Callable[[Any], dict[str, Any]]
     links: Callable[[Any], Iterable[tuple[str, str, str, "str | None"]]]  # the ids a record names: (scheme, value, via, detail)
+    # a row stored before identifiers were kept (m017) -> (the identifiers it carries, the links the old
+    # trial_publications table had no room for), read from its columns and its raw payload
+    backfill: Callable[[dict[str, Any]], tuple[tuple[tuple[str, str, str], ...], list[tuple[str, str, str, "str | None"]]]]
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,14 @@ import sqlite_utils
 
 from ..errors import StoreError
 from .migrations import migrations
+from ..sources import SOURCES
 
 BUSY_TIMEOUT_S = 30
+
+
+def migration_sets() -> list:
+    """The tracker's own migrations, then each source's own set (a source added later brings its tables there)."""
+    return [migrations, *(s.migrations for s in SOURCES.values() if s.migrations is not None)]
 log = logging.getLogger("tracker.store")
 
 
@@ -129,10 +135,13 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
             if db.journal_mode != "wal":
                 db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
-            pending = migrations.pending(db)
-            if pending and "trials" in db.table_names():  # an upgrade, not a new database: it may take a while
-                log.info("upgrading the database %s: %s", path, ", ".join(m.name for m in pending))
-            migrations.apply(db)
+            sets = migration_sets()
+            upgrading = "trials" in db.table_names()  # an upgrade, not a new database: it may take a while
+            for named in sets:
+                pending = named.pending(db)
+                if pending and upgrading:
+                    log.info("upgrading the database %s: %s", path, ", ".join(m.name for m in pending))
+                named.apply(db)
     except sqlite3.DatabaseError as exc:
         message = str(exc)
         if "not a database" in message or "malformed" in message:

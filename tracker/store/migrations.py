@@ -474,12 +474,7 @@ def m017_identifiers_and_links(db: sqlite_utils.Database) -> None:
     stays readable as a view of links with the same columns and rows; changes is one view of every change history;
     signals and sweeps gain their source. Identifiers and the registrations papers name in their DataBankList beyond
     ClinicalTrials.gov are back-filled from the stored payloads, so nothing is fetched again."""
-    import json as json_module
-
-    from lxml import etree  # tracker dependencies, imported here so sqlite-utils' migrate tool can still list this file
-
-    from ..sources.ctgov.identity import study_identifiers
-    from ..sources.pubmed.identity import article_identifiers, registrations
+    from ..sources import SOURCES  # the sources' own readers of a stored row; imported here so sqlite-utils' migrate tool can list this file
 
     conn = db.conn
     db["identifiers"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str},
@@ -495,26 +490,18 @@ def m017_identifiers_and_links(db: sqlite_utils.Database) -> None:
     conn.execute(TRIAL_PUBLICATIONS_VIEW)
     conn.execute(CHANGES_VIEW)
 
-    found = []
-    for nct_id, raw in conn.execute("SELECT nct_id, raw_json FROM trials").fetchall():
-        try:
-            study = json_module.loads(raw) if raw else {}
-        except ValueError:
-            study = {}
-        ident = ((study.get("protocolSection") or {}).get("identificationModule") or {}) if isinstance(study, dict) else {}
-        found.extend(("ctgov", nct_id, *item) for item in study_identifiers(nct_id, ident if isinstance(ident, dict) else {}))
-    named = []
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, load_dtd=False)
-    for pmid, doi, pmcid, raw, first_seen in conn.execute("SELECT pmid, doi, pmcid, raw_xml, first_seen_at FROM publications").fetchall():
-        found.extend(("pubmed", pmid, *item) for item in article_identifiers(pmid, doi, pmcid))
-        if raw and "<DataBank>" in raw:
-            try:
-                element = etree.fromstring(raw.encode("utf-8"), parser)
-            except etree.XMLSyntaxError:
-                continue
-            accessions = [(a.text or "").strip() for a in element.iterfind(".//DataBankList/DataBank/AccessionNumberList/AccessionNumber")]
-            named.extend(("pubmed", pmid, scheme, value, "pubmed_databank", None, first_seen)
-                         for scheme, value in registrations(accessions) if scheme != "nct")
+    found, named = [], []
+    for source in SOURCES.values():
+        shape = source.shape
+        if not db[shape.table].exists():  # a source added later: its own migrations make its table, empty
+            continue
+        cursor = conn.execute(f"SELECT * FROM {shape.table}")
+        columns = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(columns, values))
+            identifiers, links = shape.backfill(row)
+            found.extend((source.name, row[shape.key], *item) for item in identifiers)
+            named.extend((source.name, row[shape.key], *link, row["first_seen_at"]) for link in links)
     conn.executemany("INSERT OR IGNORE INTO identifiers (source, record_id, scheme, value, via) VALUES (?, ?, ?, ?, ?)", found)
     conn.executemany("INSERT OR IGNORE INTO links (source, record_id, scheme, value, via, detail, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)", named)
 

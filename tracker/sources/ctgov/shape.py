@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import json
+
 from ...models import Trial
 from ..base import Shape
 from ..rows import json_text, raw_hash
+from .identity import study_identifiers
 
 JSON_COLUMNS = ("phases", "conditions", "interventions", "countries", "study_references")
 TRACKED = (
@@ -46,5 +49,16 @@ def trial_links(trial: Trial) -> Iterator[tuple[str, str, str, str | None]]:
         yield "pmid", ref.pmid, "ctgov_reference", ref.type
 
 
+def stored_trial(row: dict[str, Any]) -> tuple[tuple[tuple[str, str, str], ...], list[tuple[str, str, str, str | None]]]:
+    """A stored trial's identifiers, read again from its raw JSON (its references were already kept as links)."""
+    try:
+        study = json.loads(row["raw_json"]) if row.get("raw_json") else {}
+    except ValueError:
+        study = {}
+    ident = (study.get("protocolSection") or {}).get("identificationModule") if isinstance(study, dict) else None
+    return study_identifiers(row["nct_id"], ident if isinstance(ident, dict) else {}), []
+
+
 SHAPE = Shape(table="trials", key="nct_id", changes_table="trial_changes", tracked=TRACKED, json_columns=JSON_COLUMNS,
-              text_columns=TEXT_COLUMNS, payload="raw_json", year_column="start_date", row=trial_row, links=trial_links)
+              text_columns=TEXT_COLUMNS, payload="raw_json", year_column="start_date", row=trial_row, links=trial_links,
+              backfill=stored_trial)

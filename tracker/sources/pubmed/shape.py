@@ -3,11 +3,13 @@ added), its list and text-search columns, and the Publication -> row mapping. Pu
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from ...models import Publication
 from ..base import Shape
 from ..rows import json_text, raw_hash
+from .identity import article_identifiers, registrations
 
 JSON_COLUMNS = ("authors", "publication_types", "mesh_terms", "keywords", "nct_ids", "corrections")
 TRACKED = ("title", "is_retracted", "is_deleted", "corrections", "doi")
@@ -40,6 +42,19 @@ def publication_links(pub: Publication) -> Iterator[tuple[str, str, str, str | N
             yield "nct", nct, "pubmed_text", None
 
 
+ACCESSION_RE = re.compile(r"<AccessionNumber>\s*([^<]+?)\s*</AccessionNumber>")
+
+
+def stored_publication(row: dict[str, Any]) -> tuple[tuple[tuple[str, str, str], ...], list[tuple[str, str, str, str | None]]]:
+    """A stored article's identifiers (from its pmid, doi and pmcid columns), and the registrations of registries
+    other than ClinicalTrials.gov its DataBankList names (read from the raw XML; NCT numbers were already links)."""
+    raw = row.get("raw_xml") or ""
+    accessions = ACCESSION_RE.findall(raw) if "<DataBankList" in raw else []
+    named = [(scheme, value, "pubmed_databank", None) for scheme, value in registrations(accessions) if scheme != "nct"]
+    return article_identifiers(row["pmid"], row.get("doi"), row.get("pmcid")), named
+
+
 SHAPE = Shape(table="publications", key="pmid", changes_table="publication_changes", tracked=TRACKED,
               json_columns=JSON_COLUMNS, text_columns=TEXT_COLUMNS, payload="raw_xml", year_column="pub_year",
-              row=publication_row, links=publication_links)
+              row=publication_row, links=publication_links,
+              backfill=stored_publication)
