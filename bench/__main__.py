@@ -141,14 +141,15 @@ def sweep_requests(server: BenchServer, settings, *, store_path: Path, lines) ->
     """A forced sweep of the stored trials: once against the registry, once per CT.gov line (no update before it)."""
     from tracker.http import HttpClient
     from tracker.sources.ctgov import MAX_URL
+    from tracker.sources import SOURCES
     from tracker.store import open_store, select_trial_ids
     from tracker.sweep import run_sweep
 
     store = open_store(store_path)
-    ids = select_trial_ids(store)
+    ids = select_trial_ids(store, "ctgov")
     server.stats(reset=True)
     with HttpClient(settings) as client:
-        result = run_sweep(store, client, settings, lines, now=datetime(2026, 11, 25, tzinfo=timezone.utc))
+        result = run_sweep(store, client, settings, lines, SOURCES["ctgov"], now=datetime(2026, 11, 25, tzinfo=timezone.utc))
     store.close()
     made = sum(server.stats(reset=True).values())
     fewest = fewest_id_requests(settings.ctgov_url, ids, {}, MAX_URL) + sum(

@@ -3,9 +3,9 @@
 10,000 parsed records of each kind (real size: the recordings cycled with new IDs), parsed before any clock starts,
 each side writing into a fresh database of the tracker's own schema (WAL, indexes, triggers, FTS5) in one
 transaction, COMMIT included. The tracker: `save_records` (rows from the records, the check against stored records,
-line matches, year counts, trial-publication links, the text index). The floor: the same rows, ready as tuples before
-its clock starts, written by one executemany INSERT, one executemany for their line matches and one INSERT ... SELECT
-for the text index; no year counts, no links. The two interleaved, the collector paused for both as an update pauses
+line matches, year counts, identifiers, links, the text index). The floor: the same rows and every identifier they
+carry, ready as tuples before its clock starts, written by one executemany INSERT each, one executemany for their
+line matches and one INSERT ... SELECT for the text index; no year counts, no links. The two interleaved, the collector paused for both as an update pauses
 it, the median of ROUNDS reported."""
 
 from __future__ import annotations
@@ -55,15 +55,17 @@ def tracker_save(path: Path, kind: str, records: list[Any]) -> float:
     return seconds
 
 
-def floor_rows(kind: str, records: list[Any]) -> tuple[list[str], list[tuple]]:
-    from tracker.sources.ctgov import trial_row
-    from tracker.sources.pubmed import publication_row
+def floor_rows(kind: str, records: list[Any]) -> tuple[list[str], list[tuple], list[tuple]]:
+    """The rows as tuples, and every identifier the records carry as an identifiers row, ready before the clock."""
+    from tracker.sources import TABLES
 
-    rows = [trial_row(r) for r in records] if kind == "trials" else [publication_row(r) for r in records]
-    return list(rows[0]), [tuple(r.values()) for r in rows]
+    source = TABLES[kind]
+    rows = [source.shape.row(r) for r in records]
+    identifiers = [(source.name, r.record_id, scheme, value, via) for r in records for scheme, value, via in r.identifiers]
+    return list(rows[0]), [tuple(r.values()) for r in rows], identifiers
 
 
-def floor_save(path: Path, kind: str, columns: list[str], tuples: list[tuple]) -> float:
+def floor_save(path: Path, kind: str, columns: list[str], tuples: list[tuple], identifiers: list[tuple]) -> float:
     from tracker.store import open_store
     from tracker.store.migrations import FTS_TEXT
 
@@ -79,6 +81,7 @@ def floor_save(path: Path, kind: str, columns: list[str], tuples: list[tuple]) -
     at = columns.index(key)
     conn.executemany(f"INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES ('{LINE}', '{source}', ?, '{stamp}')",
                      [(t[at],) for t in tuples])
+    conn.executemany("INSERT INTO identifiers (source, record_id, scheme, value, via) VALUES (?, ?, ?, ?, ?)", identifiers)
     conn.execute(f"INSERT INTO {kind}_fts (rowid, {text}) SELECT text_rowid, {text} FROM {kind}_text")
     conn.execute("COMMIT")
     seconds = time.perf_counter() - started
@@ -88,7 +91,7 @@ def floor_save(path: Path, kind: str, columns: list[str], tuples: list[tuple]) -
 
 def race(kind: str) -> tuple[float, float]:
     records = parsed(kind)
-    columns, tuples = floor_rows(kind, records)
+    columns, tuples, identifiers = floor_rows(kind, records)
     mine, floor = [], []
     with tempfile.TemporaryDirectory(prefix="tracker-bench-save-") as tmp:
         for i in range(ROUNDS):
@@ -99,7 +102,7 @@ def race(kind: str) -> tuple[float, float]:
                     if who == "tracker":
                         mine.append(tracker_save(path, kind, records))
                     else:
-                        floor.append(floor_save(path, kind, columns, tuples))
+                        floor.append(floor_save(path, kind, columns, tuples, identifiers))
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
     return statistics.median(floor), statistics.median(mine)

@@ -477,11 +477,12 @@ def m017_identifiers_and_links(db: sqlite_utils.Database) -> None:
     from ..sources import SOURCES  # the sources' own readers of a stored row; imported here so sqlite-utils' migrate tool can list this file
 
     conn = db.conn
-    db["identifiers"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str},
-                             pk=("source", "record_id", "scheme", "value"), not_null={"via"})
+    # WITHOUT ROWID: the key is the row (one b-tree, not a table and its key's index), which a save writes per id
+    conn.execute("CREATE TABLE identifiers (source TEXT NOT NULL, record_id TEXT NOT NULL, scheme TEXT NOT NULL, value TEXT NOT NULL, "
+                 "via TEXT NOT NULL, PRIMARY KEY (source, record_id, scheme, value)) WITHOUT ROWID")
     db["identifiers"].create_index(["scheme", "value"])
-    db["links"].create({"source": str, "record_id": str, "scheme": str, "value": str, "via": str, "detail": str, "first_seen_at": str},
-                       pk=("source", "record_id", "scheme", "value", "via"))
+    conn.execute("CREATE TABLE links (source TEXT NOT NULL, record_id TEXT NOT NULL, scheme TEXT NOT NULL, value TEXT NOT NULL, "
+                 "via TEXT NOT NULL, detail TEXT, first_seen_at TEXT, PRIMARY KEY (source, record_id, scheme, value, via)) WITHOUT ROWID")
     db["links"].create_index(["scheme", "value", "source"])
     db["links"].create_index(["first_seen_at"])
     conn.execute("ALTER TABLE trial_publications RENAME TO trial_publications_table")

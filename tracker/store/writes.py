@@ -68,8 +68,10 @@ def _existing(store: Store, kind: Kind, ids: list[str]) -> dict[str, dict[str, A
     return found
 
 
-def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: str, run_id: int | None, now: datetime) -> tuple[SaveResult, set[str]]:
-    """Upsert rows, record tracked changes, note the query match. Returns the result and the ids that changed."""
+def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: str, run_id: int | None,
+               now: datetime) -> tuple[SaveResult, set[str], set[str]]:
+    """Upsert rows, record tracked changes, note the query match. Returns the result, the ids written (new or
+    changed) and those of them that were stored before."""
     stamp = iso(now)
     by_id = {row[kind.key]: row for row in rows}  # a record twice in one batch: the last copy wins
     existing = _existing(store, kind, list(by_id))
@@ -118,7 +120,7 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
         conn.executemany(sql, [(*row.values(), stamp, stamp, row[kind.key], query) for row in write])
     save_matches(store, kind, query, rewritten, stamp)
     save_text_index(store, kind, [row[kind.key] for row in write])
-    return result, touched
+    return result, touched, later
 
 
 def save_matches(store: Store, kind: Kind, query: str, ids: list[str], stamp: str) -> None:
@@ -193,10 +195,11 @@ def save_records(store: Store, source: str, records: list[Any], *, query: str, r
     records = list(records)
     rows = [kind.shape.row(r) for r in records if not getattr(r, "is_deleted", False)]
     rows.extend(_deleted_rows(store, kind, [r for r in records if getattr(r, "is_deleted", False)]))
-    result, touched = _save_rows(store, kind, rows, query=query, run_id=run_id, now=now)
+    result, touched, rewritten = _save_rows(store, kind, rows, query=query, run_id=run_id, now=now)
     fresh = [r for r in records if r.record_id in touched]
     stamp = iso(now)
-    save_identifiers(store, source, [(r.record_id, scheme, value, via) for r in fresh for scheme, value, via in r.identifiers])
+    save_identifiers(store, source, [(r.record_id, scheme, value, via) for r in fresh for scheme, value, via in r.identifiers],
+                     rewritten=rewritten)
     _link(store, [(source, r.record_id, scheme, value, via, detail, stamp) for r in fresh for scheme, value, via, detail in kind.shape.links(r)])
     return result
 
@@ -218,13 +221,13 @@ def _deleted_rows(store: Store, kind: Kind, deleted: list[Any]) -> list[dict[str
     return rows
 
 
-def save_identifiers(store: Store, source: str, found: list[tuple[str, str, str, str]]) -> None:
-    """Every identifier (record_id, scheme, value, via) the records carry now, replacing what they carried before
-    (a secondary id the registry took back is gone)."""
+def save_identifiers(store: Store, source: str, found: list[tuple[str, str, str, str]], *, rewritten: set[str] | None = None) -> None:
+    """Every identifier (record_id, scheme, value, via) the records carry now, replacing what the `rewritten` ones
+    carried before (a secondary id the registry took back is gone); None: any of them may have been stored."""
     if not found:
         return
     conn = store.db.conn
-    ids = list(dict.fromkeys(record_id for record_id, *_ in found))
+    ids = [i for i in dict.fromkeys(record_id for record_id, *_ in found) if rewritten is None or i in rewritten]
     for chunk, marks in _chunks(ids):
         conn.execute(f"DELETE FROM identifiers WHERE source = ? AND record_id IN ({marks})", [source, *chunk])
     conn.executemany("INSERT OR IGNORE INTO identifiers (source, record_id, scheme, value, via) VALUES (?, ?, ?, ?, ?)",
