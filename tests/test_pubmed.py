@@ -11,7 +11,7 @@ from werkzeug import Response
 
 from tracker.cli import cli
 from tracker.errors import ApiError, HttpError
-from tracker.http import HttpClient, RetryableBody
+from tracker.http import RetryableBody
 from tracker.sources import open_client, pubmed
 from tracker.sources.pubmed import articles as pubmed_xml
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -121,7 +122,7 @@ def test_a_sources_records_appear_in_digest_search_show_and_export_with_their_ur
 
     digest = invoke({**env, "TRACKER_NOW": "2026-12-05T07:00:00Z"}, "digest", "--format", "md")
     assert digest.exit_code == 0, digest.output
-    markdown = "".join(p.read_text(encoding="utf-8") for p in (env_path(env, "TRACKER_REPORTS")).rglob("*.md"))
+    markdown = "".join(p.read_text(encoding="utf-8") for p in Path(env["TRACKER_REPORTS"]).rglob("*.md"))
     stored = [i for (i,) in rows(source["db"], f"SELECT {s.shape.key} FROM {s.shape.table}")]
     linked = [i for i in stored if f"]({url_for(s.scheme, i)})" in markdown]
     assert linked, f"no {s.label} record is linked to its page in the digest"
@@ -162,9 +163,3 @@ def test_every_identifier_a_source_stores_leads_back_to_its_record(source):
         shown = invoke(env, "show", value, "--json")
         assert shown.exit_code == 0, (scheme, value, shown.output)
         assert json.loads(shown.output)["id"] == record_id
-
-
-def env_path(env, key):
-    from pathlib import Path
-
-    return Path(env[key])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, fixture_path, real_studies, write_query
+from .conftest import ROOT, real_studies, write_query
 from .test_pubmed import real_articles
 
 OLD_COMMIT = "8f871e2"

@@ -51,6 +51,7 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
     Scheme("doi", "DOI", _p(r"10\.\d{4,9}/\S+"), "https://doi.org/{}", "publication"),
     Scheme("other", "other identifier", _p(r".+"), "", "other", identity=False),
 )}
+TRIAL_SCHEMES = tuple(name for name, scheme in SCHEMES.items() if scheme.kind == "trial")  # the registrations
 # the order a bare id is recognised in: the specific patterns before the broad ones
 RECOGNISED = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irct", "ctri", "drks", "anzctr", "kct",
               "pmcid", "ppr", "pmid", "doi")

@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import TrackerError
 from .http import HttpClient
-from .identifiers import SCHEMES, label_for, recognise, url_for
+from .identifiers import label_for, recognise, url_for
 from .settings import Settings
 from .sources import SOURCES, TABLES
 from .store import (

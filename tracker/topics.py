@@ -52,10 +52,6 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text") from None
 
 
-def _text(path: Path, key: str, value: Any, *, required: bool = True) -> str | None:
-    return text_value(path, key, value, required=required)
-
-
 def parse_query(path: Path, data: dict[str, Any]) -> Query:
     """One topic line: its name, title and description, and one table per source it asks (each validated by its
     source). A table no source declares is refused naming the tables allowed."""
@@ -66,11 +62,11 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
             raise ConfigError(f"{path}: unknown table [{key}] (tables allowed: {', '.join(f'[{name}]' for name in SOURCES)})")
         raise ConfigError(f"{path}: unknown key {key!r} (allowed: {', '.join(sorted(LINE_KEYS))}, and the tables "
                           f"{', '.join(f'[{name}]' for name in SOURCES)})")
-    name = _text(path, "name", data.get("name"))
+    name = text_value(path, "name", data.get("name"))
     if not NAME_RE.match(name):
         raise ConfigError(f"{path}: name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
-    title = _text(path, "title", data.get("title"))
-    description = _text(path, "description", data.get("description"), required=False) or ""
+    title = text_value(path, "title", data.get("title"))
+    description = text_value(path, "description", data.get("description"), required=False) or ""
     params = {source.name: source.parse_table(path, f"[{source.name}]", data[source.name]) for source in SOURCES.values() if source.name in data}
     if not params:
         raise ConfigError(f"{path}: needs at least one source table ({', '.join(f'[{name}]' for name in SOURCES)})")

@@ -508,7 +508,7 @@ def select_signal_counts(store: Store) -> dict[str, int]:
 
 def select_any_trial(store: Store, source: str | None = None) -> bool:
     """Whether any record of `source` is stored (of any trial source when None)."""
-    kinds = [KINDS[source]] if source else [k for k in TRIAL_KINDS]
+    kinds = [KINDS[source]] if source else TRIAL_KINDS
     return any(store.execute(f"SELECT EXISTS (SELECT 1 FROM {k.table})").fetchone()[0] == 1 for k in kinds)
 
 

@@ -9,7 +9,7 @@ import logging
 import math
 from array import array
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Iterator
 from urllib.parse import urlencode
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...identifiers import normalise, recognise
+from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 
-TRIAL_SCHEMES = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irct", "ctri", "drks", "anzctr", "kct")
 TYPED = {"EUDRACT_NUMBER": ("eudract", "euct"), "CTIS": ("euct", "eudract")}  # the schemes a typed secondary id is read in
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...identifiers import normalise, recognise
+from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 
-TRIAL_SCHEMES = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irct", "ctri", "drks", "anzctr", "kct")
 
 
 def article_identifiers(pmid: str, doi: str | None, pmcid: str | None) -> tuple[tuple[str, str, str], ...]:
