@@ -22,7 +22,7 @@ from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .store import RecordFilter
 from .topics import load_queries
-from .vocabulary import PHASES, STATUSES
+from .vocabulary import COMMON_STATUSES, PHASES
 
 
 class TrackerGroup(click.Group):
@@ -121,8 +121,8 @@ def _norm_status(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     out = []
     for value in values:
         norm = value.strip().upper().replace(" ", "_").replace(",", "")
-        if norm not in STATUSES:
-            raise click.BadParameter(f"{value!r} is not a ClinicalTrials.gov status ({', '.join(STATUSES)})")
+        if norm not in COMMON_STATUSES:
+            raise click.BadParameter(f"{value!r} is not a trial status ({', '.join(COMMON_STATUSES)})")
         out.append(norm)
     return tuple(out)
 
@@ -176,7 +176,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--source", "sources", type=click.Choice(list(SOURCES)), multiple=True, help="Only this source (repeatable; default all).")
+@click.option("--source", "sources", type=click.Choice([n for n, s in SOURCES.items() if s.fetch]), multiple=True,
+              help="Only this source (repeatable; default all).")
 @click.option("--query", "names", multiple=True, help="Only this topic line (repeatable).")
 @click.option("--full", is_flag=True, help="Ignore the saved cursors and fetch everything again.")
 @click.option("--sweep", is_flag=True, help="Re-check every stored trial against the registry now (due every $TRACKER_SWEEP_DAYS days anyway).")
@@ -189,7 +190,7 @@ def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tup
         tracker update --source ctgov --query aga-cell-therapy
         tracker update --sweep        # also ask the registry about every stored trial now
     """
-    sources = sources or tuple(SOURCES)
+    sources = sources or tuple(n for n, s in SOURCES.items() if s.fetch)
     swept = [SOURCES[name] for name in sources if SOURCES[name].presence]
     if sweep and not swept:
         registries = " or ".join(s.label for s in SOURCES.values() if s.presence)
@@ -364,6 +365,31 @@ def claims(settings: Settings, quiet: bool, ids: tuple[str, ...], live: bool, cl
     """
     results, paths = jobs.claims(settings, ids=ids, live=live, claims_file=claims_file)
     console.print_claims(results, paths, as_json=as_json, quiet=quiet)
+
+
+@cli.group(name="import", cls=TrackerGroup)
+def import_group() -> None:
+    """Save records downloaded from a service that has no API the tracker can ask.
+
+    \b
+    Example:
+        tracker import ictrp ICTRP-Results.xml --line aga-cell-therapy
+    """
+
+
+@import_group.command(name="ictrp")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--line", help="The topic line the export was searched for (default: the only one configured).")
+@common_options
+def import_ictrp(settings: Settings, quiet: bool, file: Path, line: str | None) -> None:
+    """Import a WHO ICTRP portal export (XML): the way to jRCT, UMIN, ChiCTR, IRCT, CTRI, DRKS, ANZCTR, CRiS.
+
+    Download it from https://trialsearch.who.int: search, then "Export results to XML". Each trial is kept as a
+    record of its own registry; importing the same or a newer export again records only what changed, and never
+    replaces what ClinicalTrials.gov, CTIS or ISRCTN gave for the same trial.
+    """
+    result = jobs.import_file(settings, "ictrp", file, line=line, now=jobs.utcnow())
+    console.print_import(result, quiet=quiet)
 
 
 @cli.command()

@@ -98,6 +98,15 @@ def note_missing_email(settings: Settings, sources: tuple[str, ...], quiet: bool
             click.echo(f"note: {note}", err=True)
 
 
+def print_import(outcome, quiet: bool) -> None:
+    """What an import held and saved; said even with --quiet when nothing was new or changed is not (a quiet import)."""
+    if quiet:
+        return
+    r = outcome.result
+    click.echo(f"{outcome.line} [{SOURCES[outcome.source].label}]: {outcome.held}; new {r.new}, changed {r.changed}, "
+               f"unchanged {r.fetched - r.new - r.changed}")
+
+
 def print_digest(outcome, quiet: bool) -> None:
     if quiet:
         return
@@ -126,11 +135,12 @@ def print_live_lines(checked: list[dict[str, Any]], *, as_json: bool) -> None:
     def count(value: int | None) -> str:
         return "-" if value is None else f"{value:,}"
 
-    heads = "".join(f" {source.short_label:>9}" for source in SOURCES.values())
+    asked = [s for s in SOURCES.values() if s.count and any(s.name in c["sources"] for c in checked)]  # a column per source a line asks
+    heads = "".join(f" {source.short_label:>9}" for source in asked)
     click.echo(f"{'line':28}{heads}  notes")
     for c in checked:
         notes = "; ".join(c["warnings"]) or ("" if c["ok"] else "counts zero")
-        counts = "".join(f" {count(c['counts'].get(name)):>9}" for name in SOURCES)
+        counts = "".join(f" {count(c['counts'].get(s.name)):>9}" for s in asked)
         click.echo(f"{c['name']:28}{counts}  {one_line(notes, 200)}")
     for c in checked:
         for name, translation in c["translations"].items():

@@ -118,6 +118,7 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
+        json_body: Any = None,
         parse: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one logical request; return parse(body) (or the body). Raise HttpError with one clean line."""
@@ -137,6 +138,7 @@ class HttpClient:
                     url,
                     params=params,
                     data=data,
+                    json=json_body,
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     stream=True,
                 )
@@ -203,8 +205,10 @@ class HttpClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None, parse: Callable[[bytes], Any] | None = None) -> Any:
         return self.request("GET", url, params=params, parse=parse)
 
-    def post(self, url: str, data: Mapping[str, Any], parse: Callable[[bytes], Any] | None = None) -> Any:
-        return self.request("POST", url, data=data, parse=parse)
+    def post(self, url: str, data: Mapping[str, Any] | None = None, parse: Callable[[bytes], Any] | None = None, *,
+             json_body: Any = None) -> Any:
+        """A form POST (data), or a JSON one (json_body: sent as application/json)."""
+        return self.request("POST", url, data=data, json_body=json_body, parse=parse)
 
 
 def _answer_text(body: bytes, content_type: str) -> str:

@@ -45,6 +45,8 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
     Scheme("drks", "DRKS", _p(r"DRKS\d{8}"), "https://drks.de/search/en/trial/{}", "trial"),
     Scheme("anzctr", "ANZCTR", _p(r"ACTRN\d{14}"), WHO_TRIAL_URL, "trial"),
     Scheme("kct", "CRiS", _p(r"KCT\d{7}"), WHO_TRIAL_URL, "trial"),
+    Scheme("omon", "Netherlands Trial Register (OMON)", _p(r"NL-OMON\d{1,9}"), WHO_TRIAL_URL, "trial"),
+    Scheme("japic", "JAPIC-CTI", _p(r"JapicCTI-\d{6}"), WHO_TRIAL_URL, "trial"),
     Scheme("pmid", "PubMed", _p(r"[1-9]\d{0,8}"), "https://pubmed.ncbi.nlm.nih.gov/{}/", "publication"),
     Scheme("pmcid", "PubMed Central", _p(r"PMC\d{1,9}"), "https://pmc.ncbi.nlm.nih.gov/articles/{}/", "publication"),
     Scheme("ppr", "Europe PMC (preprint)", _p(r"PPR\d{1,9}"), "https://europepmc.org/article/PPR/{}", "publication"),
@@ -53,10 +55,10 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
 )}
 TRIAL_SCHEMES = tuple(name for name, scheme in SCHEMES.items() if scheme.kind == "trial")  # the registrations
 # the order a bare id is recognised in: the specific patterns before the broad ones
-RECOGNISED = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irct", "ctri", "drks", "anzctr", "kct",
+RECOGNISED = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irct", "ctri", "drks", "anzctr", "kct", "omon", "japic",
               "pmcid", "ppr", "pmid", "doi")
 DOI_PREFIX_RE = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
-EUCTR_RE = re.compile(r"^EUCTR(\d{4}-\d{6}-\d{2})(?:-[A-Z]{2,3})?$", re.IGNORECASE)  # an EudraCT number per member state
+EUCTR_RE = re.compile(r"^(?:EUCTR)?(\d{4}-\d{6}-\d{2})(?:-[A-Z]{2,3})?$", re.IGNORECASE)  # an EudraCT number per member state
 PREFIX_RE = re.compile(r"^(pmid|pmcid|doi|nct|isrctn|eudract|euct|ppr):\s*", re.IGNORECASE)
 
 
@@ -75,6 +77,8 @@ def normalise(scheme: str, text: str) -> str | None:
         value = "jRCT" + value[4:]
     elif scheme == "chictr" and value[:6].lower() == "chictr":
         value = "ChiCTR" + value[6:].upper()
+    elif scheme == "japic" and value[:8].lower() == "japiccti":
+        value = "JapicCTI" + value[8:]
     elif scheme not in ("other",):
         value = value.upper().replace(" ", "")
     return value if SCHEMES[scheme].pattern.fullmatch(value) else None

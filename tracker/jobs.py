@@ -20,7 +20,8 @@ from .settings import Settings
 from .sources import SOURCES, open_client
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
-from .update import LineResult, Progress, run_update
+from .imports import READERS as IMPORT_READERS, ImportResult, chosen_line, import_file as import_file_into
+from .update import LineResult, Progress, run_update, thresholds
 
 DIGEST_FORMATS = ("md", "html", "atom")
 log = logging.getLogger("tracker.jobs")
@@ -56,6 +57,15 @@ def update(
     with open_store(settings.db_path) as store, open_client(settings) as client:
         return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line,
                           progress_for=progress_for, sweep=sweep, claim_pmids=cited)
+
+
+def import_file(settings: Settings, source: str, path: Path, *, line: str | None, now: datetime) -> ImportResult:
+    """`tracker import SOURCE FILE`: the file's records saved under a topic line, while no update runs."""
+    queries = load_queries(settings.queries_dir)
+    chosen = chosen_line(queries, line)
+    with open_store(settings.db_path) as store, store.update_lock():
+        return import_file_into(store, source, path, line=chosen, now=now, thresholds=thresholds(settings),
+                                claim_pmids=claim_citations(settings.queries_dir / "claims.toml"))
 
 
 def claim_citations(path: Path) -> dict[str, list[str]]:
@@ -144,8 +154,8 @@ def check_lines_live(settings: Settings) -> list[dict]:
     checked = []
     with open_client(settings) as client:
         for query in load_queries(settings.queries_dir):
-            line = {"name": query.name, **{f"{name}_count": None for name in SOURCES}, "counts": {}, "translations": {},
-                    "warnings": [], "errors": []}
+            line = {"name": query.name, **{f"{name}_count": None for name, s in SOURCES.items() if s.count}, "counts": {},
+                    "translations": {}, "warnings": [], "errors": [], "sources": [s.name for s in SOURCES.values() if s.applies(query)]}
             for source in (s for s in SOURCES.values() if s.applies(query) and s.count):
                 try:
                     found = source.count(client, settings, query.params[source.name], query.name)

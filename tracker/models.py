@@ -91,6 +91,47 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class Registration:
+    """A trial as a registry other than ClinicalTrials.gov keeps it (EU CTIS, ISRCTN, a WHO ICTRP export's primary
+    registries): the fields every registry gives, named as a Trial's are, in the common vocabulary (status, phases),
+    with the registry's own status and phase kept beside them."""
+
+    trial_id: str
+    title: str | None
+    registry: str = ""  # the registry that issued trial_id, for people (EU CTIS, jRCT, UMIN-CTR ...)
+    official_title: str | None = None
+    acronym: str | None = None
+    overall_status: str | None = None  # the common vocabulary (tracker.vocabulary.STATUSES)
+    registry_status: str | None = None  # as the registry says it
+    why_stopped: str | None = None
+    phases: tuple[str, ...] = ()
+    registry_phase: str | None = None
+    study_type: str | None = None
+    enrollment: int | None = None
+    enrollment_type: str | None = None
+    lead_sponsor: str | None = None
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    start_date: str | None = None
+    primary_completion_date: str | None = None
+    completion_date: str | None = None  # the end of the trial, as the registry gives it
+    first_posted_date: str | None = None  # registered / first published
+    last_update_posted_date: str | None = None
+    results_first_posted_date: str | None = None
+    has_results: bool = False
+    results_url: str | None = None
+    paediatric: bool | None = None  # the EU results duty is 6 months for a paediatric trial, 12 otherwise
+    url: str = ""
+    identifiers: tuple[tuple[str, str, str], ...] = ()  # (scheme, value, via): every id the record carries, its own first
+    raw_json: str = ""
+
+    @property
+    def record_id(self) -> str:
+        return self.trial_id
+
+
+@dataclass(frozen=True)
 class Correction:
     """A CommentsCorrections entry that changes how a paper should be read."""
 

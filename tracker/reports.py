@@ -42,7 +42,7 @@ def record_url(record_id: str, source: str | None = None) -> str:
     """The public page of a record: by its source's id scheme when the source is known, else by the scheme its id
     is recognised as (ClinicalTrials.gov for an NCT number, PubMed for a PMID, the registry's page for the others)."""
     if source in SOURCES:
-        return url_for(SOURCES[source].scheme, record_id)
+        return SOURCES[source].url(record_id)
     recognised = recognise(record_id)
     return url_for(*recognised) if recognised else ""
 

@@ -79,7 +79,7 @@ def _trial_hit(row: dict[str, Any], source: str) -> Hit:
         date=row["start_date"],
         detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}{gone}",
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=url_for(SOURCES[source].scheme, row["nct_id"]),
+        url=SOURCES[source].url(row["nct_id"]),
         rank=row.get("rank") or 0.0,
         extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"],
                "removed": bool(row.get("removed_at")), "merged_into": row.get("merged_into")},
@@ -94,7 +94,7 @@ def _publication_hit(row: dict[str, Any], source: str) -> Hit:
         date=row["sort_date"],
         detail=f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=url_for(SOURCES[source].scheme, row["pmid"]),
+        url=SOURCES[source].url(row["pmid"]),
         rank=row.get("rank") or 0.0,
         extra={"doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
     )
@@ -208,7 +208,7 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
     record = select_record(store, table, record_id)
     identifiers = [{**i, "label": label_for(i["scheme"]), "url": url_for(i["scheme"], i["value"])}
                    for i in select_identifiers(store, source, record_id)]
-    same = [{"source": s, "id": r, "url": url_for(SOURCES[s].scheme, r) if s in SOURCES else ""}
+    same = [{"source": s, "id": r, "url": SOURCES[s].url(r) if s in SOURCES else ""}
             for s, r in found if (s, r) != (source, record_id)]
     return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
             "identifiers": identifiers, "same": same,

@@ -12,11 +12,15 @@ from .errors import ConfigError
 
 DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+DEFAULT_CTIS_URL = "https://euclinicaltrials.eu/ctis-public-api"
+DEFAULT_ISRCTN_URL = "https://www.isrctn.com/api"
 
 @dataclass(frozen=True)
 class Settings:
     ctgov_url: str = DEFAULT_CTGOV_URL
     eutils_url: str = DEFAULT_EUTILS_URL
+    ctis_url: str = DEFAULT_CTIS_URL
+    isrctn_url: str = DEFAULT_ISRCTN_URL
     db_path: Path = Path("data/tracker.db")
     reports_dir: Path = Path("reports")
     queries_dir: Path = Path("queries")
@@ -25,6 +29,8 @@ class Settings:
     # requests per second; 0 disables pacing (tests)
     ctgov_rate: float = 1.0
     ncbi_rate: float | None = None  # None: 3/s, or 10/s with an API key
+    ctis_rate: float = 1.0  # the EMA documents no limit: one request a second is a polite guest's pace
+    isrctn_rate: float = 1.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     response_timeout: float = 300.0  # one attempt's whole answer, however slowly the bytes arrive
@@ -50,7 +56,15 @@ class Settings:
 
     @property
     def ctgov_interval(self) -> float:
-        return 0.0 if self.ctgov_rate <= 0 else 1.0 / self.ctgov_rate
+        return _interval(self.ctgov_rate)
+
+    @property
+    def ctis_interval(self) -> float:
+        return _interval(self.ctis_rate)
+
+    @property
+    def isrctn_interval(self) -> float:
+        return _interval(self.isrctn_rate)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -59,6 +73,11 @@ class Settings:
 
     def with_overrides(self, **values: Any) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def _interval(rate: float) -> float:
+    """Seconds between requests at `rate` per second; 0 (no pacing) for a rate of 0."""
+    return 0.0 if rate <= 0 else 1.0 / rate
 
 
 def _number(environ: Mapping[str, str], name: str, default: float, kind=float):
@@ -82,12 +101,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         ctgov_url=env.get("TRACKER_CTGOV_URL") or DEFAULT_CTGOV_URL,
         eutils_url=env.get("TRACKER_EUTILS_URL") or DEFAULT_EUTILS_URL,
+        ctis_url=env.get("TRACKER_CTIS_URL") or DEFAULT_CTIS_URL,
+        isrctn_url=env.get("TRACKER_ISRCTN_URL") or DEFAULT_ISRCTN_URL,
         db_path=Path(env.get("TRACKER_DB") or "data/tracker.db"),
         reports_dir=Path(env.get("TRACKER_REPORTS") or "reports"),
         queries_dir=Path(env.get("TRACKER_QUERIES") or "queries"),
         ncbi_api_key=env.get("NCBI_API_KEY") or None,
         ncbi_email=env.get("NCBI_EMAIL") or None,
         ctgov_rate=_number(env, "TRACKER_CTGOV_RATE", 1.0),
+        ctis_rate=_number(env, "TRACKER_CTIS_RATE", 1.0),
+        isrctn_rate=_number(env, "TRACKER_ISRCTN_RATE", 1.0),
         ncbi_rate=_number(env, "TRACKER_NCBI_RATE", None) if ncbi_rate else None,
         connect_timeout=_number(env, "TRACKER_CONNECT_TIMEOUT", 10.0),
         read_timeout=_number(env, "TRACKER_READ_TIMEOUT", 60.0),

@@ -55,13 +55,13 @@ def read_toml(path: Path) -> dict[str, Any]:
 def parse_query(path: Path, data: dict[str, Any]) -> Query:
     """One topic line: its name, title and description, and one table per source it asks (each validated by its
     source). A table no source declares is refused naming the tables allowed."""
+    tables = ", ".join(f"[{name}]" for name, source in SOURCES.items() if source.fetch)  # the sources a line can ask
     for key, value in data.items():
         if key in LINE_KEYS or key in SOURCES:
             continue
         if isinstance(value, dict):
-            raise ConfigError(f"{path}: unknown table [{key}] (tables allowed: {', '.join(f'[{name}]' for name in SOURCES)})")
-        raise ConfigError(f"{path}: unknown key {key!r} (allowed: {', '.join(sorted(LINE_KEYS))}, and the tables "
-                          f"{', '.join(f'[{name}]' for name in SOURCES)})")
+            raise ConfigError(f"{path}: unknown table [{key}] (tables allowed: {tables})")
+        raise ConfigError(f"{path}: unknown key {key!r} (allowed: {', '.join(sorted(LINE_KEYS))}, and the tables {tables})")
     name = text_value(path, "name", data.get("name"))
     if not NAME_RE.match(name):
         raise ConfigError(f"{path}: name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
@@ -69,7 +69,7 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
     description = text_value(path, "description", data.get("description"), required=False) or ""
     params = {source.name: source.parse_table(path, f"[{source.name}]", data[source.name]) for source in SOURCES.values() if source.name in data}
     if not params:
-        raise ConfigError(f"{path}: needs at least one source table ({', '.join(f'[{name}]' for name in SOURCES)})")
+        raise ConfigError(f"{path}: needs at least one source table ({tables})")
     return Query(name=name, title=title, description=description, params=params, path=str(path))
 
 

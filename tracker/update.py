@@ -22,7 +22,7 @@ from .settings import Settings
 from .signals import Thresholds, refresh_signals
 from .sources import SOURCES, Source
 from .sweep import run_sweep, sweep_due
-from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor
+from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
 log = logging.getLogger("tracker.update")
 
@@ -101,9 +101,11 @@ def update_line(
         # before any pass walks them, where a pause per page left them alive for the first pass after it.
         with gc_paused():
             cursor = None if full else select_last_cursor(store, source.name, query.name)
-            for batch in source.batches(client, settings, query, cursor=cursor, now=now):
+            versions = (lambda ids: select_versions(store, source.name, ids)) if source.compares_versions else None
+            for batch in source.batches(client, settings, query, cursor=cursor, now=now, stored_versions=versions):
                 fresh = [r for r in batch.records if r.record_id not in seen]
                 seen.update(r.record_id for r in fresh)
+                seen.update(batch.unchanged)  # returned by the line today, as stored: the sweep need not ask again
                 spool.add(fresh)
                 if batch.shortfall:
                     shortfalls.append(batch.shortfall)

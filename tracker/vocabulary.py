@@ -9,4 +9,11 @@ STATUSES = (
     "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE", "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING",
     "WITHHELD", "UNKNOWN",
 )
+# the common vocabulary: CT.gov's statuses, and what other registries say that CT.gov never does
+COMMON_STATUSES = STATUSES + (
+    "ONGOING",  # authorised or running; the registry does not say whether it recruits (CTIS "Authorised")
+    "NOT_RECRUITING",  # the registry says only that it does not recruit: not yet, no longer, or ended (WHO ICTRP)
+)
+# statuses of a trial that has ended, however it ended (CT.gov's and the other registries')
+ENDED = ("COMPLETED", "TERMINATED", "WITHDRAWN")
 PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")

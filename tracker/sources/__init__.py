@@ -10,9 +10,14 @@ from ..http import HttpClient
 from ..settings import Settings
 from .base import Batch, Count, Presence, Shape, Source
 from .ctgov import SOURCE as _CTGOV
+from .ctis import SOURCE as _CTIS
+from .ictrp import SOURCE as _ICTRP
+from .isrctn import SOURCE as _ISRCTN
 from .pubmed import SOURCE as _PUBMED
 
-SOURCES: dict[str, Source] = {s.name: s for s in (_CTGOV, _PUBMED)}
+# in update order; among sources of one kind, the order of preference: a study registered in several registries is
+# shown under its CT.gov record, else its CTIS one, else ISRCTN's, and an ICTRP export's copy last
+SOURCES: dict[str, Source] = {s.name: s for s in (_CTGOV, _CTIS, _ISRCTN, _ICTRP, _PUBMED)}
 TABLES: dict[str, Source] = {s.shape.table: s for s in SOURCES.values()}  # by the table its records are kept in
 
 
@@ -23,7 +28,8 @@ def of_kind(kind: str) -> list[Source]:
 
 def services(settings: Settings) -> dict[str, tuple[str, float]]:
     """Each source's base URL -> (label, seconds between requests), for the HTTP client's pacing and messages."""
-    return {s.base_url(settings).rstrip("/"): (s.label, s.interval(settings)) for s in SOURCES.values()}
+    return {s.base_url(settings).rstrip("/"): (s.label, s.interval(settings) if s.interval else 0.0)
+            for s in SOURCES.values() if s.base_url is not None}
 
 
 def open_client(settings: Settings) -> HttpClient:

@@ -6,11 +6,12 @@ brief_list naming the missing records). update.py drives any Source without know
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from ..identifiers import url_for
 from ..models import Query
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class Batch:
     records: list[Any]
     expected: int | None
     shortfall: str | None = None
+    unchanged: list[str] = field(default_factory=list)  # ids the service returned whose stored record is current: not fetched again
 
 
 log = logging.getLogger("tracker.sources")
@@ -41,6 +43,17 @@ def short_batch(service: str, line: str, shortfall: str, expected: int | None, *
 def brief_list(ids: list[str], shown: int = 10) -> str:
     """Record numbers as a warning names them: all of a few, or the first `shown` and how many more."""
     return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def not_json(body: bytes) -> str:
+    """Why a body is no JSON answer: an HTML page (a proxy's, a login or maintenance page) or broken JSON."""
+    return "an HTML page instead of JSON" if body.lstrip()[:1] == b"<" else "malformed or cut-off JSON"
+
+
+def not_xml(body: bytes) -> str:
+    """Why a body is no XML answer: an HTML page in its place, or broken or cut-off XML."""
+    head = body.lstrip()[:15].lower()
+    return "an HTML page instead of XML" if head.startswith((b"<!doctype html", b"<html")) else "malformed or cut-off XML"
 
 
 Fetch = Callable[["HttpClient", "Settings", Query, "date | None", datetime], Iterator[Batch]]
@@ -66,6 +79,9 @@ class Shape:
     # a row stored before identifiers were kept (m017) -> (the identifiers it carries, the links the old
     # trial_publications table had no room for), read from its columns and its raw payload
     backfill: Callable[[dict[str, Any]], tuple[tuple[tuple[str, str, str], ...], list[tuple[str, str, str, "str | None"]]]]
+    # the table's columns (name -> type, in order), for a table the store makes from its shape (store/tables.py);
+    # None for the tables the tracker's own migrations made (trials, publications)
+    columns: dict[str, type] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -102,9 +118,9 @@ class Source:
     shape: Shape
     overlap: timedelta  # how far before the saved cursor a window starts again
     parse_table: Callable[[Path, str, Any], dict[str, Any]]  # (file, where, its TOML table) -> validated parameters
-    fetch: Fetch  # (client, settings, query, since or None for everything, now) -> batches
-    base_url: Callable[["Settings"], str]
-    interval: Callable[["Settings"], float]  # seconds between requests (0: no pacing)
+    fetch: Fetch | None  # (client, settings, query, since or None for everything, now) -> batches; None: no service to ask (imports)
+    base_url: Callable[["Settings"], str] | None
+    interval: Callable[["Settings"], float] | None  # seconds between requests (0: no pacing)
     count: Callable[["HttpClient", "Settings", dict[str, Any], str], Count] | None = None  # (params, line) -> count
     search: Callable[..., tuple[int, list[Any]]] | None = None  # (client, settings, text, limit, since=, until=, label=) -> (total, records)
     fetch_ids: Callable[["HttpClient", "Settings", list[str]], list[Any]] | None = None  # records by their own ids
@@ -112,10 +128,18 @@ class Source:
     presence: Presence | None = None
     notice: Callable[["Settings"], "str | None"] | None = None  # what the service asks for that the settings lack
     migrations: Any = None  # a sqlite_utils.Migrations of its own tables, applied after the tracker's own set
+    # its search cannot be windowed by date: fetch is given stored_versions (ids -> the stored last update) and
+    # fetches again only what moved (CTIS)
+    compares_versions: bool = False
+    url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
+
+    def url(self, record_id: str) -> str:
+        """The public page of one of its records."""
+        return self.url_of(record_id) if self.url_of else url_for(self.scheme, record_id)
 
     def applies(self, query: Query) -> bool:
-        """Does this topic line ask this source anything? (It has the source's table.)"""
-        return self.name in query.params
+        """Does this topic line ask this source anything? (It has the source's table, and the source a service.)"""
+        return self.fetch is not None and self.name in query.params
 
     def window_start(self, cursor: str | None) -> date | None:
         """The date to ask from: the cursor (the date of the last good run) minus the overlap; None fetches all."""
@@ -123,5 +147,8 @@ class Source:
             return None
         return date.fromisoformat(cursor) - self.overlap
 
-    def batches(self, client: "HttpClient", settings: "Settings", query: Query, *, cursor: str | None, now: datetime) -> Iterator[Batch]:
+    def batches(self, client: "HttpClient", settings: "Settings", query: Query, *, cursor: str | None, now: datetime,
+                stored_versions: Callable[[list[str]], dict[str, Any]] | None = None) -> Iterator[Batch]:
+        if self.compares_versions:
+            return self.fetch(client, settings, query, self.window_start(cursor), now, stored_versions=stored_versions)
         return self.fetch(client, settings, query, self.window_start(cursor), now)

@@ -4,10 +4,15 @@ imports from here."""
 
 from .connection import Store, open_store
 from .reads import (
+    select_sharing,
+    select_trial_summaries,
+    select_window_registrations,
+    select_window_registration_changes,
     SEARCH_WINDOW,
     RecordFilter,
     select_last_cursor,
     select_record,
+    select_versions,
     select_publication,
     select_identified,
     select_identifiers,
@@ -113,6 +118,11 @@ __all__ = [
     "select_identified",
     "select_identifiers",
     "select_record",
+    "select_sharing",
+    "select_trial_summaries",
+    "select_window_registrations",
+    "select_window_registration_changes",
+    "select_versions",
     "select_publication",
     "select_publication_changes",
     "select_record_signals",

@@ -16,14 +16,17 @@ import sqlite_utils
 
 from ..errors import StoreError
 from .migrations import migrations
+from .tables import declared_migrations
 from ..sources import SOURCES
 
 BUSY_TIMEOUT_S = 30
 
 
 def migration_sets() -> list:
-    """The tracker's own migrations, then each source's own set (a source added later brings its tables there)."""
-    return [migrations, *(s.migrations for s in SOURCES.values() if s.migrations is not None)]
+    """The tracker's own migrations, then each source's own: the set that makes a table its shape declares, and any
+    set of its own (a source added later brings its tables there)."""
+    declared = [declared_migrations(s) for s in SOURCES.values() if s.shape.columns is not None]
+    return [migrations, *declared, *(s.migrations for s in SOURCES.values() if s.migrations is not None)]
 log = logging.getLogger("tracker.store")
 
 

@@ -255,7 +255,9 @@ FTS_TEXT = {  # table: its searchable columns, list columns read as plain text
 LIST_COLUMNS = frozenset({"conditions", "interventions", "mesh_terms", "authors"})
 
 
-def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> None:
+def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], *, index_triggers: bool = True) -> None:
+    """The {table}_text view and {table}_fts index over it; index_triggers=False leaves inserts and updates to the
+    write layer (m009), keeping the delete trigger."""
     def values(row: str, named: bool = False) -> str:
         return ", ".join((plain_list(f"{row}.{c}") if c in LIST_COLUMNS else f"{row}.{c}") + (f" AS {c}" if named else "") for c in columns)
 
@@ -268,9 +270,10 @@ def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) 
     db.execute(f"CREATE VIRTUAL TABLE {table}_fts USING fts5({names}, content='{table}_text', content_rowid='text_rowid', tokenize='porter')")
     insert = f"INSERT INTO {table}_fts (rowid, {names}) VALUES (new.rowid, {values('new')});"
     delete = f"INSERT INTO {table}_fts ({table}_fts, rowid, {names}) VALUES ('delete', old.rowid, {values('old')});"
-    db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {insert} END")
     db.execute(f"CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN {delete} END")
-    db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE OF {names} ON {table} BEGIN {delete} {insert} END")
+    if index_triggers:
+        db.execute(f"CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN {insert} END")
+        db.execute(f"CREATE TRIGGER {table}_au AFTER UPDATE OF {names} ON {table} BEGIN {delete} {insert} END")
     db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
 
 
@@ -300,9 +303,10 @@ def topic_lines_sql(source: str, record: str, plus: str | None = None) -> str:
 MATCH_EVENTS = (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old"))
 
 
-def _topic_lines_triggers(db: sqlite_utils.Database, *, only_when_different: bool) -> None:
-    """The query_matches triggers that keep each record's topic_lines in step (m008; m011 adds the condition)."""
-    for table, source, key in TOPIC_LINES:
+def _topic_lines_triggers(db: sqlite_utils.Database, *, only_when_different: bool, tables=TOPIC_LINES) -> None:
+    """The query_matches triggers that keep each record's topic_lines in step (m008; m011 adds the condition), for
+    each (table, source, key) of `tables`."""
+    for table, source, key in tables:
         for event, row in MATCH_EVENTS:
             name = f"query_matches_{source}_{event.split()[0].lower()}"
             lines = topic_lines_sql(source, f"{row}.record_id")
@@ -511,3 +515,23 @@ def m017_identifiers_and_links(db: sqlite_utils.Database) -> None:
     db["signals"].add_column("source", str)
     conn.execute("UPDATE signals SET source = CASE WHEN EXISTS (SELECT 1 FROM trials t WHERE t.nct_id = signals.record_id) "
                  "THEN 'ctgov' ELSE 'pubmed' END")
+
+
+def declared_table(db: sqlite_utils.Database, *, source: str, table: str, key: str, columns: dict[str, type],
+                   changes_table: str, text_columns: tuple[str, ...]) -> None:
+    """A source's records table as its shape declares it, with what every records table has: its change history,
+    its plain-text search index (filled by the write layer, m009), its topic_lines kept by the query_matches triggers
+    (m008, m011), and its changes in the `changes` view. A source's own migration set calls it (store/tables.py)."""
+    db[table].create(columns, pk=key, not_null={"first_seen_at"})
+    db[table].create_index(["first_seen_at"])
+    db[changes_table].create(
+        {"id": int, key: str, "field": str, "old_value": str, "new_value": str, "detected_at": str, "run_id": int}, pk="id")
+    db[changes_table].create_index([key])
+    db[changes_table].create_index(["detected_at"])
+    _plain_fts(db, table, text_columns, index_triggers=False)
+    _topic_lines_triggers(db, only_when_different=True, tables=((table, source, key),))
+    view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'changes'").fetchone()
+    part = (f"SELECT '{source}' AS source, {key} AS record_id, id, field, old_value, new_value, detected_at, run_id "
+            f"FROM {changes_table}")
+    db.execute("DROP VIEW IF EXISTS changes")
+    db.execute((view[0] + "\nUNION ALL\n" + part) if view else f"CREATE VIEW changes AS {part}")

@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from ..identifiers import SCHEMES
 from .connection import Store
-from .rows import KINDS, RAW_COLUMNS
+from .rows import KINDS, RAW_COLUMNS, Kind
 
 TRIAL_KINDS = tuple(dict.fromkeys(k for k in KINDS.values() if k.record_kind == "trial"))
+IDENTITY_SCHEMES = {kind: tuple(n for n, s in SCHEMES.items() if s.identity and s.kind == kind) for kind in ("trial", "publication")}
 
 
 def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -40,6 +42,17 @@ def select_record(store: Store, table: str, record_id: str) -> dict[str, Any] | 
     """One stored record of a source's table, by its own id."""
     k = KINDS[table]
     return _one(store.rows(f"SELECT * FROM {k.table} WHERE {k.key} = ?", (record_id,)))
+
+
+def select_versions(store: Store, source: str, ids: list[str]) -> dict[str, str | None]:
+    """The last update the registry had posted for each of these stored records (a source that compares versions
+    instead of windowing by date asks before fetching a record again)."""
+    k = KINDS[source]
+    found: dict[str, str | None] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(store.execute(f"SELECT {k.key}, last_update_posted_date FROM {k.table} WHERE {k.key} IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    return found
 
 
 def select_publication(store: Store, pmid: str) -> dict[str, Any] | None:
@@ -529,3 +542,72 @@ def select_line_trial_ids(store: Store, source: str, line: str) -> list[str]:
 
 def select_last_sweep(store: Store, source: str) -> dict[str, Any] | None:
     return _one(store.rows("SELECT * FROM sweeps WHERE source = ? AND status = 'ok' ORDER BY started_at DESC, id DESC LIMIT 1", (source,)))
+
+
+# -- one study, one work: records of several sources that share an identifier ------------------------
+
+def select_sharing(store: Store, kind: str, records: list[tuple[str, str]]) -> list[tuple[str, str, str, str, str, str]]:
+    """(source, record_id, other_source, other_id, scheme, value): the stored records of other sources that carry an
+    identity identifier (a trial registration, a DOI ...) one of `records` carries."""
+    schemes = IDENTITY_SCHEMES[kind]
+    marks = ",".join("?" * len(schemes))
+    found: list[tuple[str, str, str, str, str, str]] = []
+    for start in range(0, len(records), 400):
+        chunk = records[start:start + 400]
+        pairs = " OR ".join("(a.source = ? AND a.record_id = ?)" for _ in chunk)
+        found.extend(store.execute(
+            "SELECT DISTINCT a.source, a.record_id, b.source, b.record_id, a.scheme, a.value FROM identifiers a "
+            "JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND b.source != a.source "
+            f"WHERE a.scheme IN ({marks}) AND ({pairs}) ORDER BY 1, 2, 3, 4, 5, 6",
+            [*schemes, *(x for pair in chunk for x in pair)]).fetchall())
+    return found
+
+
+TRIAL_COMMON = ("title", "overall_status", "registry_status", "start_date", "primary_completion_date", "completion_date",
+                "enrollment", "has_results", "results_first_posted_date", "last_update_posted_date", "first_seen_at", "url",
+                "removed_at")
+
+
+def _common_columns(kind: Kind) -> str:
+    """A trial table's columns under the names every trial table shares (CT.gov's own status is its registry's)."""
+    declared = kind.shape.columns or {}
+    return ", ".join(c if c != "registry_status" or "registry_status" in declared else "overall_status AS registry_status"
+                     for c in TRIAL_COMMON)
+
+
+def select_trial_summaries(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The fields every registry gives (title, status as the common vocabulary and as the registry says it, dates,
+    enrolment, results, URL) of stored trials of any source, by (source, id)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in dict.fromkeys(s for s, _ in records):
+        k = KINDS[source]
+        ids = [r for s, r in records if s == source]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in store.rows(f"SELECT {k.key} AS record_id, {_common_columns(k)} FROM {k.table} "
+                                  f"WHERE {k.key} IN ({','.join('?' * len(chunk))})", chunk):
+                found[(source, row["record_id"])] = row
+    return found
+
+
+def select_window_registrations(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Trials of every trial source first stored in the window, with their source, their common fields and the
+    lines that matched them: the digest's new trials."""
+    parts = []
+    for k in TRIAL_KINDS:
+        extra = "phases, lead_sponsor, enrollment_type, countries, first_posted_date"
+        parts.append(f"SELECT '{k.source}' AS source, {k.key} AS record_id, {_common_columns(k)}, {extra}, "
+                     f"{_lines_of(k.source, k.key)} AS queries FROM {k.table} WHERE {_in_window('first_seen_at')}")
+    return store.rows(" UNION ALL ".join(parts) + " ORDER BY first_seen_at DESC, source, record_id", {"start": start, "end": end})
+
+
+def select_window_registration_changes(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Changes detected in the window to trials of every trial source stored before it."""
+    parts = []
+    for k in TRIAL_KINDS:
+        parts.append(
+            f"SELECT '{k.source}' AS source, c.{k.key} AS record_id, c.id, c.field, c.old_value, c.new_value, c.detected_at, "
+            f"t.title, t.overall_status, t.results_first_posted_date, t.url, {_lines_of(k.source, f'c.{k.key}')} AS queries "
+            f"FROM {k.changes_table} c JOIN {k.table} t ON t.{k.key} = c.{k.key} "
+            f"WHERE {_in_window('c.detected_at')} AND t.first_seen_at < :start")
+    return store.rows(" UNION ALL ".join(parts) + " ORDER BY detected_at DESC, source, record_id, id", {"start": start, "end": end})

@@ -17,7 +17,7 @@ from ...errors import ApiError, HttpError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...gc_pause import gc_paused
 from ...models import Query, Reference, Trial, built
-from ..base import Batch, brief_list, short_batch
+from ..base import Batch, brief_list, not_json, short_batch
 from .identity import study_identifiers
 
 log = logging.getLogger("tracker.ctgov")
@@ -94,7 +94,7 @@ def parse_json_page(body: bytes) -> dict[str, Any]:
         with gc_paused():
             data, raws = _split_page(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, IndexError):
-        raise RetryableBody(_not_json(body)) from None
+        raise RetryableBody(not_json(body)) from None
     if not isinstance(data.get("studies"), list):
         # an answer without "studies" (an error object, a proxy's JSON) must not pass for an empty result
         raise RetryableBody("JSON page without a list of studies")
@@ -402,12 +402,9 @@ def _parse_study_body(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(_not_json(body)) from None
+        raise RetryableBody(not_json(body)) from None
     if not isinstance(data, dict):
         raise RetryableBody("a study answer that is not an object")
     return data
 
 
-def _not_json(body: bytes) -> str:
-    """Why a body is no JSON answer: an HTML page (a proxy's, a login or maintenance page) or broken JSON."""
-    return "an HTML page instead of JSON" if body.lstrip()[:1] == b"<" else "malformed or cut-off JSON"

@@ -1,0 +1,121 @@
+"""One study across registries: records of different sources that carry the same trial registration (a CTIS trial
+naming NCT0..., an ICTRP copy of a jRCT record, an ISRCTN trial listing its EudraCT number) are one study to a
+reader. It is shown once, under its preferred record (the registry order of tracker.sources.SOURCES: CT.gov, then
+CTIS, ISRCTN, an ICTRP export's copy), naming every registration with its own status, what tied it, and each field
+on which the registries disagree. A merge is a claim with its evidence, never a rewrite: no record's fields are
+replaced by another's.
+
+Two records of one registry are never merged, even when they share an id (one EudraCT number registered as two
+NCT studies): the registry itself says they are two."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .identifiers import label_for
+from .labels import date_label, status_label
+from .sources import SOURCES
+from .store import Store, select_sharing, select_trial_summaries
+
+ROUNDS = 3  # a study reaches this many hops from a record (CT.gov -> EudraCT -> ICTRP's jRCT copy -> ...)
+# a status that says less than another is no disagreement with it (CTIS's "Authorised", ICTRP's "Not recruiting")
+COARSE = {
+    "ONGOING": {"RECRUITING", "NOT_YET_RECRUITING", "ACTIVE_NOT_RECRUITING", "ENROLLING_BY_INVITATION"},
+    "NOT_RECRUITING": {"NOT_YET_RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED"},
+}
+COMPARED = (("overall_status", "status"), ("start_date", "start"), ("completion_date", "end"))
+
+
+@dataclass
+class Study:
+    """One study: its preferred record and every registration (each a summary dict with source, record_id, label,
+    status, url, and `tied_by`: the shared identifier that joined it), with the disagreements between them."""
+
+    preferred: tuple[str, str]
+    members: list[dict[str, Any]] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+
+    @property
+    def others(self) -> list[dict[str, Any]]:
+        return [m for m in self.members if (m["source"], m["record_id"]) != self.preferred]
+
+
+def _rank(record: tuple[str, str]) -> tuple[int, str]:
+    order = list(SOURCES)
+    return (order.index(record[0]) if record[0] in order else len(order), record[1])
+
+
+def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], Study]:
+    """Each record -> its study (a record that shares no registration is a study of one)."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {r: r for r in records}
+    sources: dict[tuple[str, str], set[str]] = {r: {r[0]} for r in records}
+    tied: dict[tuple[str, str], str] = {}
+
+    def root(r: tuple[str, str]) -> tuple[str, str]:
+        while parent[r] != r:
+            parent[r] = parent[parent[r]]
+            r = parent[r]
+        return r
+
+    frontier = list(dict.fromkeys(records))
+    for _ in range(ROUNDS):
+        found = select_sharing(store, "trial", frontier) if frontier else []
+        frontier = []
+        for source, record_id, other_source, other_id, scheme, value in found:
+            a, b = (source, record_id), (other_source, other_id)
+            if b not in parent:
+                parent[b], sources[b] = b, {other_source}
+                frontier.append(b)
+            ra, rb = root(a), root(b)
+            if ra == rb or sources[ra] & sources[rb]:  # never two records of one registry in one study
+                continue
+            parent[rb] = ra
+            sources[ra] |= sources.pop(rb)
+            tied.setdefault(b, f"{label_for(scheme)} {value}")
+            tied.setdefault(a, f"{label_for(scheme)} {value}")
+    components: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in parent:
+        components.setdefault(root(r), []).append(r)
+    summaries = select_trial_summaries(store, list(parent))
+    studies: dict[tuple[str, str], Study] = {}
+    for members in components.values():
+        members.sort(key=_rank)
+        study = Study(preferred=members[0])
+        for m in members:
+            summary = dict(summaries.get(m) or {"record_id": m[1]})
+            summary.update(source=m[0], label=SOURCES[m[0]].label if m[0] in SOURCES else m[0], tied_by=tied.get(m),
+                           status_text=status_text(summary))
+            summary["url"] = summary.get("url") or (SOURCES[m[0]].url(m[1]) if m[0] in SOURCES else "")
+            study.members.append(summary)
+        study.disagreements = disagreements(study.members)
+        for m in members:
+            studies[m] = study
+    return {r: studies[r] for r in records}
+
+
+def status_text(summary: dict[str, Any]) -> str:
+    """A registration's status as its registry says it, with the common reading where they differ in words."""
+    common = status_label(summary.get("overall_status"))
+    own = summary.get("registry_status")
+    if not own or own.replace("_", " ").lower() == common.lower():
+        return common
+    return f"{common} ({own})" if summary.get("overall_status") else own
+
+
+def _same(field_name: str, a: Any, b: Any) -> bool:
+    if field_name == "overall_status":
+        return a == b or b in COARSE.get(a, ()) or a in COARSE.get(b, ()) or {a, b} <= {"ONGOING", "NOT_RECRUITING"} and a == b
+    return str(a)[:7] == str(b)[:7]  # dates: the same month is the same date at the precision registries share
+
+
+def disagreements(members: list[dict[str, Any]]) -> list[str]:
+    """Each compared field on which two registrations say different things, in words: 'status: ClinicalTrials.gov
+    Recruiting; EU CTIS Ended'. Unknown values are not disagreements."""
+    said = []
+    for column, name in COMPARED:
+        values = [(m["label"], m.get(column)) for m in members if m.get(column)]
+        if len(values) > 1 and any(not _same(column, values[0][1], v) for _, v in values[1:]):
+            shown = (lambda m: m["status_text"]) if column == "overall_status" else (lambda m: date_label(m.get(column)))
+            said.append(f"{name}: " + "; ".join(f"{m['label']} {m['record_id']} {shown(m)}" for m in members if m.get(column)))
+    return said
