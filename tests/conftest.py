@@ -12,7 +12,7 @@ import pytest
 
 from tracker.settings import Settings
 
-from .fakes import FakeCtgov, FakePubmed
+from .fakes import FakeCtgov, FakeCtis, FakeIsrctn, FakePubmed
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("TRACKER_FIXTURES") or ROOT.parent / "shared" / "fixtures")
@@ -61,11 +61,15 @@ def settings(tmp_path, httpserver) -> Settings:
     return Settings(
         ctgov_url=base + "api/v2",
         eutils_url=base + "entrez/eutils",
+        ctis_url=base + "ctis",
+        isrctn_url=base + "isrctn",
         db_path=tmp_path / "tracker.db",
         reports_dir=tmp_path / "reports",
         queries_dir=tmp_path / "queries",
         ctgov_rate=0,
         ncbi_rate=0,
+        ctis_rate=0,
+        isrctn_rate=0,
         backoff_base=0,
         max_retries=3,
         read_timeout=5,
@@ -79,6 +83,10 @@ def env(settings, monkeypatch) -> dict[str, str]:
     values = {
         "TRACKER_CTGOV_URL": settings.ctgov_url,
         "TRACKER_EUTILS_URL": settings.eutils_url,
+        "TRACKER_CTIS_URL": settings.ctis_url,
+        "TRACKER_ISRCTN_URL": settings.isrctn_url,
+        "TRACKER_CTIS_RATE": "0",
+        "TRACKER_ISRCTN_RATE": "0",
         "TRACKER_DB": str(settings.db_path),
         "TRACKER_REPORTS": str(settings.reports_dir),
         "TRACKER_QUERIES": str(settings.queries_dir),
@@ -110,7 +118,43 @@ def fake_pubmed(httpserver) -> FakePubmed:
     return fake
 
 
-def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed: str | None = None, prefix: str = "") -> Path:
+def real_ctis_overviews() -> list[dict]:
+    """The recorded CTIS search overviews (two recordings, 8 trials)."""
+    found: dict[str, dict] = {}
+    for parts in (("ctis", "kimmingul-ctreg", "search.json"), ("ctis", "techbio", "search_endometriosis_page1.json")):
+        for overview in load_json(*parts)["data"]:
+            found.setdefault(overview["ctNumber"], overview)
+    return list(found.values())
+
+
+def real_isrctn_trials() -> list[str]:
+    """The recorded ISRCTN WHO-format <trial> elements, as text (4 trials)."""
+    import re
+
+    text = fixture_path("isrctn", "kimmingul-ctreg", "search-who.xml").read_text(encoding="utf-8")
+    return re.findall(r"<trial>.*?</trial>", text, flags=re.DOTALL)
+
+
+ICTRP_EXPORT = ("ictrp", "machado-t-ICTRP_xml_to_ris", "ICTRP-Results(1).xml")
+
+
+@pytest.fixture
+def fake_ctis(httpserver) -> FakeCtis:
+    fake = FakeCtis(httpserver)
+    fake.install()
+    return fake
+
+
+@pytest.fixture
+def fake_isrctn(httpserver) -> FakeIsrctn:
+    fake = FakeIsrctn(httpserver)
+    fake.install()
+    return fake
+
+
+def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed: str | None = None, prefix: str = "",
+                **tables: dict) -> Path:
+    """A topic line; `tables` adds any other source's table (ctis={...}, isrctn={"q": ...})."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [f'name = "{name}"', f'title = "Line {name}"', 'description = "test line"']
     if ctgov:
@@ -118,6 +162,9 @@ def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in ctgov.items()]
     if pubmed:
         lines += ["[pubmed]", f"term = {json.dumps(pubmed)}"]
+    for source, table in tables.items():
+        lines.append(f"[{source}]")
+        lines += [f'"{k}" = {json.dumps(v)}' for k, v in table.items()]
     path = directory / f"{prefix}{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -212,3 +212,93 @@ class FakePubmed(FakeBase):
                 given.append(by_pmid[p])
         body = EFETCH_HEAD + "\n".join(given) + "\n</PubmedArticleSet>\n"
         return Response(body, content_type="text/xml")
+
+
+class FakeCtis(FakeBase):
+    """The EU CTIS public API: POST /search pages the overviews it holds (pagination.page/size, totalRecords,
+    nextPage), a line's searchCriteria matched against an overview by `line_filter`; GET /retrieve/{ctNumber} answers
+    the full record it holds, else {} as CTIS does for a number it does not hold. The overviews and the full record
+    are REAL recordings (fixtures/ctis); tests edit copies to make a trial change."""
+
+    def __init__(self, httpserver) -> None:
+        super().__init__(httpserver)
+        self.overviews: list[dict] = []
+        self.full: dict[str, dict] = {}  # ctNumber -> full record
+        self.line_filter: Callable[[dict, dict], bool] | None = None  # (searchCriteria, overview) -> returned?
+        self.bodies: list[dict] = []
+
+    def install(self) -> None:
+        self.httpserver.expect_request("/ctis/search", method="POST").respond_with_handler(self.handle_search)
+        self.httpserver.expect_request(re.compile(r"^/ctis/retrieve/[^/]+$")).respond_with_handler(self.handle_retrieve)
+        self.httpserver.expect_request("/ctis/search", method="GET").respond_with_response(Response("Forbidden", status=403))
+
+    def handle_search(self, request: Request) -> Response:
+        self.requests.append({"path": request.path})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        body = json.loads(request.get_data(as_text=True))
+        self.bodies.append(body)
+        criteria = body.get("searchCriteria") or {}
+        selected = [o for o in self.overviews if not self.line_filter or self.line_filter(criteria, o)]
+        page, size = body["pagination"]["page"], body["pagination"]["size"]
+        pages = max(1, -(-len(selected) // size))
+        answer = {"showWarning": False, "data": selected[(page - 1) * size: page * size],
+                  "pagination": {"totalRecords": len(selected), "currentPage": page, "totalPages": pages,
+                                 "nextPage": page < pages, "prevPage": page > 1}}
+        return Response(json.dumps(answer), content_type="application/json")
+
+    def handle_retrieve(self, request: Request) -> Response:
+        number = request.path.rsplit("/", 1)[-1]
+        self.requests.append({"path": request.path})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        return Response(json.dumps(self.full.get(number, {})), content_type="application/json")
+
+
+class FakeIsrctn(FakeBase):
+    """The ISRCTN API: /query/format/default?limit=0 answers the count (<allTrials totalCount=...>), /query/format/who
+    the trials as REAL recorded WHO-format <trial> elements (fixtures/isrctn), at most `limit` of them; a q ending in
+    "AND lastEdited GE <time>" returns only the trials edited since (each trial's lastEdited is the fake's, as the WHO
+    format does not carry it)."""
+
+    WINDOW_RE = re.compile(r"^\((.*)\) AND lastEdited GE (\d{4}-\d{2}-\d{2})T")
+
+    def __init__(self, httpserver) -> None:
+        super().__init__(httpserver)
+        self.trials: list[str] = []  # each one <trial>...</trial> element's text
+        self.edited: dict[str, str] = {}  # trial id -> lastEdited (YYYY-MM-DD)
+
+    def install(self) -> None:
+        self.httpserver.expect_request("/isrctn/query/format/default").respond_with_handler(self.handle_count)
+        self.httpserver.expect_request("/isrctn/query/format/who").respond_with_handler(self.handle_who)
+
+    def selected(self, q: str) -> list[str]:
+        window = self.WINDOW_RE.match(q)
+        since = window.group(2) if window else None
+        out = []
+        for trial in self.trials:
+            trial_id = re.search(r"<trial_id>(.*?)</trial_id>", trial).group(1)
+            if since is None or self.edited.get(trial_id, "1900-01-01") >= since:
+                out.append(trial)
+        return out
+
+    def handle_count(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append(params)
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        n = len(self.selected(params["q"]))
+        return Response(f'<?xml version="1.0" encoding="UTF-8"?>\n<allTrials totalCount="{n}" xmlns="http://www.67bricks.com/isrctn"/>',
+                        content_type="application/xml")
+
+    def handle_who(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append(params)
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        chosen = self.selected(params["q"])[: int(params.get("limit", "10"))]
+        return Response("<trials>" + "".join(chosen) + "</trials>", content_type="application/xml")

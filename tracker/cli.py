@@ -20,6 +20,7 @@ from .schedule import build_scheduler, next_runs, run_forever
 from .settings import Settings, load_settings
 from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
+from .search import SEARCH_SOURCES
 from .store import RecordFilter
 from .topics import load_queries
 from .vocabulary import COMMON_STATUSES, PHASES
@@ -162,6 +163,9 @@ def _fail_on(results) -> None:
         raise TrackerError(problem)
 
 
+EXPORT_TABLES = [s.shape.table for s in SOURCES.values()]  # trials, ctis_trials, isrctn_trials, ictrp_trials, publications
+
+
 # -- commands --------------------------------------------------------------------------------------
 
 @click.group(cls=TrackerGroup)
@@ -288,7 +292,8 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
 
 @cli.command()
 @click.argument("words", nargs=-1, metavar="[TEXT]...")
-@click.option("--source", type=click.Choice(["all", "trials", "publications"]), default="all", show_default=True)
+@click.option("--source", type=click.Choice(SEARCH_SOURCES), default="all", show_default=True,
+              help="trials (every registry), publications, or one source by name (ctgov, ctis, isrctn, ictrp, pubmed).")
 @filter_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--raw", is_flag=True, help="TEXT is an FTS5 expression (AND, OR, NOT, NEAR, prefix*).")
@@ -332,7 +337,7 @@ def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> Non
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["trials", "publications"]))
+@click.argument("kind", type=click.Choice(EXPORT_TABLES))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ris", "bibtex"]), default="csv", show_default=True)
 @click.option("--search", "text", help="Only records matching this text (as in `tracker search`).")
 @filter_options

@@ -209,8 +209,13 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     for i in others:  # a study's other registrations first, with the page of the registry that holds each
         click.echo(f"  {i['label']:22} {i['value']:24} {i['url'] or '(' + i['via'].replace('_', ' ') + ')'}")
     if shown["same"]:
-        heading = "Same study in" if shown["kind"] == "trial" else "Same work in"
-        click.echo(f"{heading}: " + ", ".join(f"{s['source']} {s['id']} {s['url']}".strip() for s in shown["same"]))
+        heading = "Also registered as (the same study)" if shown["kind"] == "trial" else "Same work in"
+        click.echo(f"{heading}:")
+        for s in shown["same"]:
+            said = " · ".join(x for x in (s["status"], f"tied by {s['tied_by']}" if s.get("tied_by") else None, s["url"]) if x)
+            click.echo(f"  {s['label']:22} {s['id']:24} {said}")
+    for disagreement in shown.get("disagreements") or ():
+        click.echo(f"Registries disagree on {disagreement}")
     click.echo("Links:" if shown["links"] else "Links: none")
     for link in shown["links"]:
         kind = link["via"] + (f" ({link['detail']})" if link.get("detail") else "")

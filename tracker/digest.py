@@ -23,6 +23,7 @@ from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_public
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
+from .studies import Study, group_trials
 from .store import (
     Store,
     iso,
@@ -34,10 +35,10 @@ from .store import (
     select_last_digest_end,
     select_new_links,
     select_new_publications,
-    select_new_trials,
+    select_window_registration_changes,
+    select_window_registrations,
     select_publication_changes,
     select_signal_counts,
-    select_trial_changes,
     select_window_signals,
     select_year_counts,
 )
@@ -223,16 +224,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     order = _order(queries)
     lines = {q.name: Line(name=q.name, title=q.title) for q in queries}
 
-    trials = select_new_trials(store, start, end)
-    for t in trials:
-        t["phase_label"] = phase_label(t["phases"])
-        t["status_label"] = status_label(t["overall_status"])
-        t["countries_list"] = _json_list(t["countries"])
+    trials, changed = _trial_news(store, start, end)
     _place(trials, order, lines, "new_trials")
-
-    changed = _group_changes(select_trial_changes(store, start, end), "nct_id")
-    for entry in changed:
-        entry["descriptions"] = describe_changes(entry["changes"], entry)
     _place(changed, order, lines, "changed_trials")
 
     pubs = select_new_publications(store, start, end)
@@ -264,6 +257,64 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
         window = select_window_signals(store, start, end)
         digest.raised, digest.resolved = window["raised"], window["resolved"]
     return digest
+
+
+def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The window's new and changed trials of every registry, one entry per study: a study new in the window is
+    listed under its preferred registration, naming the others; a new registration of a study known before is a
+    change of that study ("Now also registered in ..."); a change of any registration is a change of its study,
+    said with the registry it came from."""
+    new_rows = select_window_registrations(store, start, end)
+    change_rows = select_window_registration_changes(store, start, end)
+    keys = [(r["source"], r["record_id"]) for r in new_rows + change_rows]
+    studies = group_trials(store, list(dict.fromkeys(keys)))
+    by_key = {(r["source"], r["record_id"]): r for r in new_rows}
+    trials: dict[tuple[str, str], dict[str, Any]] = {}
+    changed: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def entry_of(target: dict, study: Study, base: dict[str, Any]) -> dict[str, Any]:
+        entry = target.get(study.preferred)
+        if entry is None:
+            first = study.members[0]
+            entry = target[study.preferred] = {**base, "source": first["source"], "record_id": first["record_id"],
+                                               "title": first.get("title") or base.get("title"), "url": first["url"],
+                                               "registry_label": first["label"], "registrations": study.others,
+                                               "disagreements": study.disagreements, "changes": [], "queries": ""}
+        entry["queries"] = "|".join(dict.fromkeys(q for q in (entry["queries"] + "|" + (base.get("queries") or "")).split("|") if q))
+        return entry
+
+    for row in new_rows:
+        study = studies[(row["source"], row["record_id"])]
+        known = [m for m in study.members if (m.get("first_seen_at") or "") < start]
+        if not known:
+            preferred = by_key.get(study.preferred, row)
+            entry = entry_of(trials, study, preferred)
+            entry.update(phase_label=phase_label(entry.get("phases")), status_label=status_label(entry.get("overall_status")),
+                         countries_list=_json_list(entry.get("countries")))
+            continue
+        member = next(m for m in study.members if (m["source"], m["record_id"]) == (row["source"], row["record_id"]))
+        entry = entry_of(changed, study, {**row, "detected_at": row["first_seen_at"]})
+        entry.setdefault("descriptions", []).append(
+            f"Now also registered in {member['label']} as {row['record_id']} ({member['status_text']})")
+    for row in change_rows:
+        study = studies[(row["source"], row["record_id"])]
+        entry = entry_of(changed, study, row)
+        entry["changes"].append(row)
+    for entry in changed.values():
+        described = list(entry.get("descriptions") or [])
+        by_member: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for c in entry["changes"]:
+            by_member.setdefault((c["source"], c["record_id"]), []).append(c)
+        for key, changes in by_member.items():
+            said = describe_changes(changes, changes[0])
+            if key != (entry["source"], entry["record_id"]):  # another registration of the study changed: say which
+                label = next((m["label"] for m in entry["registrations"] if (m["source"], m["record_id"]) == key), key[0])
+                said = [f"{label} {key[1]}: {text}" for text in said]
+            described.extend(said)
+        entry["descriptions"] = described
+        entry["detected_at"] = max([c["detected_at"] for c in entry["changes"]] + [entry.get("detected_at") or ""])
+    newest_first = sorted(sorted(changed.values(), key=lambda e: (e["source"], e["record_id"])), key=lambda e: e["detected_at"], reverse=True)
+    return list(trials.values()), newest_first
 
 
 def _not_updated(store: Store, queries: list[Query], start: str, end: str) -> list[dict[str, Any]]:

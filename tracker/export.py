@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator
 
 from .store import JSON_COLUMNS
 
-FORMATS = {"trials": ("csv", "json"), "publications": ("csv", "json", "ris", "bibtex")}
+FORMATS = {"trial": ("csv", "json"), "publication": ("csv", "json", "ris", "bibtex")}  # by the kind of record a table keeps
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

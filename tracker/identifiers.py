@@ -59,6 +59,7 @@ RECOGNISED = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irc
               "pmcid", "ppr", "pmid", "doi")
 DOI_PREFIX_RE = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 EUCTR_RE = re.compile(r"^(?:EUCTR)?(\d{4}-\d{6}-\d{2})(?:-[A-Z]{2,3})?$", re.IGNORECASE)  # an EudraCT number per member state
+WHO_PREFIX_RE = re.compile(r"^(?:JPRN-|CTIS(?=\d))")  # the WHO portal's prefixes before a registry's own number
 PREFIX_RE = re.compile(r"^(pmid|pmcid|doi|nct|isrctn|eudract|euct|ppr):\s*", re.IGNORECASE)
 
 
@@ -85,8 +86,9 @@ def normalise(scheme: str, text: str) -> str | None:
 
 
 def recognise(text: str, schemes: Iterable[str] = RECOGNISED) -> tuple[str, str] | None:
-    """(scheme, normal form) of a bare identifier, trying the specific patterns first; None when none fits."""
-    value = str(text).strip()
+    """(scheme, normal form) of a bare identifier (or one under the WHO portal's prefix: JPRN-jRCT..., CTIS2023-...,
+    EUCTR2019-...-DE), trying the specific patterns first; None when none fits."""
+    value = WHO_PREFIX_RE.sub("", str(text).strip())
     prefix = PREFIX_RE.match(value)
     if prefix:
         wanted = prefix.group(1).lower()

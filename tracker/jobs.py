@@ -17,7 +17,7 @@ from .errors import ConfigError, TrackerError
 from .export import FORMATS as EXPORT_FORMATS, RENDERERS
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
-from .sources import SOURCES, open_client
+from .sources import SOURCES, TABLES, open_client
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .imports import READERS as IMPORT_READERS, ImportResult, chosen_line, import_file as import_file_into
@@ -218,9 +218,10 @@ def show(settings: Settings, identifier: str) -> dict:
 
 def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None) -> None:
     """Stream the chosen records to `output` (written whole, then renamed) or to the `out` stream."""
-    if fmt not in EXPORT_FORMATS[kind]:
-        raise TrackerError(f"{kind} can be exported as {', '.join(EXPORT_FORMATS[kind])}, not {fmt}")
-    if kind == "publications" and f.trials_only:
+    formats = EXPORT_FORMATS[TABLES[kind].kind]
+    if fmt not in formats:
+        raise TrackerError(f"{kind} can be exported as {', '.join(formats)}, not {fmt}")
+    if TABLES[kind].kind == "publication" and f.trials_only:
         raise TrackerError("--status, --phase and --has-results apply to trials only")
     match = fts_query(text) if text else None
     with open_store(settings.db_path, create=False) as store:

@@ -100,7 +100,11 @@ def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> li
             new_kind = f" ({kind['new_value'].lower()})" if kind and kind["new_value"] else ""
             lines.append(f"Enrollment: {old or 'none'}{old_kind} → {new or 'none'}{new_kind}")
         elif f == "overall_status":
-            lines.append(f"Status: {status_label(old)} → {status_label(new)}")
+            own = by_field.get("registry_status")  # the registry's own words beside the common reading
+            said = f" ({own['old_value'] or 'none'} → {own['new_value'] or 'none'})" if own else ""
+            lines.append(f"Status: {status_label(old)} → {status_label(new)}{said}")
+        elif f == "registry_status" and "overall_status" in by_field:
+            continue
         elif f == "phases":
             lines.append(f"Phase: {_phase_text(old)} → {_phase_text(new)}")
         elif f in ("completion_date", "primary_completion_date", "start_date"):

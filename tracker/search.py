@@ -14,6 +14,7 @@ from .http import HttpClient
 from .identifiers import label_for, recognise, url_for
 from .settings import Settings
 from .sources import SOURCES, TABLES
+from .studies import group_trials
 from .store import (
     RecordFilter,
     Store,
@@ -74,14 +75,14 @@ def _trial_hit(row: dict[str, Any], source: str) -> Hit:
     gone = " · REMOVED from the registry" if row.get("removed_at") else f" · MERGED into {row['merged_into']}" if row.get("merged_into") else ""
     return Hit(
         kind="trial",
-        id=row["nct_id"],
+        id=row.get("record_id") or row[SOURCES[source].shape.key],
         title=row["title"] or "",
         date=row["start_date"],
         detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}{gone}",
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=SOURCES[source].url(row["nct_id"]),
+        url=SOURCES[source].url(row.get("record_id") or row[SOURCES[source].shape.key]),
         rank=row.get("rank") or 0.0,
-        extra={"status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"],
+        extra={"source": source, "status": row["overall_status"], "phases": json.loads(row["phases"] or "[]"), "has_results": bool(row["has_results"]), "sponsor": row["lead_sponsor"],
                "removed": bool(row.get("removed_at")), "merged_into": row.get("merged_into")},
     )
 
@@ -96,7 +97,7 @@ def _publication_hit(row: dict[str, Any], source: str) -> Hit:
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
         url=SOURCES[source].url(row["pmid"]),
         rank=row.get("rank") or 0.0,
-        extra={"doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
+        extra={"source": source, "doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
     )
 
 
@@ -112,11 +113,47 @@ class LocalResult:
     windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
 
 
+SEARCH_SOURCES = ("all", "trials", "publications", *(n for n in SOURCES), *(s.shape.table for s in SOURCES.values() if s.shape.table not in ("trials", "publications")))
+
+
 def searched_tables(source: str, f: RecordFilter) -> list[str]:
-    """The tables a search reads: --source, narrowed to trials by a trial-only filter (status, phase, results)."""
-    if f.trials_only or source == "trials":
-        return ["trials"]
-    return ["publications"] if source == "publications" else ["trials", "publications"]
+    """The tables a search reads: every table of a kind ("trials": every registry's; "publications"), one source's
+    (its name or its table), or all; a trial-only filter (status, phase, results) keeps the trial tables."""
+    if source in SOURCES or source in TABLES:
+        chosen = [(SOURCES.get(source) or TABLES[source]).shape.table]
+    else:
+        kinds = {"trials": ("trial",), "publications": ("publication",)}.get(source, ("trial", "publication"))
+        chosen = [s.shape.table for s in SOURCES.values() if s.kind in kinds]
+    return [t for t in chosen if TABLES[t].kind == "trial"] if f.trials_only else chosen
+
+
+def once_per_study(store: Store, hits: list["Hit"]) -> list["Hit"]:
+    """Trial hits of one study (registrations sharing an id) as one hit, the best ranked: shown under the study's
+    preferred record, naming every registration with its status and any field the registries disagree on."""
+    trials = [(h.extra["source"], h.id) for h in hits if h.kind == "trial"]
+    if not trials:
+        return hits
+    studies = group_trials(store, trials)
+    kept, shown = [], set()
+    for hit in hits:
+        study = studies.get((hit.extra.get("source"), hit.id)) if hit.kind == "trial" else None
+        if study is None:
+            kept.append(hit)
+            continue
+        if study.preferred in shown:
+            continue
+        shown.add(study.preferred)
+        if len(study.members) > 1:
+            first = study.members[0]
+            if (hit.extra["source"], hit.id) != study.preferred:
+                hit.extra["matched"] = {"source": hit.extra["source"], "id": hit.id}
+                hit.id, hit.url, hit.title = first["record_id"], first["url"], first.get("title") or hit.title
+                hit.extra["source"] = first["source"]
+            hit.extra["registrations"] = [{"source": m["source"], "id": m["record_id"], "status": m["status_text"],
+                                           "url": m["url"], "tied_by": m["tied_by"]} for m in study.others]
+            hit.extra["disagreements"] = study.disagreements
+        kept.append(hit)
+    return kept
 
 
 def search_local(store: Store, text: str | None, *, source: str = "all", f: RecordFilter = RecordFilter(), limit: int = 20, raw: bool = False) -> LocalResult:
@@ -126,7 +163,7 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
     if text is None and not raw:
         hits = [_hit(r, kind) for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]
         hits.sort(key=lambda h: h.rank)
-        return LocalResult(hits=hits[:limit], windowed=[])
+        return LocalResult(hits=once_per_study(store, hits)[:limit], windowed=[])
     text = text or ""
     if raw:
         if not text.strip():
@@ -149,7 +186,7 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
             raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
         raise
     hits.sort(key=lambda h: h.rank)
-    return LocalResult(hits=hits[:limit], windowed=windowed)
+    return LocalResult(hits=once_per_study(store, hits)[:limit], windowed=windowed)
 
 
 @dataclass
@@ -167,7 +204,7 @@ def search_live(client: HttpClient, settings: Settings, text: str, *, source: st
         raise TrackerError(f"search text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
     results = []
     for service in SOURCES.values():
-        if service.search is None or source not in ("all", service.shape.table):
+        if service.search is None or source not in ("all", service.shape.table, service.name, {"trial": "trials"}.get(service.kind, "publications")):
             continue
         total, records = service.search(client, settings, text, limit)
         hits = [_hit(service.shape.row(r), service.shape.table) for r in records]
@@ -189,28 +226,44 @@ def classify_id(identifier: str) -> tuple[str, str]:
                        "EudraCT, EU CT, ISRCTN, jRCT, UMIN, ChiCTR, IRCT, CTRI, DRKS, ANZCTR or CRiS number")
 
 
+def _stored_by_own_id(store: Store, identifier: str) -> list[tuple[str, str]]:
+    """(source, id) of stored records whose own id is exactly this (an ICTRP TrialID such as JPRN-jRCT2071210009)."""
+    value = identifier.strip()
+    return [(s.name, value) for s in SOURCES.values() if value and select_record(store, s.shape.table, value)]
+
+
 def show_record(store: Store, identifier: str) -> dict[str, Any]:
     """The record an id leads to, whatever the id: its own, or any other it carries (a CT.gov study found by its
-    EudraCT number, a paper by its DOI). Records of other sources carrying the same registration or DOI are the
-    same study or work: they are named (`same`), the preferred source's record shown."""
-    scheme, value = classify_id(identifier)
-    found = select_identified(store, scheme, value)
+    EudraCT number, a paper by its DOI, an ICTRP record by its TrialID). Records of other registries carrying the
+    same registration are the same study: the study is shown whole, under its preferred record, naming every
+    registration with its status, what tied it, and any field the registries disagree on."""
+    found = _stored_by_own_id(store, identifier)
     if not found:
-        live = f"try `tracker search --live {value}`"
-        raise TrackerError({"nct": f"{value} is not in the database; {live} or add it to a topic line",
-                            "pmid": f"PMID {value} is not in the database; {live}",
-                            "doi": f"no stored publication has DOI {value}; {live}"}.get(
-            scheme, f"no stored record carries {label_for(scheme)} {value}"))
+        scheme, value = classify_id(identifier)
+        found = select_identified(store, scheme, value)
+        if not found:
+            live = f"try `tracker search --live {value}`"
+            raise TrackerError({"nct": f"{value} is not in the database; {live} or add it to a topic line",
+                                "pmid": f"PMID {value} is not in the database; {live}",
+                                "doi": f"no stored publication has DOI {value}; {live}"}.get(
+                scheme, f"no stored record carries {label_for(scheme)} {value}"))
     order = list(SOURCES)
     source, record_id = min(found, key=lambda hit: (order.index(hit[0]) if hit[0] in order else len(order), hit[1]))
+    disagreements: list[str] = []
+    if SOURCES[source].kind == "trial":
+        study = group_trials(store, [(source, record_id)])[(source, record_id)]
+        (source, record_id), disagreements = study.preferred, study.disagreements
+        same = [{"source": m["source"], "id": m["record_id"], "label": m["label"], "status": m["status_text"],
+                 "url": m["url"], "tied_by": m["tied_by"]} for m in study.others]
+    else:
+        same = [{"source": s, "id": r, "label": SOURCES[s].label if s in SOURCES else s, "status": None,
+                 "url": SOURCES[s].url(r) if s in SOURCES else "", "tied_by": None} for s, r in found if (s, r) != (source, record_id)]
     service = SOURCES[source]
     table = service.shape.table
     record = select_record(store, table, record_id)
     identifiers = [{**i, "label": label_for(i["scheme"]), "url": url_for(i["scheme"], i["value"])}
                    for i in select_identifiers(store, source, record_id)]
-    same = [{"source": s, "id": r, "url": SOURCES[s].url(r) if s in SOURCES else ""}
-            for s, r in found if (s, r) != (source, record_id)]
     return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
-            "identifiers": identifiers, "same": same,
+            "identifiers": identifiers, "same": same, "disagreements": disagreements,
             "changes": select_changes(store, table, record_id), "links": select_links(store, source, record_id),
             "lines": select_matches(store, table, record_id), "signals": select_record_signals(store, record_id)}

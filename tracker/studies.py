@@ -41,6 +41,10 @@ class Study:
         return [m for m in self.members if (m["source"], m["record_id"]) != self.preferred]
 
 
+def _registry(record: tuple[str, str]) -> str:
+    return SOURCES[record[0]].registry(record[1]) if record[0] in SOURCES else record[0]
+
+
 def _rank(record: tuple[str, str]) -> tuple[int, str]:
     order = list(SOURCES)
     return (order.index(record[0]) if record[0] in order else len(order), record[1])
@@ -49,7 +53,7 @@ def _rank(record: tuple[str, str]) -> tuple[int, str]:
 def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], Study]:
     """Each record -> its study (a record that shares no registration is a study of one)."""
     parent: dict[tuple[str, str], tuple[str, str]] = {r: r for r in records}
-    sources: dict[tuple[str, str], set[str]] = {r: {r[0]} for r in records}
+    sources: dict[tuple[str, str], set[str]] = {r: {_registry(r)} for r in records}
     tied: dict[tuple[str, str], str] = {}
 
     def root(r: tuple[str, str]) -> tuple[str, str]:
@@ -65,7 +69,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
         for source, record_id, other_source, other_id, scheme, value in found:
             a, b = (source, record_id), (other_source, other_id)
             if b not in parent:
-                parent[b], sources[b] = b, {other_source}
+                parent[b], sources[b] = b, {_registry(b)}
                 frontier.append(b)
             ra, rb = root(a), root(b)
             if ra == rb or sources[ra] & sources[rb]:  # never two records of one registry in one study
@@ -84,7 +88,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
         study = Study(preferred=members[0])
         for m in members:
             summary = dict(summaries.get(m) or {"record_id": m[1]})
-            summary.update(source=m[0], label=SOURCES[m[0]].label if m[0] in SOURCES else m[0], tied_by=tied.get(m),
+            summary.update(source=m[0], label=registry_label(m[0], summary.get("registry")), tied_by=tied.get(m),
                            status_text=status_text(summary))
             summary["url"] = summary.get("url") or (SOURCES[m[0]].url(m[1]) if m[0] in SOURCES else "")
             study.members.append(summary)
@@ -92,6 +96,13 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
         for m in members:
             studies[m] = study
     return {r: studies[r] for r in records}
+
+
+def registry_label(source: str, registry: str | None) -> str:
+    """The registry a registration is of, for people: its source's label, or for an export's copy its registry's
+    name and where the copy came from ("JPRN via WHO ICTRP")."""
+    label = SOURCES[source].label if source in SOURCES else source
+    return f"{registry} via {SOURCES[source].short_label}" if registry and registry != label and SOURCES[source].fetch is None else label
 
 
 def status_text(summary: dict[str, Any]) -> str:

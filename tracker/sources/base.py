@@ -132,6 +132,11 @@ class Source:
     # fetches again only what moved (CTIS)
     compares_versions: bool = False
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
+    registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
+
+    def registry(self, record_id: str) -> str:
+        """The registry a record is of: two records of one registry are two trials, never one study."""
+        return self.registry_of(record_id) if self.registry_of else self.name
 
     def url(self, record_id: str) -> str:
         """The public page of one of its records."""

@@ -274,37 +274,42 @@ def _record_where(f: RecordFilter, source: str, key: str) -> tuple[list[str], li
     return signal + line, signal_params + line_params
 
 
-def _trial_where(f: RecordFilter, alias: str = "t") -> tuple[list[str], list[Any]]:
-    where, params = _record_where(f, "ctgov", f"{alias}.nct_id")
-    if f.status:
-        where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
-        params.extend(f.status)
-    if f.phase:
-        where.append("(" + " OR ".join(f"{alias}.phases LIKE ?" for _ in f.phase) + ")")
-        params.extend(f'%"{p}"%' for p in f.phase)
-    if f.has_results:
-        where.append(f"{alias}.has_results = 1")
-    if f.since:
-        where.append(f"{alias}.start_date >= ?")
-        params.append(f.since)
-    if f.until:
-        where.append(f"{alias}.start_date < ?")
-        params.append(f.until)
-    return where, params
+def _trial_where(k: Kind, alias: str = "t") -> Callable[[RecordFilter], tuple[list[str], list[Any]]]:
+    """The filters of a trial table (any registry's: they share the columns filtered on)."""
+    def where_(f: RecordFilter) -> tuple[list[str], list[Any]]:
+        where, params = _record_where(f, k.source, f"{alias}.{k.key}")
+        if f.status:
+            where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
+            params.extend(f.status)
+        if f.phase:
+            where.append("(" + " OR ".join(f"{alias}.phases LIKE ?" for _ in f.phase) + ")")
+            params.extend(f'%"{p}"%' for p in f.phase)
+        if f.has_results:
+            where.append(f"{alias}.has_results = 1")
+        if f.since:
+            where.append(f"{alias}.start_date >= ?")
+            params.append(f.since)
+        if f.until:
+            where.append(f"{alias}.start_date < ?")
+            params.append(f.until)
+        return where, params
+    return where_
 
 
-def _publication_where(f: RecordFilter, alias: str = "p") -> tuple[list[str], list[Any]]:
-    where, params = _record_where(f, "pubmed", f"{alias}.pmid")
-    if f.since:
-        where.append(f"{alias}.sort_date >= ?")
-        params.append(f.since)
-    if f.until:
-        where.append(f"{alias}.sort_date < ?")
-        params.append(f.until)
-    return where, params
+def _publication_where(k: Kind, alias: str = "p") -> Callable[[RecordFilter], tuple[list[str], list[Any]]]:
+    def where_(f: RecordFilter) -> tuple[list[str], list[Any]]:
+        where, params = _record_where(f, k.source, f"{alias}.{k.key}")
+        if f.since:
+            where.append(f"{alias}.sort_date >= ?")
+            params.append(f.since)
+        if f.until:
+            where.append(f"{alias}.sort_date < ?")
+            params.append(f.until)
+        return where, params
+    return where_
 
 
-TRIAL_SUMMARY = ("t.nct_id, t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment, "
+TRIAL_SUMMARY = ("t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment, "
                  "t.removed_at, t.merged_into")
 PUBLICATION_SUMMARY = "p.pmid, p.title, p.journal_abbrev, p.journal, p.pub_date, p.sort_date, p.doi, p.authors, p.is_retracted, p.publication_types"
 
@@ -320,10 +325,14 @@ class _Listed:
     where: Callable[[RecordFilter], tuple[list[str], list[Any]]]
 
 
-LISTED = {
-    "trials": _Listed("t", "nct_id", TRIAL_SUMMARY, "coalesce(t.first_posted_date, t.start_date)", _trial_where),
-    "publications": _Listed("p", "pmid", PUBLICATION_SUMMARY, "p.sort_date", _publication_where),
-}
+def _listed(k: Kind) -> _Listed:
+    if k.record_kind == "trial":  # every trial table's rows read alike: its id as record_id (CT.gov's also as nct_id)
+        ids = f"t.{k.key} AS record_id" + (", t.nct_id" if k.key == "nct_id" else "")
+        return _Listed("t", k.key, f"{ids}, {TRIAL_SUMMARY}", "coalesce(t.first_posted_date, t.start_date)", _trial_where(k))
+    return _Listed("p", k.key, f"p.{k.key} AS record_id, {PUBLICATION_SUMMARY}", "p.sort_date", _publication_where(k))
+
+
+LISTED = {k.table: _listed(k) for k in dict.fromkeys(KINDS.values())}
 
 
 SEARCH_WINDOW = 5_000
@@ -547,8 +556,8 @@ def select_last_sweep(store: Store, source: str) -> dict[str, Any] | None:
 # -- one study, one work: records of several sources that share an identifier ------------------------
 
 def select_sharing(store: Store, kind: str, records: list[tuple[str, str]]) -> list[tuple[str, str, str, str, str, str]]:
-    """(source, record_id, other_source, other_id, scheme, value): the stored records of other sources that carry an
-    identity identifier (a trial registration, a DOI ...) one of `records` carries."""
+    """(source, record_id, other_source, other_id, scheme, value): the other stored records that carry an identity
+    identifier (a trial registration, a DOI ...) one of `records` carries."""
     schemes = IDENTITY_SCHEMES[kind]
     marks = ",".join("?" * len(schemes))
     found: list[tuple[str, str, str, str, str, str]] = []
@@ -557,22 +566,23 @@ def select_sharing(store: Store, kind: str, records: list[tuple[str, str]]) -> l
         pairs = " OR ".join("(a.source = ? AND a.record_id = ?)" for _ in chunk)
         found.extend(store.execute(
             "SELECT DISTINCT a.source, a.record_id, b.source, b.record_id, a.scheme, a.value FROM identifiers a "
-            "JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND b.source != a.source "
+            "JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND NOT (b.source = a.source AND b.record_id = a.record_id) "
             f"WHERE a.scheme IN ({marks}) AND ({pairs}) ORDER BY 1, 2, 3, 4, 5, 6",
             [*schemes, *(x for pair in chunk for x in pair)]).fetchall())
     return found
 
 
-TRIAL_COMMON = ("title", "overall_status", "registry_status", "start_date", "primary_completion_date", "completion_date",
+TRIAL_COMMON = ("registry", "title", "overall_status", "registry_status", "start_date", "primary_completion_date", "completion_date",
                 "enrollment", "has_results", "results_first_posted_date", "last_update_posted_date", "first_seen_at", "url",
                 "removed_at")
 
 
 def _common_columns(kind: Kind) -> str:
-    """A trial table's columns under the names every trial table shares (CT.gov's own status is its registry's)."""
+    """A trial table's columns under the names every trial table shares (a table of one registry's records, as
+    CT.gov's, names its registry by its source, and its own status is the registry's)."""
     declared = kind.shape.columns or {}
-    return ", ".join(c if c != "registry_status" or "registry_status" in declared else "overall_status AS registry_status"
-                     for c in TRIAL_COMMON)
+    stand_ins = {"registry": f"'{kind.label}' AS registry", "registry_status": "overall_status AS registry_status"}
+    return ", ".join(c if c in declared or c not in stand_ins else stand_ins[c] for c in TRIAL_COMMON)
 
 
 def select_trial_summaries(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

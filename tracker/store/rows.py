@@ -24,6 +24,7 @@ class Kind:
     record_kind: str  # trial | publication
     shape: Shape
     swept: bool  # a registry sweep can mark its records removed or merged (the source has presence)
+    label: str = ""  # the source's, for people
 
     @property
     def table(self) -> str:
@@ -54,7 +55,7 @@ class Kind:
         return int(text) if text.isdigit() else 0
 
 
-_KINDS = [Kind(s.name, s.kind, s.shape, s.presence is not None) for s in SOURCES.values()]
+_KINDS = [Kind(s.name, s.kind, s.shape, s.presence is not None, s.label) for s in SOURCES.values()]
 KINDS = {k.table: k for k in _KINDS} | {k.source: k for k in _KINDS}
 JSON_COLUMNS = frozenset(c for k in _KINDS for c in k.json_columns) | {"topic_lines"}  # topic_lines: kept by the database (m008)
 RAW_COLUMNS = tuple(dict.fromkeys([*(k.shape.payload for k in _KINDS), "raw_hash"]))  # kept for back-filling, never shown or exported

@@ -13,7 +13,7 @@ from typing import Any
 from lxml import etree
 
 from ...errors import TrackerError
-from ...identifiers import SCHEMES, TRIAL_SCHEMES, WHO_TRIAL_URL, label_for, normalise, recognise
+from ...identifiers import SCHEMES, TRIAL_SCHEMES, WHO_TRIAL_URL, label_for, recognise
 from ...models import Registration, built
 from ..registrations import day, phases_of, text, trial_ids, whole_number
 
@@ -38,11 +38,14 @@ PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True
 def registration_of(trial_id: str) -> tuple[str, str] | None:
     """(scheme, normal form) of an ICTRP TrialID: the registry's own number under ICTRP's prefixes (JPRN-, CTIS,
     EUCTR ... -DE)."""
-    bare = re.sub(r"^(?:JPRN-|CTIS(?=\d))", "", trial_id)
-    if bare.startswith("EUCTR"):
-        value = normalise("eudract", bare)
-        return ("eudract", value) if value else None
-    return recognise(bare, TRIAL_SCHEMES)
+    return recognise(trial_id, TRIAL_SCHEMES)
+
+
+def registry_of(trial_id: str) -> str:
+    """The registry an export's record is a copy of (ictrp:jrct, ictrp:nct ...): two copies of one registry's
+    records are two trials, copies of two registries' may be one study."""
+    found = registration_of(trial_id)
+    return f"ictrp:{found[0] if found else 'other'}"
 
 
 def ictrp_url(trial_id: str) -> str:
