@@ -13,8 +13,10 @@ from typing import Any
 
 from .labels import date_drift, date_label
 from .models import PARTIAL_DATE_RE
+from .sources import SOURCES, ResultsDuty
 from .store import Store, iso, save_signals, select_signal_inputs
 
+ONGOING = (*("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING"), "ONGOING")  # other registries' "still running"
 KINDS = ("retracted_linked", "removed", "results_overdue", "completion_slipped", "stale_status", "merged", "no_longer_matched")
 ACTIVE = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
 # Lower ranks are more serious; within a rank the larger delay comes first.
@@ -195,6 +197,74 @@ def no_longer_matched(nct_id: str, line: str, since: str) -> Signal:
                   RANKS["no_longer_matched"], {"line": line, "unmatched_at": since}, scope=line)
 
 
+# -- the other registries' trials (sources/registrations.py) ------------------------------------------
+
+def registration_overdue(trial: dict[str, Any], duty: ResultsDuty, label: str, today: date) -> Signal | None:
+    """An ended trial of a registry with a results duty (EU CTIS: summary results within 12 months of the end of the
+    trial, 6 for a paediatric trial) whose end passed longer ago than the duty allows, with no results posted.
+    A trial that never started (withdrawn, expired, not authorised) has nothing to report."""
+    if trial.get("overall_status") not in ("COMPLETED", "TERMINATED") or trial.get("has_results") or trial.get("results_first_posted_date"):
+        return None
+    ended = resolve_date(trial.get("completion_date"))
+    if ended is None or ended >= today:
+        return None
+    paediatric = bool(trial.get("paediatric")) and duty.paediatric_months is not None
+    allowed = duty.paediatric_months if paediatric else duty.months
+    due = add_months(ended, allowed)
+    if today <= due:
+        return None
+    since = months_between(ended, today)
+    summary = (f"No summary results in {label} {since} months after the end of the trial ({date_label(trial['completion_date'])}); "
+               f"status {_label(trial.get('overall_status'))} ({trial.get('registry_status') or 'as given'}). {duty.law} asks for them "
+               f"within {allowed} months{' (a paediatric trial)' if paediatric else ''}.")
+    return Signal("results_overdue", trial["record_id"], summary, RANKS["results_overdue"],
+                  {"months": since, "months_overdue": months_between(due, today), "end_of_trial": trial["completion_date"],
+                   "due_date": due.isoformat(), "paediatric": paediatric, "law": duty.law})
+
+
+def registration_stale(trial: dict[str, Any], label: str, today: date, t: Thresholds) -> Signal | None:
+    """Still listed as running while the registry's own end date passed `stale_months` ago, or with no update for
+    `stale_update_months`."""
+    status = trial.get("overall_status")
+    if status not in ONGOING:
+        return None
+    ended, updated = resolve_date(trial.get("completion_date")), resolve_date(trial.get("last_update_posted_date"))
+    reasons, months = [], 0
+    if ended and add_months(ended, t.stale_months) < today:
+        months = months_between(ended, today)
+        reasons.append(f"{months} months after its end date ({date_label(trial['completion_date'])})")
+    if updated and add_months(updated, t.stale_update_months) < today:
+        months = max(months, months_between(updated, today))
+        reasons.append(f"with no update in {label} since {date_label(trial['last_update_posted_date'])}")
+    if not reasons:
+        return None
+    said = f"{_label(status)} ({trial['registry_status']})" if trial.get("registry_status") else _label(status)
+    return Signal("stale_status", trial["record_id"], f"Still listed as {said} " + " and ".join(reasons) + ".", RANKS["stale_status"],
+                  {"months": months, "status": status, "registry_status": trial.get("registry_status"),
+                   "completion_date": trial.get("completion_date"), "last_update_posted_date": trial.get("last_update_posted_date")})
+
+
+def registration_removed(trial: dict[str, Any], label: str) -> Signal:
+    return Signal("removed", trial["record_id"],
+                  f"No longer in {label}: asked for {trial['record_id']} by its number, the registry answered with nothing "
+                  f"(first seen so on {date_label(trial['removed_at'][:10])}).",
+                  RANKS["removed"], {"removed_at": trial["removed_at"], "last_status": trial.get("registry_status")})
+
+
+def registration_signals(trial: dict[str, Any], today: date, t: Thresholds) -> list[Signal]:
+    """The signals of one registration of another registry. An export's copy of a registration stored from its own
+    registry's source (or of one in a study with such a record) raises none: the registry's record speaks."""
+    source = SOURCES.get(trial["source"])
+    if source is None or (source.fetch is None and trial.get("shared")):
+        return []
+    if trial.get("removed_at"):
+        return [registration_removed(trial, source.label)]
+    found = [registration_stale(trial, source.label, today, t)]
+    if source.results_duty:
+        found.append(registration_overdue(trial, source.results_duty, source.label, today))
+    return [s for s in found if s]
+
+
 def retracted_linked(pub: dict[str, Any], trials: list[str], claims: list[str]) -> Signal | None:
     if not trials and not claims:
         return None
@@ -226,6 +296,8 @@ def compute_signals(inputs: dict[str, Any], *, now: datetime, thresholds: Thresh
                         completion_slipped(trial, inputs["completion_history"].get(nct, []), thresholds),
                         stale_status(trial, today, thresholds)]
         found.extend(replace(signal, source=trial["source"]) for signal in of_trial if signal)
+    for trial in inputs.get("registrations", ()):
+        found.extend(replace(signal, source=trial["source"]) for signal in registration_signals(trial, today, thresholds))
     found.extend(replace(no_longer_matched(m["record_id"], m["query"], m["unmatched_at"]), source=m["source"]) for m in inputs["unmatched"])
     for pub in inputs["retracted"]:
         signal = retracted_linked(pub, pub["linked_trials"], claim_pmids.get(pub["pmid"], []))
@@ -247,7 +319,7 @@ def resolution(kind: str, record_id: str, trial: dict[str, Any] | None, retracte
     if trial is None:
         return "no longer stored"
     if kind == "removed":
-        return "back in ClinicalTrials.gov under its own number"
+        return f"back in {SOURCES[trial.get('source') or 'ctgov'].label} under its own number"  # CT.gov's rows say their source
     if kind == "merged":
         return "answers under its own number again"
     if trial.get("removed_at"):
@@ -255,6 +327,14 @@ def resolution(kind: str, record_id: str, trial: dict[str, Any] | None, retracte
     if trial.get("merged_into"):
         return f"merged into {trial['merged_into']} (see that signal)"
     status, completion = trial.get("overall_status"), trial.get("primary_completion_date")
+    if "registry_status" in trial:  # another registry's trial: its end date, its own status words
+        if kind == "results_overdue" and (trial.get("has_results") or trial.get("results_first_posted_date")):
+            posted = trial.get("results_first_posted_date")
+            return f"results posted{f' on {date_label(posted)}' if posted else ''}"
+        if status not in ONGOING or kind == "results_overdue":
+            own = f" ({trial['registry_status']})" if trial.get("registry_status") else ""
+            return f"status now {_label(status)}{own}"
+        return f"end date now {date_label(trial.get('completion_date'))}; last update {date_label(trial.get('last_update_posted_date'))}"
     if kind == "results_overdue":
         if trial.get("has_results") or trial.get("results_first_posted_date"):
             posted = trial.get("results_first_posted_date")
@@ -278,6 +358,6 @@ def refresh_signals(store: Store, *, now: datetime, thresholds: Thresholds, clai
     resolved)."""
     inputs = select_signal_inputs(store)
     signals = compute_signals(inputs, now=now, thresholds=thresholds, claim_pmids=claim_pmids)
-    trials = {t["nct_id"]: t for t in inputs["trials"]}
+    trials = {r["record_id"]: r for r in inputs["registrations"]} | {t["nct_id"]: t for t in inputs["trials"]}  # CT.gov's own first
     retracted = {p["pmid"] for p in inputs["retracted"]}
     return save_signals(store, signals, now=iso(now), resolution=lambda kind, record_id, scope: resolution(kind, record_id, trials.get(record_id), retracted))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..http import HttpClient
 from ..settings import Settings
-from .base import Batch, Count, Presence, Shape, Source
+from .base import Batch, Count, Presence, ResultsDuty, Shape, Source
 from .ctgov import SOURCE as _CTGOV
 from .ctis import SOURCE as _CTIS
 from .ictrp import SOURCE as _ICTRP
@@ -37,4 +37,4 @@ def open_client(settings: Settings) -> HttpClient:
     return HttpClient(settings, services=services(settings))
 
 
-__all__ = ["Batch", "Count", "Presence", "SOURCES", "Shape", "Source", "TABLES", "of_kind", "open_client", "services"]
+__all__ = ["Batch", "Count", "Presence", "ResultsDuty", "SOURCES", "Shape", "Source", "TABLES", "of_kind", "open_client", "services"]

@@ -106,6 +106,16 @@ class Presence:
 
 
 @dataclass(frozen=True)
+class ResultsDuty:
+    """A registry's duty to post summary results: within `months` of the end of the trial (`paediatric_months` for
+    a paediatric trial), as `law` asks. tracker.signals applies it to the source's records."""
+
+    months: int
+    paediatric_months: int | None
+    law: str  # for people: where the duty is written
+
+
+@dataclass(frozen=True)
 class Source:
     """Everything the rest of the tracker knows of a service. Code outside sources/ asks a Source for what it can
     do (presence, count, search) and never imports one."""
@@ -131,6 +141,7 @@ class Source:
     # its search cannot be windowed by date: fetch is given stored_versions (ids -> the stored last update) and
     # fetches again only what moved (CTIS)
     compares_versions: bool = False
+    results_duty: ResultsDuty | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
 

@@ -204,15 +204,18 @@ def select_update_times(store: Store, start: str, end: str) -> dict[tuple[str, s
 
 
 def select_year_counts(store: Store, query: str, end: str) -> dict[str, list[tuple[int, int]]]:
-    """Publications per year and trials by start year for a line, counting records known before `end`."""
-    counts: dict[str, list[tuple[int, int]]] = {"publications": [], "trials": []}
+    """Publications per year and trials by start year for a line, counting records known before `end` (a trial
+    registered in two registries counts in each: the chart counts registrations)."""
+    per_year: dict[str, dict[int, int]] = {"publications": {}, "trials": {}}
     for row in store.rows(
         "SELECT source, year, sum(n) AS n FROM line_years WHERE query = :query AND first_seen_at < :end AND year > 0 "
         "GROUP BY source, year HAVING sum(n) > 0 ORDER BY source, year",
         {"query": query, "end": end},
     ):
-        counts[KINDS[row["source"]].table].append((row["year"], row["n"]))
-    return counts
+        if row["source"] in KINDS:  # every trial registry's records chart as trials
+            chart = per_year["trials" if KINDS[row["source"]].record_kind == "trial" else "publications"]
+            chart[row["year"]] = chart.get(row["year"], 0) + row["n"]
+    return {name: sorted(years.items()) for name, years in per_year.items()}
 
 
 def select_last_digest_end(store: Store) -> str | None:
@@ -469,6 +472,7 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
         pub["linked_trials"] = sorted((pub.pop("linked") or "").split(",")) if pub.get("linked") else []
     return {
         "trials": store.rows(f"SELECT {SIGNAL_TRIAL_COLUMNS} FROM trials ORDER BY nct_id"),
+        "registrations": select_registration_signal_inputs(store),
         "completion_history": history,
         "links": links,
         "unmatched": store.rows(
@@ -479,12 +483,41 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
     }
 
 
-SIGNAL_VIEW = """
+REGISTRATION_KINDS = tuple(k for k in TRIAL_KINDS if "registry_status" in (k.shape.columns or {}))  # sources/registrations.py's tables
+
+
+def select_registration_signal_inputs(store: Store) -> list[dict[str, Any]]:
+    """What the signal rules read of every other registry's trials, with whether a record is a copy (an export's)
+    of a registration the store also holds from its own registry's source (the rules read that one)."""
+    schemes = IDENTITY_SCHEMES["trial"]
+    marks = ",".join("?" * len(schemes))
+    rows: list[dict[str, Any]] = []
+    for k in REGISTRATION_KINDS:
+        rows.extend(store.rows(
+            f"SELECT '{k.source}' AS source, trial_id AS record_id, title, registry, study_type, overall_status, registry_status, "
+            "enrollment, enrollment_type, completion_date, last_update_posted_date, has_results, results_first_posted_date, "
+            "paediatric, removed_at, merged_into, "
+            f"EXISTS (SELECT 1 FROM identifiers a JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND b.source != a.source "
+            f"WHERE a.source = '{k.source}' AND a.record_id = t.trial_id AND a.scheme IN ({marks})) AS shared "
+            f"FROM {k.table} t ORDER BY trial_id", schemes))
+    return rows
+
+
+def _signal_view() -> str:
+    """Signals with their record's title and kind, read from the table of the source each signal names."""
+    kinds = list(dict.fromkeys(KINDS.values()))
+    joins = " ".join(f"LEFT JOIN {k.table} r{i} ON s.source = '{k.source}' AND r{i}.{k.key} = s.record_id" for i, k in enumerate(kinds))
+    titles = ", ".join(f"r{i}.title" for i in range(len(kinds)))
+    record_kind = " ".join(f"WHEN '{k.source}' THEN '{k.record_kind}'" for k in kinds)
+    return f"""
 SELECT s.id, s.kind, s.source, s.record_id AS id_, s.scope, s.raised_at, s.resolved_at, s.resolution, s.rank, s.summary, s.detail,
-       coalesce(t.title, p.title) AS title, CASE WHEN t.nct_id IS NOT NULL THEN 'trial' ELSE 'publication' END AS record_kind,
+       coalesce({titles}) AS title, CASE s.source {record_kind} ELSE 'publication' END AS record_kind,
        (SELECT group_concat(query, '|') FROM (SELECT DISTINCT query FROM query_matches m WHERE m.record_id = s.record_id ORDER BY query)) AS lines
-  FROM signals s LEFT JOIN trials t ON t.nct_id = s.record_id LEFT JOIN publications p ON p.pmid = s.record_id AND t.nct_id IS NULL
+  FROM signals s {joins}
 """
+
+
+SIGNAL_VIEW = _signal_view()
 SIGNAL_ORDER = " ORDER BY s.rank, coalesce(json_extract(s.detail, '$.months'), 0) DESC, s.record_id, s.scope, s.raised_at"
 
 
