@@ -216,6 +216,8 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
             click.echo(f"  {s['label']:22} {s['id']:24} {said}")
     for disagreement in shown.get("disagreements") or ():
         click.echo(f"Registries disagree on {disagreement}")
+    if shown.get("supplements"):
+        click.echo("Given only by another registration: " + "; ".join(shown["supplements"]))
     click.echo("Links:" if shown["links"] else "Links: none")
     for link in shown["links"]:
         kind = link["via"] + (f" ({link['detail']})" if link.get("detail") else "")
@@ -251,7 +253,7 @@ def print_claims(results, paths, *, as_json: bool, quiet: bool) -> None:
 
 def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A signal as --json prints it."""
-    return {"kind": row["kind"], "id": row["record_id"], "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
+    return {"kind": row["kind"], "id": row["record_id"], "source": row.get("source"), "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
             "resolved_at": row["resolved_at"], "resolution": row.get("resolution"), "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
             "scope": row["scope"] or None, "url": record_url(row["record_id"], row.get("source"))}
 

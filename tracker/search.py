@@ -250,9 +250,10 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
     order = list(SOURCES)
     source, record_id = min(found, key=lambda hit: (order.index(hit[0]) if hit[0] in order else len(order), hit[1]))
     disagreements: list[str] = []
+    supplements: list[str] = []
     if SOURCES[source].kind == "trial":
         study = group_trials(store, [(source, record_id)])[(source, record_id)]
-        (source, record_id), disagreements = study.preferred, study.disagreements
+        (source, record_id), disagreements, supplements = study.preferred, study.disagreements, study.supplements
         same = [{"source": m["source"], "id": m["record_id"], "label": m["label"], "status": m["status_text"],
                  "url": m["url"], "tied_by": m["tied_by"]} for m in study.others]
     else:
@@ -264,6 +265,6 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
     identifiers = [{**i, "label": label_for(i["scheme"]), "url": url_for(i["scheme"], i["value"])}
                    for i in select_identifiers(store, source, record_id)]
     return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
-            "identifiers": identifiers, "same": same, "disagreements": disagreements,
+            "identifiers": identifiers, "same": same, "disagreements": disagreements, "supplements": supplements,
             "changes": select_changes(store, table, record_id), "links": select_links(store, source, record_id),
             "lines": select_matches(store, table, record_id), "signals": select_record_signals(store, record_id)}

@@ -35,6 +35,7 @@ class Study:
     preferred: tuple[str, str]
     members: list[dict[str, Any]] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
+    supplements: list[str] = field(default_factory=list)  # what only another registration gives, with whose it is
 
     @property
     def others(self) -> list[dict[str, Any]]:
@@ -93,6 +94,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
             summary["url"] = summary.get("url") or (SOURCES[m[0]].url(m[1]) if m[0] in SOURCES else "")
             study.members.append(summary)
         study.disagreements = disagreements(study.members)
+        study.supplements = supplements(study.members)
         for m in members:
             studies[m] = study
     return {r: studies[r] for r in records}
@@ -118,6 +120,23 @@ def _same(field_name: str, a: Any, b: Any) -> bool:
     if field_name == "overall_status":
         return a == b or b in COARSE.get(a, ()) or a in COARSE.get(b, ()) or {a, b} <= {"ONGOING", "NOT_RECRUITING"} and a == b
     return str(a)[:7] == str(b)[:7]  # dates: the same month is the same date at the precision registries share
+
+
+SUPPLIED = (("start_date", "start"), ("primary_completion_date", "primary completion"), ("completion_date", "end"),
+            ("enrollment", "enrolment"), ("results_first_posted_date", "results posted"))
+
+
+def supplements(members: list[dict[str, Any]]) -> list[str]:
+    """The fields the preferred registration leaves empty that another gives ("end: Mar 2031 (EU CTIS)"): added to
+    the reader's view with whose they are, never written into the preferred record."""
+    first, said = members[0], []
+    for column, name in SUPPLIED:
+        if first.get(column) is None:
+            giver = next((m for m in members[1:] if m.get(column) is not None), None)
+            if giver:
+                value = giver[column] if column == "enrollment" else date_label(giver[column])
+                said.append(f"{name}: {value} ({giver['label']} {giver['record_id']})")
+    return said
 
 
 def disagreements(members: list[dict[str, Any]]) -> list[str]:

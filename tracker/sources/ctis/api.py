@@ -49,8 +49,8 @@ def parse_retrieve(body: bytes) -> dict[str, Any]:
     return trial
 
 
-def search_body(criteria: dict[str, Any], page: int, size: int = PAGE_SIZE) -> dict[str, Any]:
-    return {"pagination": {"page": page, "size": size}, "sort": SORT, "searchCriteria": criteria}
+def search_body(criteria: dict[str, Any], page: int, size: int | None = None) -> dict[str, Any]:
+    return {"pagination": {"page": page, "size": size or PAGE_SIZE}, "sort": SORT, "searchCriteria": criteria}
 
 
 def fetch_overviews(client: HttpClient, base_url: str, criteria: dict[str, Any], *, line: str = "") -> Iterator[tuple[list[dict[str, Any]], int | None]]:
