@@ -270,3 +270,20 @@ def test_an_import_needs_its_line_when_several_are_configured(env, settings):
     write_query(settings.queries_dir, "b", ctgov={"query.cond": "y"})
     result = invoke(env, "import", "ictrp", str(fixture_path(*ICTRP_EXPORT)))
     assert result.exit_code == 1 and "--line NAME (topic lines: a, b)" in result.output
+
+
+def test_a_signal_of_one_registration_names_the_study_it_belongs_to(env, settings, fake_ctis, fake_ctgov):
+    study = real_studies()[0]
+    nct = study["protocolSection"]["identificationModule"]["nctId"]
+    fake_ctgov.set_studies([study])
+    _ctis(fake_ctis)
+    full = copy.deepcopy(fake_ctis.full[FULL_CTIS])  # HAND-MADE: the recorded full record, as the ended trial's, naming the NCT number
+    full.update(ctNumber=ENDED_CTIS, ctPublicStatusCode=8, ctStatus="Ended")
+    full["authorizedApplication"]["authorizedPartI"]["trialDetails"]["clinicalTrialIdentifiers"]["secondaryIdentifyingNumbers"]["nctNumber"] = {"number": nct}
+    fake_ctis.full[ENDED_CTIS] = full
+    write_query(settings.queries_dir, "both", ctgov={"query.cond": "alopecia"}, ctis={"containAll": "trial"})
+    assert invoke(env, "update").exit_code == 0
+    overdue = next(s for s in json.loads(invoke(env, "signals", "--json").output) if s["id"] == ENDED_CTIS)
+    assert overdue["kind"] == "results_overdue"  # the EU duty is the CTIS registration's own
+    assert overdue["same_study_as"] == {"source": "ctgov", "id": nct, "label": "ClinicalTrials.gov", "url": f"https://clinicaltrials.gov/study/{nct}"}
+    assert f"Same study as ClinicalTrials.gov {nct}" in invoke(env, "signals").output

@@ -255,7 +255,7 @@ def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
     """A signal as --json prints it."""
     return {"kind": row["kind"], "id": row["record_id"], "source": row.get("source"), "title": row["title"], "lines": row["lines"], "raised_at": row["raised_at"],
             "resolved_at": row["resolved_at"], "resolution": row.get("resolution"), "summary": row["summary"], "detail": json.loads(row["detail"] or "{}"),
-            "scope": row["scope"] or None, "url": record_url(row["record_id"], row.get("source"))}
+            "scope": row["scope"] or None, "url": record_url(row["record_id"], row.get("source")), "same_study_as": row.get("study")}
 
 
 def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, nothing_stored: bool = False) -> None:
@@ -281,6 +281,9 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, no
         state = f"resolved {s['resolved_at'][:10]}" if s["resolved_at"] else f"since {s['raised_at'][:10]}"
         click.echo(f"{s['kind']:20} {s['id']:12} {state:20} {one_line(s['title'] or '', 80)}")
         click.echo(whole(s["summary"], pad, pad))
+        if s["same_study_as"]:
+            study = s["same_study_as"]
+            click.echo(whole(f"Same study as {study['label']} {study['id']} ({study['url']}).", pad, pad))
         if s["resolution"]:
             click.echo(whole(f"Resolved: {s['resolution']}.", pad, pad))
         click.echo(f"{pad}{s['url']}" + (f"  lines: {', '.join(s['lines'])}" if s["lines"] else ""))

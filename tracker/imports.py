@@ -7,16 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import TrackerError
 from .models import Query, SaveResult
 from .signals import Thresholds, refresh_signals
-from .sources.ictrp import describe, parse_export
+from .sources import SOURCES
 from .store import Store, save_records, save_run_end, save_run_start
 from .topics import select_queries
 
-READERS: dict[str, Callable[..., list[Any]]] = {"ictrp": parse_export}  # source -> the reader of its downloaded files
+IMPORTED = tuple(name for name, s in SOURCES.items() if s.read_file)  # the sources whose files `tracker import` reads
 MAX_FILE = 2 * 1024**3  # an export of every trial ICTRP holds is well under this; a larger file is not an export
 
 
@@ -47,7 +47,7 @@ def import_file(store: Store, source: str, path: Path, *, line: str, now: dateti
         raise TrackerError(f"cannot read {path}: {exc.strerror}") from None
     if size > MAX_FILE:
         raise TrackerError(f"{path} is {size / 1024**3:.1f} GB, too large for an export")
-    records = READERS[source](path.read_bytes(), name=str(path))
+    records = SOURCES[source].read_file(path.read_bytes(), name=str(path))
     if not records:
         raise TrackerError(f"{path} holds no trials")
     run_id = save_run_start(store, source, line, now)
@@ -60,3 +60,12 @@ def import_file(store: Store, source: str, path: Path, *, line: str, now: dateti
         raise
     refresh_signals(store, now=now, thresholds=thresholds, claim_pmids=claim_pmids)
     return ImportResult(source=source, line=line, held=describe(records), result=result)
+
+
+def describe(records: list[Any]) -> str:
+    """What a file held, by registry: '95 trials (47 ClinicalTrials.gov, 10 EU Clinical Trials Register ...)'."""
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record.registry] = counts.get(record.registry, 0) + 1
+    parts = ", ".join(f"{n} {registry}" for registry, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{len(records)} trial{'s' if len(records) != 1 else ''} ({parts})"

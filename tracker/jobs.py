@@ -17,10 +17,11 @@ from .errors import ConfigError, TrackerError
 from .export import FORMATS as EXPORT_FORMATS, RENDERERS
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
+from .studies import group_trials
 from .sources import SOURCES, TABLES, open_client
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
-from .imports import READERS as IMPORT_READERS, ImportResult, chosen_line, import_file as import_file_into
+from .imports import ImportResult, chosen_line, import_file as import_file_into
 from .update import LineResult, Progress, run_update, thresholds
 
 DIGEST_FORMATS = ("md", "html", "atom")
@@ -196,7 +197,22 @@ def signals(settings: Settings, *, kind: str | None, line: str | None, include_r
     """The signals asked for, and whether any trial is stored at all (no signal from an empty database is no news)."""
     with open_store(settings.db_path, create=False) as store:
         check_line(store, line)
-        return select_signals(store, kind=kind, line=line, include_resolved=include_resolved), select_any_trial(store)
+        rows = select_signals(store, kind=kind, line=line, include_resolved=include_resolved)
+        with_study(store, rows)
+        return rows, select_any_trial(store)
+
+
+def with_study(store: Store, rows: list[dict]) -> None:
+    """Each trial signal names the study it belongs to when its registration is not the study's preferred one
+    ("same study as NCT..."): a study's registrations keep their own signals (two registries, two duties), read as one."""
+    trials = [(r["source"], r["record_id"]) for r in rows if r.get("record_kind") == "trial" and r.get("source") in SOURCES]
+    studies = group_trials(store, list(dict.fromkeys(trials))) if trials else {}
+    for row in rows:
+        study = studies.get((row.get("source"), row["record_id"]))
+        row["study"] = None
+        if study and study.preferred != (row["source"], row["record_id"]):
+            first = study.members[0]
+            row["study"] = {"source": first["source"], "id": first["record_id"], "label": first["label"], "url": first["url"]}
 
 
 def search(settings: Settings, text: str | None, *, source: str, f: RecordFilter, limit: int, raw: bool) -> LocalResult:

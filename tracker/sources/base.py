@@ -141,6 +141,7 @@ class Source:
     # its search cannot be windowed by date: fetch is given stored_versions (ids -> the stored last update) and
     # fetches again only what moved (CTIS)
     compares_versions: bool = False
+    read_file: Callable[..., list[Any]] | None = None  # (bytes, name=) -> records: a file a user downloaded (`tracker import`)
     results_duty: ResultsDuty | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's

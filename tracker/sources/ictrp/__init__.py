@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import ConfigError
 from ..base import Source
 from ..registrations import registration_shape
-from .export import describe, ictrp_url, parse_export, registration_of, registry_of  # noqa: F401  (the package's entry points)
+from .export import ictrp_url, parse_export, registration_of, registry_of  # noqa: F401  (the package's entry points)
 
 
 def parse_table(path: Path, where: str, table: Any) -> dict[str, Any]:
@@ -32,5 +32,6 @@ SOURCE = Source(
     base_url=None,
     interval=None,
     url_of=ictrp_url,
+    read_file=parse_export,
     registry_of=registry_of,
 )

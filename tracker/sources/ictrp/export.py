@@ -138,12 +138,3 @@ def _registration(trial_id: str, copies: list[tuple[str | None, dict[str, str]]]
         identifiers=tuple(trial_ids(secondary, own)),
         raw_json=json.dumps({c or "": f for c, f in copies}, ensure_ascii=False, sort_keys=True),
     )
-
-
-def describe(records: list[Any]) -> str:
-    """What an export held, by registry: '95 trials (47 ClinicalTrials.gov, 10 EU Clinical Trials Register ...)'."""
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record.registry] = counts.get(record.registry, 0) + 1
-    parts = ", ".join(f"{n} {registry}" for registry, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return f"{len(records)} trial{'s' if len(records) != 1 else ''} ({parts})"
