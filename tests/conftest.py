@@ -12,7 +12,7 @@ import pytest
 
 from tracker.settings import Settings
 
-from .fakes import FakeCtgov, FakeCtis, FakeIsrctn, FakePubmed
+from .fakes import FakeCtgov, FakeCtis, FakeEuropePmc, FakeIsrctn, FakePubmed
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("TRACKER_FIXTURES") or ROOT.parent / "shared" / "fixtures")
@@ -63,6 +63,7 @@ def settings(tmp_path, httpserver) -> Settings:
         eutils_url=base + "entrez/eutils",
         ctis_url=base + "ctis",
         isrctn_url=base + "isrctn",
+        europepmc_url=base + "europepmc/webservices/rest",
         db_path=tmp_path / "tracker.db",
         reports_dir=tmp_path / "reports",
         queries_dir=tmp_path / "queries",
@@ -70,6 +71,7 @@ def settings(tmp_path, httpserver) -> Settings:
         ncbi_rate=0,
         ctis_rate=0,
         isrctn_rate=0,
+        europepmc_rate=0,
         backoff_base=0,
         max_retries=3,
         read_timeout=5,
@@ -87,6 +89,8 @@ def env(settings, monkeypatch) -> dict[str, str]:
         "TRACKER_ISRCTN_URL": settings.isrctn_url,
         "TRACKER_CTIS_RATE": "0",
         "TRACKER_ISRCTN_RATE": "0",
+        "TRACKER_EUROPEPMC_URL": settings.europepmc_url,
+        "TRACKER_EUROPEPMC_RATE": "0",
         "TRACKER_DB": str(settings.db_path),
         "TRACKER_REPORTS": str(settings.reports_dir),
         "TRACKER_QUERIES": str(settings.queries_dir),
@@ -141,6 +145,23 @@ ICTRP_EXPORT = ("ictrp", "machado-t-ICTRP_xml_to_ris", "ICTRP-Results(1).xml")
 @pytest.fixture
 def fake_ctis(httpserver) -> FakeCtis:
     fake = FakeCtis(httpserver)
+    fake.install()
+    return fake
+
+
+def real_europepmc_pages() -> list[dict]:
+    """The ten recorded consecutive Europe PMC /search pages (query=cancer, lite, 100 a page: 1,000 records)."""
+    return load_json("europepmc", "pyeuropepmc", "fetch_10pages_cancer.json")
+
+
+def real_europepmc_preprint() -> dict:
+    """The recorded core record of a medRxiv preprint whose journal version is PMID 32678530 ("Preprint of")."""
+    return load_json("europepmc", "pubmed-watch", "europepmc_preprint_record.json")["resultList"]["result"][0]
+
+
+@pytest.fixture
+def fake_europepmc(httpserver) -> FakeEuropePmc:
+    fake = FakeEuropePmc(httpserver)
     fake.install()
     return fake
 

@@ -302,3 +302,70 @@ class FakeIsrctn(FakeBase):
             return faulty
         chosen = self.selected(params["q"])[: int(params.get("limit", "10"))]
         return Response("<trials>" + "".join(chosen) + "</trials>", content_type="application/xml")
+
+
+class FakeEuropePmc(FakeBase):
+    """Europe PMC: /search pages REAL recorded results (fixtures/europepmc) by cursorMark (nextCursorMark echoes the
+    cursor on the last page, and is absent when nothing matched); `(q) AND FIRST_IDATE:[a TO b]` keeps the records
+    first indexed in that window, `(EXT_ID:x OR ...) AND SRC:PPR` the records asked for by id. With `recorded_pages`
+    the recorded pages are served verbatim, each for the cursor its request names. The Annotations API answers the
+    articles of `annotations` (id -> article) it is asked for."""
+
+    WINDOW_RE = re.compile(r"FIRST_IDATE:\[(\d{4}-\d{2}-\d{2}) TO (\d{4}-\d{2}-\d{2})\]")
+    EXT_RE = re.compile(r"EXT_ID:(\w+)")
+
+    def __init__(self, httpserver) -> None:
+        super().__init__(httpserver)
+        self.records: list[dict] = []
+        self.recorded_pages: list[dict] | None = None
+        self.annotations: dict[str, dict] = {}
+        self.annotation_requests: list[str] = []
+
+    def install(self) -> None:
+        self.httpserver.expect_request("/europepmc/webservices/rest/search").respond_with_handler(self.handle_search)
+        self.httpserver.expect_request("/europepmc/annotations_api/annotationsByArticleIds").respond_with_handler(self.handle_annotations)
+
+    def selected(self, query: str) -> list[dict]:
+        chosen = self.records
+        ids = self.EXT_RE.findall(query)
+        if ids:
+            chosen = [r for r in chosen if r["id"] in ids and (r["source"] == "PPR" or "SRC:PPR" not in query)]
+        window = self.WINDOW_RE.search(query)
+        if window:
+            chosen = [r for r in chosen if window.group(1) <= r.get("firstIndexDate", "") <= window.group(2)]
+        return chosen
+
+    def handle_search(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append(params)
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        cursor = params.get("cursorMark", "*")
+        if self.recorded_pages is not None:
+            from urllib.parse import unquote
+
+            for page in self.recorded_pages:
+                if unquote(page["request"]["cursorMark"]) == cursor:
+                    return Response(json.dumps(page), content_type="application/json")
+            # HAND-MADE: past the ten recorded pages, the last page Europe PMC gives: no results, the cursor echoed
+            return Response(json.dumps({"version": "6.9", "hitCount": 1000, "nextCursorMark": cursor, "request": {"cursorMark": cursor},
+                                        "resultList": {"result": []}}), content_type="application/json")
+        chosen = self.selected(params.get("query", ""))
+        start = 0 if cursor == "*" else int(cursor[1:])
+        size = int(params.get("pageSize", "25"))
+        page = {"version": "6.9", "hitCount": len(chosen), "request": {"queryString": params.get("query"), "cursorMark": cursor},
+                "resultList": {"result": chosen[start:start + size]}}
+        if chosen:
+            page["nextCursorMark"] = f"c{start + size}" if start + size < len(chosen) else cursor
+        return Response(json.dumps(page), content_type="application/json")
+
+    def handle_annotations(self, request: Request) -> Response:
+        params = self.params(request)
+        self.requests.append(params)
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        wanted = params.get("articleIds", "").split(",")
+        self.annotation_requests.extend(wanted)
+        return Response(json.dumps([self.annotations[i] for i in wanted if i in self.annotations]), content_type="application/json")

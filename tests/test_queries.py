@@ -15,8 +15,8 @@ BAD_FILES = [
     ('name = "a"\ntitle = "t"\ncolour = "red"\n[pubmed]\nterm = "x"\n', "unknown key 'colour'"),
     ('name = "a"\ntitle = 3\n[pubmed]\nterm = "x"\n', "'title' must be a string, not int"),
     ('name = "A B"\ntitle = "t"\n[pubmed]\nterm = "x"\n', "name 'A B' must be lower-case"),
-    ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [ctis], [isrctn], [pubmed])"),
-    ('name = "a"\ntitle = "t"\n[europe_pmc]\nquery = "x"\n', "unknown table [europe_pmc] (tables allowed: [ctgov], [ctis], [isrctn], [pubmed])"),
+    ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [ctis], [isrctn], [pubmed], [europepmc])"),
+    ('name = "a"\ntitle = "t"\n[europe_pmc]\nquery = "x"\n', "unknown table [europe_pmc] (tables allowed: [ctgov], [ctis], [isrctn], [pubmed], [europepmc])"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.phase" = "PHASE3"\n', "[ctgov] unknown parameter 'filter.phase'"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.advanced" = "AREA[Phase]PHASE3"\n', "needs at least one query.* parameter"),
     ('name = "a"\ntitle = "t"\n[pubmed]\nterm = ""\n', "'pubmed.term' is empty"),
@@ -197,7 +197,7 @@ def test_queries_live_reports_counts_translation_and_every_message(tmp_path, env
     lines = {line["name"]: line for line in json.loads(out)}
     assert {k: lines["a-good"][k] for k in ("ctgov_count", "pubmed_count", "warnings", "ok")} == {
         "ctgov_count": 3787, "pubmed_count": 15169, "warnings": [], "ok": True}
-    assert lines["b-phrase"] == {"name": "b-phrase", "ctgov_count": None, "ctis_count": None, "isrctn_count": None, "pubmed_count": 5163,
+    assert lines["b-phrase"] == {"name": "b-phrase", "ctgov_count": None, "ctis_count": None, "isrctn_count": None, "pubmed_count": 5163, "europepmc_count": None,
                                  "counts": {"pubmed": 5163}, "translations": {"pubmed": '"obstetrics"[MeSH Terms]'},
                                  "warnings": ["PubMed PhraseNotFound: fleegle[MeSH Terms]"], "errors": [], "ok": True, "sources": ["pubmed"]}
     assert lines["c-refused"]["warnings"] == ["ClinicalTrials.gov rejected the request (HTTP 400): `filter.phase` is unknown parameter"]

@@ -21,7 +21,8 @@ from tracker.cli import cli
 from tracker.identifiers import url_for
 from tracker.sources import SOURCES
 
-from .conftest import ICTRP_EXPORT, fixture_path, load_json, real_ctis_overviews, real_isrctn_trials, real_studies, write_query
+from .conftest import (ICTRP_EXPORT, fixture_path, load_json, real_ctis_overviews, real_europepmc_pages, real_europepmc_preprint,
+                       real_isrctn_trials, real_studies, write_query)
 from .faults import cut_off, status
 from .test_pubmed import real_articles
 
@@ -78,6 +79,11 @@ def _isrctn(fake) -> int:
     return len(fake.trials)
 
 
+def _europepmc(fake) -> int:
+    fake.records = real_europepmc_pages()[0]["resultList"]["result"] + [real_europepmc_preprint()]  # 100 + a preprint
+    return len(fake.records)
+
+
 def _ictrp(fake) -> int:
     return 90  # 95 <Trial> records, EUCTR's member-state copies folded: 90 trials
 
@@ -88,6 +94,7 @@ RECORDINGS = {
     "isrctn": Recordings("fake_isrctn", _isrctn, {"q": "cancer OR colonoscopy"}, "cancer"),
     "ictrp": Recordings(None, _ictrp, {}, "amyloidosis", file=ICTRP_EXPORT),
     "pubmed": Recordings("fake_pubmed", _pubmed, {"term": "stem cells"}, "cells"),
+    "europepmc": Recordings("fake_europepmc", _europepmc, {"query": "cancer"}, "cancer"),
 }
 
 
@@ -166,7 +173,8 @@ def test_a_sources_records_appear_in_digest_search_show_and_export_with_their_ur
     assert bring(source).exit_code == 0
     [(record_id,)] = rows(source["db"], f"SELECT {s.shape.key} FROM {s.shape.table} ORDER BY {s.shape.key} LIMIT 1")
     url = s.url(record_id)
-    assert url.startswith("https://") and (record_id in url or record_id.split("-", 1)[-1] in url)
+    # the page names the record by its id, or by the number under its prefix (ICTRP's JPRN-, Europe PMC's MED:)
+    assert url.startswith("https://") and any(part in url for part in (record_id, record_id.split("-", 1)[-1], record_id.split(":", 1)[-1]))
 
     digest = invoke({**env, "TRACKER_NOW": "2026-12-05T07:00:00Z"}, "digest", "--format", "md")
     assert digest.exit_code == 0, digest.output

@@ -195,9 +195,9 @@ def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tup
         tracker update --sweep        # also ask the registry about every stored trial now
     """
     sources = sources or tuple(n for n, s in SOURCES.items() if s.fetch)
-    swept = [SOURCES[name] for name in sources if SOURCES[name].presence]
+    swept = [SOURCES[name] for name in sources if SOURCES[name].presence or SOURCES[name].revisit]
     if sweep and not swept:
-        registries = " or ".join(s.label for s in SOURCES.values() if s.presence)
+        registries = " or ".join(s.label for s in SOURCES.values() if s.presence or s.revisit)
         raise TrackerError(f"--sweep asks {registries}; it cannot be combined with --source {', '.join(sources)} alone")
     console.note_missing_email(settings, sources, quiet)
     _fail_on(jobs.update(settings, sources=sources, names=names, full=full, sweep=sweep, now=jobs.utcnow(),

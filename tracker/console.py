@@ -209,7 +209,7 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     for i in others:  # a study's other registrations first, with the page of the registry that holds each
         click.echo(f"  {i['label']:22} {i['value']:24} {i['url'] or '(' + i['via'].replace('_', ' ') + ')'}")
     if shown["same"]:
-        heading = "Also registered as (the same study)" if shown["kind"] == "trial" else "Same work in"
+        heading = "Also registered as (the same study)" if shown["kind"] == "trial" else "Other versions and copies of this work"
         click.echo(f"{heading}:")
         for s in shown["same"]:
             said = " · ".join(x for x in (s["status"], f"tied by {s['tied_by']}" if s.get("tied_by") else None, s["url"]) if x)

@@ -23,7 +23,7 @@ from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_public
 from .settings import Settings
 from .signals import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
-from .studies import Study, group_trials
+from .studies import Study, group_trials, group_works
 from .store import (
     Store,
     iso,
@@ -228,17 +228,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     _place(trials, order, lines, "new_trials")
     _place(changed, order, lines, "changed_trials")
 
-    pubs = select_new_publications(store, start, end)
-    for p in pubs:
-        p["badges"] = _badges(p["publication_types"])
-        p["author_text"] = _authors(p["authors"])
-        p["linked"] = sorted((p["linked_trials"] or "").split(",")) if p["linked_trials"] else []
+    pubs, pub_changes = _publication_news(store, start, end)
     _place(pubs, order, lines, "new_publications")
-
-    pub_changes = _group_changes(select_publication_changes(store, start, end), "pmid")
-    for entry in pub_changes:
-        entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])
-        entry["descriptions"], entry["notices"] = describe_publication_changes(entry["changes"])
     _place(pub_changes, order, lines, "changed_publications")
     _place(select_new_links(store, start, end), order, lines, "new_links")
 
@@ -315,6 +306,46 @@ def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]
         entry["detected_at"] = max([c["detected_at"] for c in entry["changes"]] + [entry.get("detected_at") or ""])
     newest_first = sorted(sorted(changed.values(), key=lambda e: (e["source"], e["record_id"])), key=lambda e: e["detected_at"], reverse=True)
     return list(trials.values()), newest_first
+
+
+def id_label(source: str, record_id: str, pmid: str | None = None) -> str:
+    """A paper's id as a reader knows it: 'PMID 123' wherever there is one, else Europe PMC's (PPR179288, PMC7536260)."""
+    pmid = pmid or (record_id if SOURCES[source].scheme == "pmid" else None)
+    return f"PMID {pmid}" if pmid else record_id.split(":", 1)[-1]
+
+
+def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The window's new and changed papers of every publication source, one entry per work: PubMed's record, else
+    Europe PMC's journal record, else the preprint, marked as one and naming its server; a journal article notes the
+    earlier preprint; a copy or version of a work known before the window is not news (its journal version arriving
+    for a stored preprint is: the preprint's change says "Now published in ...")."""
+    rows = select_new_publications(store, start, end)
+    changes = select_publication_changes(store, start, end)
+    works = group_works(store, list(dict.fromkeys([(r["source"], r["record_id"]) for r in rows + changes])))
+    new_keys = {(r["source"], r["record_id"]) for r in rows}
+    pubs: list[dict[str, Any]] = []
+    for p in rows:
+        key = (p["source"], p["record_id"])
+        work = works[key]
+        if work.preferred != key:  # listed under the work's preferred record, or a version of a work known before
+            continue
+        known = [m for m in work.others if (m.get("first_seen_at") or "") < start]
+        if known and not p.get("is_preprint"):
+            continue
+        p["badges"] = _badges(p["publication_types"])
+        p["author_text"] = _authors(p["authors"])
+        p["linked"] = sorted((p["linked_trials"] or "").split(",")) if p["linked_trials"] else []
+        p["url"] = SOURCES[p["source"]].url(p["record_id"])
+        p["id_label"] = id_label(p["source"], p["record_id"], p.get("pmid"))
+        p["versions"] = [m for m in work.others if m.get("is_preprint") or (m["source"], m["record_id"]) in new_keys]
+        pubs.append(p)
+    grouped = _group_changes(changes, "record_id")
+    for entry in grouped:
+        entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])
+        entry["descriptions"], entry["notices"] = describe_publication_changes(entry["changes"], entry)
+        entry["url"] = SOURCES[entry["source"]].url(entry["record_id"])
+        entry["id_label"] = id_label(entry["source"], entry["record_id"], entry.get("pmid"))
+    return pubs, grouped
 
 
 def _not_updated(store: Store, queries: list[Query], start: str, end: str) -> list[dict[str, Any]]:

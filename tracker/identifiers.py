@@ -60,7 +60,8 @@ RECOGNISED = ("nct", "euct", "eudract", "isrctn", "jrct", "umin", "chictr", "irc
 DOI_PREFIX_RE = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", re.IGNORECASE)
 EUCTR_RE = re.compile(r"^(?:EUCTR)?(\d{4}-\d{6}-\d{2})(?:-[A-Z]{2,3})?$", re.IGNORECASE)  # an EudraCT number per member state
 WHO_PREFIX_RE = re.compile(r"^(?:JPRN-|CTIS(?=\d))")  # the WHO portal's prefixes before a registry's own number
-PREFIX_RE = re.compile(r"^(pmid|pmcid|doi|nct|isrctn|eudract|euct|ppr):\s*", re.IGNORECASE)
+PREFIX_RE = re.compile(r"^(pmid|pmcid|doi|nct|isrctn|eudract|euct|ppr|med|pmc):\s*", re.IGNORECASE)
+PREFIX_SCHEMES = {"med": "pmid", "pmc": "pmcid"}  # Europe PMC's SOURCE:ID prefixes
 
 
 def normalise(scheme: str, text: str) -> str | None:
@@ -92,6 +93,7 @@ def recognise(text: str, schemes: Iterable[str] = RECOGNISED) -> tuple[str, str]
     prefix = PREFIX_RE.match(value)
     if prefix:
         wanted = prefix.group(1).lower()
+        wanted = PREFIX_SCHEMES.get(wanted, wanted)
         found = normalise(wanted, value[prefix.end():])
         return (wanted, found) if found else None
     for name in schemes:

@@ -118,7 +118,7 @@ def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> li
     return lines
 
 
-def describe_publication_changes(changes: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, str]]]:
+def describe_publication_changes(changes: list[dict[str, Any]], record: dict[str, Any] | None = None) -> tuple[list[str], list[dict[str, str]]]:
     """(sentences, notices): a retraction, erratum or expression of concern becomes a notice with its PMID and link."""
     texts: list[str] = []
     notices: list[dict[str, str]] = []
@@ -126,6 +126,12 @@ def describe_publication_changes(changes: list[dict[str, Any]]) -> tuple[list[st
         f, old, new = c["field"], c["old_value"], c["new_value"]
         if f == "is_retracted":
             texts.append("Retracted" if new == "true" else "Retraction withdrawn")
+        elif f == "published_as" and new:  # a preprint's journal version appeared
+            where = (record or {}).get("published_in")
+            journal_id = f"PMID {new.split(':', 1)[1]}" if new.startswith("MED:") else new
+            texts.append(f"Now published{f' in {where}' if where else ''} ({journal_id})")
+        elif f == "published_as":
+            texts.append("No longer linked to a journal version")
         elif f == "is_deleted":
             texts.append("Removed from PubMed" if new == "true" else "Restored in PubMed")
         elif f == "corrections":

@@ -178,6 +178,48 @@ class Publication:
 
 
 @dataclass(frozen=True)
+class Work:
+    """A paper as Europe PMC indexes it: a MEDLINE record (MED), a PMC full text (PMC) or a preprint (PPR), with the
+    columns a PubMed Publication's row has under the same names, and what only Europe PMC says: the preprint server
+    and version, the journal version a preprint became, the trial ids text-mined from its full text."""
+
+    epmc_id: str  # SOURCE:ID as Europe PMC writes it: MED:32678530, PMC:PMC7536260, PPR:PPR179288
+    title: str | None
+    source_db: str = ""  # MED | PMC | PPR ...
+    pmid: str | None = None
+    pmcid: str | None = None
+    doi: str | None = None
+    abstract: str | None = None
+    authors: tuple[str, ...] = ()
+    journal: str | None = None
+    journal_abbrev: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    pub_date: str | None = None  # as Europe PMC prints it
+    sort_date: str | None = None  # YYYY-MM-DD: the first publication (a preprint: posted)
+    index_date: str | None = None  # YYYY-MM-DD: first indexed by Europe PMC
+    pub_year: int | None = None
+    publication_types: tuple[str, ...] = ()
+    is_preprint: bool = False
+    preprint_server: str | None = None  # medRxiv, bioRxiv, Research Square ...
+    version: str | None = None
+    published_as: str | None = None  # a preprint's journal version: "MED:32678530"
+    published_in: str | None = None  # ... as Europe PMC cites it: "The New England journal of medicine. 2021 Feb;384(8):693-704"
+    preprint: str | None = None  # a journal article's earlier preprint: "PPR:PPR179288"
+    is_retracted: bool = False
+    mined_types: tuple[str, ...] = ()  # the accession types text-mined from its full text (nct, isrctn, eudract ...)
+    mentions: tuple[tuple[str, str, str], ...] = ()  # (scheme, value, section) of each trial id its full text names
+    url: str = ""
+    identifiers: tuple[tuple[str, str, str], ...] = ()  # (scheme, value, via): every id the record carries, its own first
+    raw_json: str = ""
+
+    @property
+    def record_id(self) -> str:
+        return self.epmc_id
+
+
+@dataclass(frozen=True)
 class Change:
     """One tracked field of one record that differs from what was stored."""
 

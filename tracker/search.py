@@ -14,7 +14,7 @@ from .http import HttpClient
 from .identifiers import label_for, recognise, url_for
 from .settings import Settings
 from .sources import SOURCES, TABLES
-from .studies import group_trials
+from .studies import group_trials, group_works
 from .store import (
     RecordFilter,
     Store,
@@ -90,14 +90,16 @@ def _trial_hit(row: dict[str, Any], source: str) -> Hit:
 def _publication_hit(row: dict[str, Any], source: str) -> Hit:
     return Hit(
         kind="publication",
-        id=row["pmid"],
+        id=row.get("record_id") or row[SOURCES[source].shape.key],
         title=row["title"] or "",
         date=row["sort_date"],
-        detail=f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
+        detail=(f"PREPRINT, not peer reviewed ({row.get('preprint_server') or 'server not given'}) · " if row.get("is_preprint") else "")
+        + f"{row['journal_abbrev'] or row['journal'] or ''} {row['pub_date'] or ''}".strip() + (" · RETRACTED" if row["is_retracted"] else ""),
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
-        url=SOURCES[source].url(row["pmid"]),
+        url=SOURCES[source].url(row.get("record_id") or row[SOURCES[source].shape.key]),
         rank=row.get("rank") or 0.0,
-        extra={"source": source, "doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"])},
+        extra={"source": source, "doi": row["doi"], "authors": json.loads(row["authors"] or "[]"), "is_retracted": bool(row["is_retracted"]),
+               "is_preprint": bool(row.get("is_preprint"))},
     )
 
 
@@ -128,15 +130,17 @@ def searched_tables(source: str, f: RecordFilter) -> list[str]:
 
 
 def once_per_study(store: Store, hits: list["Hit"]) -> list["Hit"]:
-    """Trial hits of one study (registrations sharing an id) as one hit, the best ranked: shown under the study's
-    preferred record, naming every registration with its status and any field the registries disagree on."""
-    trials = [(h.extra["source"], h.id) for h in hits if h.kind == "trial"]
-    if not trials:
-        return hits
-    studies = group_trials(store, trials)
+    """Hits of one study (registrations sharing an id) or one work (a paper's PubMed and Europe PMC records, its
+    preprint) as one hit, the best ranked, shown under the preferred record and naming the others (a study's with
+    their status and where the registries disagree)."""
+    groups: dict[tuple[str, str], Any] = {}
+    for kind, group in (("trial", group_trials), ("publication", group_works)):
+        keys = [(h.extra["source"], h.id) for h in hits if h.kind == kind]
+        if keys:
+            groups.update(group(store, list(dict.fromkeys(keys))))
     kept, shown = [], set()
     for hit in hits:
-        study = studies.get((hit.extra.get("source"), hit.id)) if hit.kind == "trial" else None
+        study = groups.get((hit.extra.get("source"), hit.id))
         if study is None:
             kept.append(hit)
             continue
@@ -147,11 +151,14 @@ def once_per_study(store: Store, hits: list["Hit"]) -> list["Hit"]:
             first = study.members[0]
             if (hit.extra["source"], hit.id) != study.preferred:
                 hit.extra["matched"] = {"source": hit.extra["source"], "id": hit.id}
-                hit.id, hit.url, hit.title = first["record_id"], first["url"], first.get("title") or hit.title
+                hit.id, hit.title = first["record_id"], first.get("title") or hit.title
+                hit.url = SOURCES[first["source"]].url(first["record_id"])
                 hit.extra["source"] = first["source"]
-            hit.extra["registrations"] = [{"source": m["source"], "id": m["record_id"], "status": m["status_text"],
-                                           "url": m["url"], "tied_by": m["tied_by"]} for m in study.others]
-            hit.extra["disagreements"] = study.disagreements
+            key = "registrations" if hit.kind == "trial" else "versions"
+            hit.extra[key] = [{"source": m["source"], "id": m["record_id"], "status": m["status_text"],
+                               "url": SOURCES[m["source"]].url(m["record_id"]), "tied_by": m["tied_by"]} for m in study.others]
+            if hit.kind == "trial":
+                hit.extra["disagreements"] = study.disagreements
         kept.append(hit)
     return kept
 
@@ -257,8 +264,10 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
         same = [{"source": m["source"], "id": m["record_id"], "label": m["label"], "status": m["status_text"],
                  "url": m["url"], "tied_by": m["tied_by"]} for m in study.others]
     else:
-        same = [{"source": s, "id": r, "label": SOURCES[s].label if s in SOURCES else s, "status": None,
-                 "url": SOURCES[s].url(r) if s in SOURCES else "", "tied_by": None} for s, r in found if (s, r) != (source, record_id)]
+        work = group_works(store, [(source, record_id)])[(source, record_id)]
+        source, record_id = work.preferred
+        same = [{"source": m["source"], "id": m["record_id"], "label": m["label"], "status": m["status_text"],
+                 "url": SOURCES[m["source"]].url(m["record_id"]), "tied_by": m["tied_by"]} for m in work.others]
     service = SOURCES[source]
     table = service.shape.table
     record = select_record(store, table, record_id)

@@ -14,6 +14,7 @@ DEFAULT_CTGOV_URL = "https://clinicaltrials.gov/api/v2"
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 DEFAULT_CTIS_URL = "https://euclinicaltrials.eu/ctis-public-api"
 DEFAULT_ISRCTN_URL = "https://www.isrctn.com/api"
+DEFAULT_EUROPEPMC_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,6 +22,8 @@ class Settings:
     eutils_url: str = DEFAULT_EUTILS_URL
     ctis_url: str = DEFAULT_CTIS_URL
     isrctn_url: str = DEFAULT_ISRCTN_URL
+    europepmc_url: str = DEFAULT_EUROPEPMC_URL
+    europepmc_annotations_url: str | None = None  # None: beside the REST base (.../europepmc/annotations_api)
     db_path: Path = Path("data/tracker.db")
     reports_dir: Path = Path("reports")
     queries_dir: Path = Path("queries")
@@ -31,6 +34,7 @@ class Settings:
     ncbi_rate: float | None = None  # None: 3/s, or 10/s with an API key
     ctis_rate: float = 1.0  # the EMA documents no limit: one request a second is a polite guest's pace
     isrctn_rate: float = 1.0
+    europepmc_rate: float = 2.0  # no documented limit; well-behaved clients pace 1-3 a second
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     response_timeout: float = 300.0  # one attempt's whole answer, however slowly the bytes arrive
@@ -65,6 +69,18 @@ class Settings:
     @property
     def isrctn_interval(self) -> float:
         return _interval(self.isrctn_rate)
+
+    @property
+    def europepmc_interval(self) -> float:
+        return _interval(self.europepmc_rate)
+
+    @property
+    def annotations_url(self) -> str:
+        """The Europe PMC Annotations API: as set, else beside the REST base (webservices/rest -> annotations_api)."""
+        if self.europepmc_annotations_url:
+            return self.europepmc_annotations_url
+        base = self.europepmc_url.rstrip("/")
+        return (base[: -len("/webservices/rest")] if base.endswith("/webservices/rest") else base) + "/annotations_api"
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -103,6 +119,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         eutils_url=env.get("TRACKER_EUTILS_URL") or DEFAULT_EUTILS_URL,
         ctis_url=env.get("TRACKER_CTIS_URL") or DEFAULT_CTIS_URL,
         isrctn_url=env.get("TRACKER_ISRCTN_URL") or DEFAULT_ISRCTN_URL,
+        europepmc_url=env.get("TRACKER_EUROPEPMC_URL") or DEFAULT_EUROPEPMC_URL,
+        europepmc_annotations_url=env.get("TRACKER_EUROPEPMC_ANNOTATIONS_URL") or None,
         db_path=Path(env.get("TRACKER_DB") or "data/tracker.db"),
         reports_dir=Path(env.get("TRACKER_REPORTS") or "reports"),
         queries_dir=Path(env.get("TRACKER_QUERIES") or "queries"),
@@ -111,6 +129,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ctgov_rate=_number(env, "TRACKER_CTGOV_RATE", 1.0),
         ctis_rate=_number(env, "TRACKER_CTIS_RATE", 1.0),
         isrctn_rate=_number(env, "TRACKER_ISRCTN_RATE", 1.0),
+        europepmc_rate=_number(env, "TRACKER_EUROPEPMC_RATE", 2.0),
         ncbi_rate=_number(env, "TRACKER_NCBI_RATE", None) if ncbi_rate else None,
         connect_timeout=_number(env, "TRACKER_CONNECT_TIMEOUT", 10.0),
         read_timeout=_number(env, "TRACKER_READ_TIMEOUT", 60.0),

@@ -16,7 +16,7 @@ from typing import Any
 from .identifiers import label_for
 from .labels import date_label, status_label
 from .sources import SOURCES
-from .store import Store, select_sharing, select_trial_summaries
+from .store import Store, select_publication_summaries, select_sharing, select_trial_summaries
 
 ROUNDS = 3  # a study reaches this many hops from a record (CT.gov -> EudraCT -> ICTRP's jRCT copy -> ...)
 # a status that says less than another is no disagreement with it (CTIS's "Authorised", ICTRP's "Not recruiting")
@@ -52,7 +52,18 @@ def _rank(record: tuple[str, str]) -> tuple[int, str]:
 
 
 def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], Study]:
-    """Each record -> its study (a record that shares no registration is a study of one)."""
+    """Each trial record -> its study (a record that shares no registration is a study of one)."""
+    return group_records(store, "trial", records)
+
+
+def group_works(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], Study]:
+    """Each paper -> its work: the records that share a PMID, PMCID or DOI, or a preprint and the journal version
+    it became, under the preferred one (PubMed's, else Europe PMC's journal record, else the preprint)."""
+    return group_records(store, "publication", records)
+
+
+def group_records(store: Store, kind: str, records: list[tuple[str, str]]) -> dict[tuple[str, str], Study]:
+    """Each record -> the group of records sharing an identity identifier with it, transitively."""
     parent: dict[tuple[str, str], tuple[str, str]] = {r: r for r in records}
     sources: dict[tuple[str, str], set[str]] = {r: {_registry(r)} for r in records}
     tied: dict[tuple[str, str], str] = {}
@@ -65,7 +76,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
 
     frontier = list(dict.fromkeys(records))
     for _ in range(ROUNDS):
-        found = select_sharing(store, "trial", frontier) if frontier else []
+        found = select_sharing(store, kind, frontier) if frontier else []
         frontier = []
         for source, record_id, other_source, other_id, scheme, value in found:
             a, b = (source, record_id), (other_source, other_id)
@@ -73,7 +84,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
                 parent[b], sources[b] = b, {_registry(b)}
                 frontier.append(b)
             ra, rb = root(a), root(b)
-            if ra == rb or sources[ra] & sources[rb]:  # never two records of one registry in one study
+            if ra == rb or (kind == "trial" and sources[ra] & sources[rb]):  # never two records of one registry in one study
                 continue
             parent[rb] = ra
             sources[ra] |= sources.pop(rb)
@@ -82,7 +93,7 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
     components: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for r in parent:
         components.setdefault(root(r), []).append(r)
-    summaries = select_trial_summaries(store, list(parent))
+    summaries = (select_trial_summaries if kind == "trial" else select_publication_summaries)(store, list(parent))
     studies: dict[tuple[str, str], Study] = {}
     for members in components.values():
         members.sort(key=_rank)
@@ -90,11 +101,12 @@ def group_trials(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str
         for m in members:
             summary = dict(summaries.get(m) or {"record_id": m[1]})
             summary.update(source=m[0], label=registry_label(m[0], summary.get("registry")), tied_by=tied.get(m),
-                           status_text=status_text(summary))
+                           status_text=status_text(summary) if kind == "trial" else version_text(summary))
             summary["url"] = summary.get("url") or (SOURCES[m[0]].url(m[1]) if m[0] in SOURCES else "")
             study.members.append(summary)
-        study.disagreements = disagreements(study.members)
-        study.supplements = supplements(study.members)
+        if kind == "trial":
+            study.disagreements = disagreements(study.members)
+            study.supplements = supplements(study.members)
         for m in members:
             studies[m] = study
     return {r: studies[r] for r in records}
@@ -105,6 +117,14 @@ def registry_label(source: str, registry: str | None) -> str:
     name and where the copy came from ("JPRN via WHO ICTRP")."""
     label = SOURCES[source].label if source in SOURCES else source
     return f"{registry} via {SOURCES[source].short_label}" if registry and registry != label and SOURCES[source].fetch is None else label
+
+
+def version_text(summary: dict[str, Any]) -> str:
+    """A version of a work as a reader needs it: 'preprint (medRxiv), not peer reviewed, posted 22 Jun 2020'."""
+    if summary.get("is_preprint"):
+        server = f" ({summary['preprint_server']})" if summary.get("preprint_server") else ""
+        return f"preprint{server}, not peer reviewed, posted {date_label(summary.get('sort_date'))}"
+    return f"published {date_label(summary.get('sort_date'))}" if summary.get("sort_date") else "journal record"
 
 
 def status_text(summary: dict[str, Any]) -> str:

@@ -24,7 +24,9 @@ from .store import (
     select_any_trial,
     select_last_sweep,
     select_line_trial_ids,
+    select_revisited,
     select_trial_ids,
+    save_records,
 )
 
 log = logging.getLogger("tracker.sweep")
@@ -106,3 +108,27 @@ def run_sweep(
     except (TrackerError, KeyboardInterrupt) as exc:
         save_sweep_end(store, sweep_id, now=now, status="failed", requests=result.requests, error=str(exc) or type(exc).__name__)
         raise
+
+
+def run_revisit(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *,
+                now: datetime) -> str:
+    """The stored records a source asks for again whatever the window (its shape's `revisit`: Europe PMC's preprints
+    not yet published, whose record gains its journal version without being indexed again), each line's saved under
+    that line, recorded as a sweep of the source. On a failure nothing is saved and the next update tries again."""
+    sweep_id = save_sweep_start(store, source.name, now)
+    asked, changed, requests = 0, 0, client.requests_made
+    try:
+        per_line = {q.name: select_revisited(store, source.name, q.name) for q in queries if source.applies(q)}
+        ids = sorted({i for found in per_line.values() for i in found})
+        records = {r.record_id: r for r in source.revisit(client, settings, ids)} if ids else {}
+        with store.transaction():
+            for line, found in per_line.items():
+                batch = [records[i] for i in found if i in records]
+                if batch:
+                    changed += save_records(store, source.name, batch, query=line, run_id=None, now=now).changed
+        asked = len(ids)
+        save_sweep_end(store, sweep_id, now=now, status="ok", checked=asked, requests=client.requests_made - requests)
+    except (TrackerError, KeyboardInterrupt) as exc:
+        save_sweep_end(store, sweep_id, now=now, status="failed", requests=client.requests_made - requests, error=str(exc) or type(exc).__name__)
+        raise
+    return f"{source.label}: asked again for {asked} stored record{'s' if asked != 1 else ''} ({changed} changed)"

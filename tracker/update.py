@@ -21,7 +21,7 @@ from .models import Query, SaveResult
 from .settings import Settings
 from .signals import Thresholds, refresh_signals
 from .sources import SOURCES, Source
-from .sweep import run_sweep, sweep_due
+from .sweep import run_revisit, run_sweep, sweep_due
 from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
 log = logging.getLogger("tracker.update")
@@ -188,6 +188,12 @@ def run_update(
                 dead.add(source.name)
         # with its service unreachable a source's sweep stays due; the failed lines already say why
         for source in (SOURCES[name] for name in sources if name not in dead):
+            if source.revisit and (sweep or sweep_due(store, source, now, settings.sweep_days)):
+                line = _revisit(store, client, settings, queries, source, now=now)
+                if line.error:
+                    results.append(line)
+                if on_line:
+                    on_line(line)
             if source.presence and (sweep or sweep_due(store, source, now, settings.sweep_days)):
                 line = _sweep(store, client, settings, queries, source, now=now, seen=seen.get(source.name, {}))
                 if line.error:  # a sweep that went well is reported, not counted among the updates
@@ -238,6 +244,16 @@ def _sweep(store: Store, client: HttpClient, settings: Settings, queries: list[Q
         line.text = run_sweep(store, client, settings, queries, source, now=now, seen=seen).summary()
     except TrackerError as exc:
         line.error = f"registry sweep failed, nothing marked removed: {exc}"
+    return line
+
+
+def _revisit(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *, now: datetime) -> LineResult:
+    """A source's stored records asked for again (every `sweep_days`, or with --sweep), reported as a line."""
+    line = LineResult(query="(records asked again)", source=source.name)
+    try:
+        line.text = run_revisit(store, client, settings, queries, source, now=now)
+    except TrackerError as exc:
+        line.error = f"asking stored records again failed, nothing changed: {exc}"
     return line
 
 

@@ -11,13 +11,15 @@ from ..settings import Settings
 from .base import Batch, Count, Presence, ResultsDuty, Shape, Source
 from .ctgov import SOURCE as _CTGOV
 from .ctis import SOURCE as _CTIS
+from .europepmc import SOURCE as _EUROPEPMC
 from .ictrp import SOURCE as _ICTRP
 from .isrctn import SOURCE as _ISRCTN
 from .pubmed import SOURCE as _PUBMED
 
 # in update order; among sources of one kind, the order of preference: a study registered in several registries is
-# shown under its CT.gov record, else its CTIS one, else ISRCTN's, and an ICTRP export's copy last
-SOURCES: dict[str, Source] = {s.name: s for s in (_CTGOV, _CTIS, _ISRCTN, _ICTRP, _PUBMED)}
+# shown under its CT.gov record, else its CTIS one, else ISRCTN's, and an ICTRP export's copy last; a paper under
+# its PubMed record, else Europe PMC's
+SOURCES: dict[str, Source] = {s.name: s for s in (_CTGOV, _CTIS, _ISRCTN, _ICTRP, _PUBMED, _EUROPEPMC)}
 TABLES: dict[str, Source] = {s.shape.table: s for s in SOURCES.values()}  # by the table its records are kept in
 
 

@@ -82,6 +82,9 @@ class Shape:
     # the table's columns (name -> type, in order), for a table the store makes from its shape (store/tables.py);
     # None for the tables the tracker's own migrations made (trials, publications)
     columns: dict[str, type] | None = field(default=None, compare=False)
+    # SQL over its own columns: the stored records a run asks for again whatever its window (Europe PMC's preprints
+    # not yet published: a record gains its journal version without being indexed again); None: none
+    revisit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class Source:
     # its search cannot be windowed by date: fetch is given stored_versions (ids -> the stored last update) and
     # fetches again only what moved (CTIS)
     compares_versions: bool = False
+    revisit: Callable[["HttpClient", "Settings", list[str]], list[Any]] | None = None  # those records by id, asked again
     read_file: Callable[..., list[Any]] | None = None  # (bytes, name=) -> records: a file a user downloaded (`tracker import`)
     results_duty: ResultsDuty | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)

@@ -5,6 +5,7 @@ imports from here."""
 from .connection import Store, open_store
 from .reads import (
     select_sharing,
+    select_publication_summaries,
     select_trial_summaries,
     select_window_registrations,
     select_window_registration_changes,
@@ -13,6 +14,7 @@ from .reads import (
     select_last_cursor,
     select_record,
     select_versions,
+    select_revisited,
     select_publication,
     select_identified,
     select_identifiers,
@@ -119,10 +121,12 @@ __all__ = [
     "select_identifiers",
     "select_record",
     "select_sharing",
+    "select_publication_summaries",
     "select_trial_summaries",
     "select_window_registrations",
     "select_window_registration_changes",
     "select_versions",
+    "select_revisited",
     "select_publication",
     "select_publication_changes",
     "select_record_signals",

@@ -55,6 +55,14 @@ def select_versions(store: Store, source: str, ids: list[str]) -> dict[str, str 
     return found
 
 
+def select_revisited(store: Store, source: str, line: str) -> list[str]:
+    """The stored records of a line its source asks for again on every run (its shape's `revisit` condition)."""
+    k = KINDS[source]
+    return [r[0] for r in store.execute(
+        f"SELECT t.{k.key} FROM query_matches m JOIN {k.table} t ON t.{k.key} = m.record_id "
+        f"WHERE m.query = ? AND m.source = ? AND ({k.shape.revisit}) ORDER BY t.{k.key}", (line, source))]
+
+
 def select_publication(store: Store, pmid: str) -> dict[str, Any] | None:
     return select_record(store, "publications", pmid)
 
@@ -151,24 +159,66 @@ def select_trial_changes(store: Store, start: str, end: str) -> list[dict[str, A
     )
 
 
+PUBLICATION_KINDS = tuple(dict.fromkeys(k for k in KINDS.values() if k.record_kind == "publication"))
+PUBLICATION_COMMON = ("pmid", "title", "authors", "journal", "journal_abbrev", "volume", "issue", "pages", "pub_date", "sort_date",
+                      "doi", "publication_types", "is_retracted", "is_deleted", "is_book", "corrections", "first_seen_at",
+                      "is_preprint", "preprint_server", "version", "published_in")
+PUBLICATION_STAND_INS = {"is_deleted": "0", "is_book": "0", "corrections": "'[]'", "is_preprint": "0"}  # what a table without the column means
+
+
+def _publication_columns(k: Kind, alias: str) -> str:
+    """A publication table's columns under the names every publication table shares (PubMed's, and Europe PMC's
+    preprint fields), a stand-in where a table has no such column."""
+    declared = k.shape.columns or {}
+    if not declared:  # the tracker's own table (publications): PubMed's columns, no preprint fields
+        declared = {c: str for c in PUBLICATION_COMMON if c not in ("is_preprint", "preprint_server", "version", "published_in")}
+    return ", ".join(f"{alias}.{c}" if c in declared else f"{PUBLICATION_STAND_INS.get(c, 'NULL')} AS {c}" for c in PUBLICATION_COMMON)
+
+
+def _linked_trials(k: Kind, key: str) -> str:
+    """SQL: the trial registrations a paper names and the stored trials citing it, as 'a,b'."""
+    schemes = ",".join(f"'{s}'" for s in IDENTITY_SCHEMES["trial"])
+    trial_sources = ",".join(f"'{t.source}'" for t in TRIAL_KINDS)
+    return (f"(SELECT group_concat(DISTINCT trial) FROM (SELECT l.value AS trial FROM links l WHERE l.source = '{k.source}' "
+            f"AND l.record_id = {key} AND l.scheme IN ({schemes}) UNION SELECT l.record_id FROM identifiers i JOIN links l "
+            f"ON l.scheme = i.scheme AND l.value = i.value WHERE i.source = '{k.source}' AND i.record_id = {key} "
+            f"AND l.source IN ({trial_sources}) ORDER BY 1))")
+
+
 def select_new_publications(store: Store, start: str, end: str) -> list[dict[str, Any]]:
-    return store.rows(
-        "SELECT p.pmid, p.title, p.authors, p.journal, p.journal_abbrev, p.volume, p.issue, p.pages, p.pub_date, p.sort_date, "
-        "p.doi, p.publication_types, p.is_retracted, p.is_deleted, p.is_book, p.corrections, p.first_seen_at, "
-        f"{_lines_of('pubmed', 'p.pmid')} AS queries, "
-        "(SELECT group_concat(DISTINCT nct_id) FROM trial_publications tp WHERE tp.pmid = p.pmid) AS linked_trials "
-        f"FROM publications p WHERE {_in_window('p.first_seen_at')} ORDER BY p.sort_date DESC, p.pmid DESC",
-        {"start": start, "end": end},
-    )
+    """Papers of every publication source first stored in the window, with their source, id, lines and linked trials."""
+    parts = [f"SELECT '{k.source}' AS source, p.{k.key} AS record_id, {_publication_columns(k, 'p')}, "
+             f"{_lines_of(k.source, f'p.{k.key}')} AS queries, {_linked_trials(k, f'p.{k.key}')} AS linked_trials "
+             f"FROM {k.table} p WHERE {_in_window('p.first_seen_at')}" for k in PUBLICATION_KINDS]
+    return store.rows(" UNION ALL ".join(parts) + " ORDER BY sort_date DESC, record_id DESC", {"start": start, "end": end})
 
 
 def select_publication_changes(store: Store, start: str, end: str) -> list[dict[str, Any]]:
-    return store.rows(
-        f"SELECT c.*, p.title, p.doi, {_lines_of('pubmed', 'c.pmid')} AS queries "
-        f"FROM publication_changes c JOIN publications p ON p.pmid = c.pmid WHERE {_in_window('c.detected_at')} AND p.first_seen_at < :start "
-        "ORDER BY c.detected_at DESC, c.pmid, c.id",
-        {"start": start, "end": end},
-    )
+    """Changes detected in the window to papers of every publication source stored before it."""
+    parts = [f"SELECT '{k.source}' AS source, c.{k.key} AS record_id, c.id, c.field, c.old_value, c.new_value, c.detected_at, "
+             f"c.run_id, p.title, p.doi, {'p.published_in' if 'published_in' in (k.shape.columns or {}) else 'NULL AS published_in'}, "
+             f"{_lines_of(k.source, f'c.{k.key}')} AS queries FROM {k.changes_table} c JOIN {k.table} p ON p.{k.key} = c.{k.key} "
+             f"WHERE {_in_window('c.detected_at')} AND p.first_seen_at < :start" for k in PUBLICATION_KINDS]
+    return store.rows(" UNION ALL ".join(parts) + " ORDER BY detected_at DESC, source DESC, record_id, id", {"start": start, "end": end})
+
+
+PUBLICATION_SUMMARY_COLUMNS = ("title", "sort_date", "first_seen_at", "is_preprint", "preprint_server", "published_in", "doi", "pmid")
+
+
+def select_publication_summaries(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """What a reader is told of each version of a work (title, date, whether a preprint and from which server)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in dict.fromkeys(s for s, _ in records):
+        k = KINDS[source]
+        ids = [r for s, r in records if s == source]
+        declared = k.shape.columns or {}
+        columns = ", ".join(c if c in declared or (not declared and c in ("title", "sort_date", "first_seen_at", "doi", "pmid"))
+                            else f"{PUBLICATION_STAND_INS.get(c, 'NULL')} AS {c}" for c in PUBLICATION_SUMMARY_COLUMNS)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in store.rows(f"SELECT {k.key} AS record_id, {columns} FROM {k.table} WHERE {k.key} IN ({','.join('?' * len(chunk))})", chunk):
+                found[(source, row["record_id"])] = row
+    return found
 
 
 def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]:
@@ -332,7 +382,9 @@ def _listed(k: Kind) -> _Listed:
     if k.record_kind == "trial":  # every trial table's rows read alike: its id as record_id (CT.gov's also as nct_id)
         ids = f"t.{k.key} AS record_id" + (", t.nct_id" if k.key == "nct_id" else "")
         return _Listed("t", k.key, f"{ids}, {TRIAL_SUMMARY}", "coalesce(t.first_posted_date, t.start_date)", _trial_where(k))
-    return _Listed("p", k.key, f"p.{k.key} AS record_id, {PUBLICATION_SUMMARY}", "p.sort_date", _publication_where(k))
+    declared = k.shape.columns or {}
+    preprint = ", ".join(f"p.{c}" if c in declared else f"{PUBLICATION_STAND_INS.get(c, 'NULL')} AS {c}" for c in ("is_preprint", "preprint_server"))
+    return _Listed("p", k.key, f"p.{k.key} AS record_id, {PUBLICATION_SUMMARY}, {preprint}", "p.sort_date", _publication_where(k))
 
 
 LISTED = {k.table: _listed(k) for k in dict.fromkeys(KINDS.values())}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
+from ...expressions import check_balanced, checked
 from ..base import Count, Source
 from ..registrations import registration_shape
 from .api import fetch_count, fetch_line, parse_count, parse_trial, parse_who  # noqa: F401  (the package's entry points)
@@ -23,9 +24,7 @@ def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
     q = table.get("q")
     if not isinstance(q, str) or not q.strip():
         raise ConfigError(f"{path}: {where} needs q, an ISRCTN search (e.g. q = \"alopecia AND stem cells\")")
-    if q.count("(") != q.count(")") or q.count('"') % 2:
-        raise ConfigError(f"{path}: {where} q has unbalanced brackets or quotes: {q!r}")
-    return {"q": " ".join(q.split())}
+    return {"q": " ".join(checked(path, "isrctn.q", q, check_balanced).split())}
 
 
 def count(client: Any, settings: Any, params: dict[str, Any], line: str) -> Count:

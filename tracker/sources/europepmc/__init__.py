@@ -1,0 +1,56 @@
+"""Europe PMC as a source: preprints (medRxiv, bioRxiv, Research Square ...) months before PubMed lists them, and
+trial ids text-mined from full texts with the section they stand in. api.py searches, pages, windows, annotates and
+parses; shape.py keeps its records in europepmc_works. A topic line's [europepmc] table holds `query`, in Europe
+PMC's search syntax."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from ...expressions import check_balanced, checked
+from ..base import Count, Source
+from .api import ARTICLE_URL, count as _count, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
+from .shape import SHAPE
+
+
+def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
+    """A [europepmc] table, validated: {"query": ...}."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    extra = sorted(set(table) - {"query"})
+    if extra:
+        raise ConfigError(f"{path}: {where} unknown key {extra[0]!r} (allowed: query)")
+    q = table.get("query")
+    if not isinstance(q, str) or not q.strip():
+        raise ConfigError(f"{path}: {where} needs query, a Europe PMC search (e.g. query = 'alopecia AND \"stem cell\" AND SRC:PPR')")
+    return {"query": " ".join(checked(path, "europepmc.query", q, check_balanced).split())}
+
+
+def count(client: Any, settings: Any, params: dict[str, Any], line: str) -> Count:
+    return Count(total=_count(client, settings, params["query"]))
+
+
+def work_url(epmc_id: str) -> str:
+    source, _, ext_id = epmc_id.partition(":")
+    return ARTICLE_URL.format(source, ext_id) if ext_id else ""
+
+
+SOURCE = Source(
+    name="europepmc",
+    label="Europe PMC",
+    short_label="EuropePMC",
+    kind="publication",
+    scheme="other",  # MED, PMC and PPR records: url_of reads the page from the id
+    shape=SHAPE,
+    overlap=timedelta(days=3),  # the index date of a record indexed late on the cursor's day is that day
+    parse_table=parse_table,
+    fetch=fetch_line,
+    base_url=lambda settings: settings.europepmc_url,
+    interval=lambda settings: settings.europepmc_interval,
+    count=count,
+    url_of=work_url,
+    revisit=revisit,
+)
