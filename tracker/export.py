@@ -53,6 +53,14 @@ def _pages(pages: str | None) -> tuple[str | None, str | None]:
     return first or None, last or None
 
 
+PREPRINT_NOTE = "Preprint, not peer reviewed"
+
+
+def _page(p: dict[str, Any]) -> str:
+    """The record's page: its own (Europe PMC's) where it keeps one, else PubMed's."""
+    return p.get("url") or f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"
+
+
 def _ris_line(tag: str, value: Any) -> str:
     return f"{tag}  - {' '.join(str(value).split())}\n"
 
@@ -61,7 +69,8 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """RIS for reference managers (Zotero, EndNote, Mendeley): one TY..ER block per publication."""
     for row in rows:
         p = _decoded(row)
-        out = [_ris_line("TY", "BOOK" if p.get("is_book") else "JOUR")]
+        # a preprint is an unpublished work to reference managers (RIS has no preprint type; UNPB is what they read)
+        out = [_ris_line("TY", "UNPB" if p.get("is_preprint") else "BOOK" if p.get("is_book") else "JOUR")]
         out.append(_ris_line("TI", p.get("title") or ""))
         out.extend(_ris_line("AU", a) for a in p.get("authors") or [])
         if p.get("journal"):
@@ -80,8 +89,11 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         if end:
             out.append(_ris_line("EP", end))
         out.extend(_ris_line("KW", k) for k in dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
-        out.append(_ris_line("AN", f"PMID:{p['pmid']}"))
-        out.append(_ris_line("UR", f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"))
+        out.append(_ris_line("AN", f"PMID:{p['pmid']}" if p.get("pmid") else p.get("epmc_id")))
+        out.append(_ris_line("UR", _page(p)))
+        if p.get("is_preprint"):
+            out.append(_ris_line("PB", p.get("preprint_server") or "preprint server not given"))
+            out.append(_ris_line("N1", PREPRINT_NOTE))
         if p.get("is_retracted"):
             out.append(_ris_line("N1", "RETRACTED publication"))
         out.append("ER  - \n\n")
@@ -129,12 +141,18 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         keywords = list(dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
         if keywords:
             fields.append(("keywords", bib_escape(", ".join(keywords))))
-        fields.append(("pmid", p["pmid"]))
-        fields.append(("url", f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"))
-        if p.get("is_retracted"):
-            fields.append(("note", "RETRACTED publication"))
+        if p.get("pmid"):
+            fields.append(("pmid", p["pmid"]))
+        fields.append(("url", _page(p)))
+        notes = ([PREPRINT_NOTE] if p.get("is_preprint") else []) + (["RETRACTED publication"] if p.get("is_retracted") else [])
+        if p.get("is_preprint"):
+            fields.append(("howpublished", bib_escape(p.get("preprint_server") or "preprint")))
+        if notes:
+            fields.append(("note", bib_escape(". ".join(notes))))
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields)
-        yield f"@{'book' if p.get('is_book') else 'article'}{{pmid{p['pmid']},\n{body}\n}}\n\n"
+        entry = "misc" if p.get("is_preprint") else "book" if p.get("is_book") else "article"  # BibTeX has no preprint type
+        key = f"pmid{p['pmid']}" if p.get("pmid") else re.sub(r"[^A-Za-z0-9]", "", p.get("epmc_id") or "record")
+        yield f"@{entry}{{{key},\n{body}\n}}\n\n"
 
 
 RENDERERS = {"csv": render_csv, "json": render_json, "ris": render_ris, "bibtex": render_bibtex}

@@ -111,14 +111,15 @@ def run_sweep(
 
 
 def run_revisit(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *,
-                now: datetime) -> str:
+                now: datetime, seen: set[str] | None = None) -> str:
     """The stored records a source asks for again whatever the window (its shape's `revisit`: Europe PMC's preprints
     not yet published, whose record gains its journal version without being indexed again), each line's saved under
     that line, recorded as a sweep of the source. On a failure nothing is saved and the next update tries again."""
     sweep_id = save_sweep_start(store, source.name, now)
     asked, changed, requests = 0, 0, client.requests_made
     try:
-        per_line = {q.name: select_revisited(store, source.name, q.name) for q in queries if source.applies(q)}
+        per_line = {q.name: [i for i in select_revisited(store, source.name, q.name) if i not in (seen or ())]
+                    for q in queries if source.applies(q)}
         ids = sorted({i for found in per_line.values() for i in found})
         records = {r.record_id: r for r in source.revisit(client, settings, ids)} if ids else {}
         with store.transaction():

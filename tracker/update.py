@@ -175,7 +175,7 @@ def run_update(
                 else:
                     progress = progress_for(query.name, source.name) if progress_for else None
                     line, returned, exhausted = _update_pair(store, client, settings, query, source, now=now, full=full, progress=progress)
-                    if returned is not None and source.presence:
+                    if returned is not None and (source.presence or source.revisit):
                         seen.setdefault(source.name, {})[query.name] = returned
                     if exhausted:
                         unreachable = f"gave up on line {query.name}"
@@ -189,7 +189,7 @@ def run_update(
         # with its service unreachable a source's sweep stays due; the failed lines already say why
         for source in (SOURCES[name] for name in sources if name not in dead):
             if source.revisit and (sweep or sweep_due(store, source, now, settings.sweep_days)):
-                line = _revisit(store, client, settings, queries, source, now=now)
+                line = _revisit(store, client, settings, queries, source, now=now, seen=seen.get(source.name, {}))
                 if line.error:
                     results.append(line)
                 if on_line:
@@ -247,11 +247,13 @@ def _sweep(store: Store, client: HttpClient, settings: Settings, queries: list[Q
     return line
 
 
-def _revisit(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *, now: datetime) -> LineResult:
-    """A source's stored records asked for again (every `sweep_days`, or with --sweep), reported as a line."""
+def _revisit(store: Store, client: HttpClient, settings: Settings, queries: list[Query], source: Source, *, now: datetime,
+             seen: dict[str, set[str]]) -> LineResult:
+    """A source's stored records asked for again (every `sweep_days`, or with --sweep), reported as a line; those
+    its lines returned in this very update are current and not asked again."""
     line = LineResult(query="(records asked again)", source=source.name)
     try:
-        line.text = run_revisit(store, client, settings, queries, source, now=now)
+        line.text = run_revisit(store, client, settings, queries, source, now=now, seen=set().union(*seen.values()) if seen else set())
     except TrackerError as exc:
         line.error = f"asking stored records again failed, nothing changed: {exc}"
     return line
