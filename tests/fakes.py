@@ -152,10 +152,35 @@ class FakePubmed(FakeBase):
         self.count_override: Callable[[dict], int | None] | None = None
         # PMID -> how many more efetch answers leave it out (as efetch sometimes answers short); a large number: always
         self.withheld: dict[str, int] = {}
+        self.citedin: dict[str, list[str]] = {}  # anchor PMID -> citing PMIDs, answered by elink in the recorded shape
+        self.recorded_elink: dict[str, bytes] = {}  # anchor PMID -> a recorded elink answer, served verbatim
+        self.dois: dict[str, str] = {}  # DOI -> PMID, for esearch "doi"[doi]
 
     def install(self) -> None:
         self.httpserver.expect_request("/entrez/eutils/esearch.fcgi").respond_with_handler(self.esearch)
         self.httpserver.expect_request("/entrez/eutils/efetch.fcgi").respond_with_handler(self.efetch)
+        self.httpserver.expect_request("/entrez/eutils/elink.fcgi").respond_with_handler(self.elink)
+
+    def elink(self, request: Request) -> Response:
+        """elink.fcgi, cmd=neighbor: one LinkSet per id= parameter, in the recorded eLinkResult shape (elink1.xml); an
+        anchor with a recorded answer gets that answer verbatim (only when asked alone, as it was recorded)."""
+        values = parse_qs(request.get_data(as_text=True)) if request.method == "POST" else parse_qs(request.query_string.decode())
+        ids = [i for v in values.get("id", []) for i in v.split(",")]
+        self.requests.append({"path": "elink", "ids": ids, "linkname": values.get("linkname", [""])[-1]})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        if len(ids) == 1 and ids[0] in self.recorded_elink:
+            return Response(self.recorded_elink[ids[0]], content_type="text/xml")
+        sets = []
+        for anchor in ids:
+            links = "".join(f"<Link><Id>{c}</Id></Link>" for c in self.citedin.get(anchor, []))
+            citedin = (f"<LinkSetDb><DbTo>pubmed</DbTo><LinkName>pubmed_pubmed_citedin</LinkName>{links}</LinkSetDb>"
+                       if self.citedin.get(anchor) else "")  # PubMed leaves out the LinkSetDb of an anchor nobody cites
+            sets.append(f"<LinkSet><DbFrom>pubmed</DbFrom><IdList><Id>{anchor}</Id></IdList>{citedin}</LinkSet>")
+        body = ('<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE eLinkResult PUBLIC "-//NLM//DTD elink 20101123//EN" '
+                '"https://eutils.ncbi.nlm.nih.gov/eutils/dtd/20101123/elink.dtd">\n<eLinkResult>' + "".join(sets) + "</eLinkResult>")
+        return Response(body, content_type="text/xml")
 
     @staticmethod
     def pmid(article: str) -> str:
@@ -180,6 +205,12 @@ class FakePubmed(FakeBase):
         if faulty is not None:
             return faulty
         chosen = self.select(params)
+        doi = re.fullmatch(r'"(.+)"\[doi\]', params.get("term", ""))
+        if doi:  # an anchor's DOI resolved: the one article carrying it, or none
+            pmid = self.dois.get(doi.group(1))
+            chosen = [a for a in self.articles if self.pmid(a) == pmid] if pmid else []
+            if pmid and not chosen:
+                chosen = [f'<PubmedArticle><MedlineCitation><PMID Version="1">{pmid}</PMID></MedlineCitation></PubmedArticle>']
         count = len(chosen)
         if self.count_override:
             override = self.count_override(params)
@@ -320,10 +351,26 @@ class FakeEuropePmc(FakeBase):
         self.recorded_pages: list[dict] | None = None
         self.annotations: dict[str, dict] = {}
         self.annotation_requests: list[str] = []
+        self.citations: dict[str, list[dict]] = {}  # anchor PMID -> the records citing it ({"id", "source"})
 
     def install(self) -> None:
         self.httpserver.expect_request("/europepmc/webservices/rest/search").respond_with_handler(self.handle_search)
         self.httpserver.expect_request("/europepmc/annotations_api/annotationsByArticleIds").respond_with_handler(self.handle_annotations)
+        self.httpserver.expect_request(re.compile(r"^/europepmc/webservices/rest/MED/\d+/citations$")).respond_with_handler(self.handle_citations)
+
+    def handle_citations(self, request: Request) -> Response:
+        """/MED/{pmid}/citations, paged by page/pageSize, in the shape of the recorded (legacy) answers."""
+        params = self.params(request)
+        pmid = request.path.split("/")[-2]
+        self.requests.append({"path": request.path, **params})
+        faulty = self._fault(request)
+        if faulty is not None:
+            return faulty
+        citing = self.citations.get(pmid, [])
+        page, size = int(params.get("page", "1")), int(params.get("pageSize", "25"))
+        body = {"version": "6.9", "hitCount": len(citing), "request": {"id": pmid, "source": "MED", "page": page, "pageSize": size},
+                "citationList": {"citation": citing[(page - 1) * size: page * size]}}
+        return Response(json.dumps(body), content_type="application/json")
 
     def selected(self, query: str) -> list[dict]:
         chosen = self.records

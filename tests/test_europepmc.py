@@ -143,7 +143,7 @@ def test_a_stored_preprint_gaining_its_journal_version_is_news(env, settings, fa
     result = invoke({**env, "TRACKER_NOW": LATER}, "update")  # a week on: the stored preprints are asked again
     assert result.exit_code == 0, result.output
     assert "Europe PMC: asked again for 1 stored record (1 changed)" in result.output
-    assert [q for q in (r.get("query") for r in fake_europepmc.requests) if q and "EXT_ID" in q] == ["(EXT_ID:PPR179288) AND SRC:PPR"]
+    assert [q for q in (r.get("query") for r in fake_europepmc.requests) if q and "EXT_ID" in q] == ["(EXT_ID:PPR179288 AND SRC:PPR)"]
     md = digest_md(env, "2026-12-11T07:00:00Z")
     assert "Now published in The New England journal of medicine. 2021 Feb;384(8):693-704 (PMID 32678530)" in md
 

@@ -15,7 +15,7 @@ BAD_FILES = [
     ('name = "a"\ntitle = "t"\ncolour = "red"\n[pubmed]\nterm = "x"\n', "unknown key 'colour'"),
     ('name = "a"\ntitle = 3\n[pubmed]\nterm = "x"\n', "'title' must be a string, not int"),
     ('name = "A B"\ntitle = "t"\n[pubmed]\nterm = "x"\n', "name 'A B' must be lower-case"),
-    ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [ctis], [isrctn], [pubmed], [europepmc])"),
+    ('name = "a"\ntitle = "t"\n', "needs at least one source table ([ctgov], [ctis], [isrctn], [pubmed], [europepmc]) or anchor papers"),
     ('name = "a"\ntitle = "t"\n[europe_pmc]\nquery = "x"\n', "unknown table [europe_pmc] (tables allowed: [ctgov], [ctis], [isrctn], [pubmed], [europepmc])"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.phase" = "PHASE3"\n', "[ctgov] unknown parameter 'filter.phase'"),
     ('name = "a"\ntitle = "t"\n[ctgov]\n"filter.advanced" = "AREA[Phase]PHASE3"\n', "needs at least one query.* parameter"),

@@ -214,6 +214,11 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
         for s in shown["same"]:
             said = " · ".join(x for x in (s["status"], f"tied by {s['tied_by']}" if s.get("tied_by") else None, s["url"]) if x)
             click.echo(f"  {s['label']:22} {s['id']:24} {said}")
+    cited = shown.get("cited_by") or {}
+    if cited.get("count"):
+        newest = cited["newest"] or {}
+        click.echo(f"Cited by {cited['count']} stored paper{'s' if cited['count'] != 1 else ''}"
+                   + (f" (newest: {newest.get('id')}, {newest.get('sort_date') or 'no date'}: {one_line(newest.get('title') or '', 80)})" if newest else ""))
     for disagreement in shown.get("disagreements") or ():
         click.echo(f"Registries disagree on {disagreement}")
     if shown.get("supplements"):

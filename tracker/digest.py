@@ -323,6 +323,7 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
     changes = select_publication_changes(store, start, end)
     works = group_works(store, list(dict.fromkeys([(r["source"], r["record_id"]) for r in rows + changes])))
     new_keys = {(r["source"], r["record_id"]) for r in rows}
+    by_key = {(r["source"], r["record_id"]): r for r in rows}
     pubs: list[dict[str, Any]] = []
     for p in rows:
         key = (p["source"], p["record_id"])
@@ -338,6 +339,8 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
         p["url"] = SOURCES[p["source"]].url(p["record_id"])
         p["id_label"] = id_label(p["source"], p["record_id"], p.get("pmid"))
         p["versions"] = [m for m in work.others if m.get("is_preprint") or (m["source"], m["record_id"]) in new_keys]
+        # the anchors it cites, through any version's citation channel (PubMed's citedin, Europe PMC's citations)
+        p["cites"] = sorted({a for m in [p, *work.others] for a in (by_key.get((m["source"], m["record_id"]), {}).get("cited_anchors") or "").split(",") if a})
         pubs.append(p)
     grouped = _group_changes(changes, "record_id")
     for entry in grouped:

@@ -20,6 +20,7 @@ from .store import (
     Store,
     decoded,
     select_changes,
+    select_cited_by,
     select_identified,
     select_identifiers,
     select_links,
@@ -275,5 +276,6 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
                    for i in select_identifiers(store, source, record_id)]
     return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
             "identifiers": identifiers, "same": same, "disagreements": disagreements, "supplements": supplements,
+            "cited_by": select_cited_by(store, source, record_id) if service.kind == "publication" else None,
             "changes": select_changes(store, table, record_id), "links": select_links(store, source, record_id),
             "lines": select_matches(store, table, record_id), "signals": select_record_signals(store, record_id)}

@@ -15,11 +15,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .identifiers import normalise
 from .expressions import text_value
 from .models import Check, Claim, Query
 from .sources import SOURCES
 
-LINE_KEYS = {"name", "title", "description"}  # beside them, one table per source
+LINE_KEYS = {"name", "title", "description", "cites"}  # beside them, one table per source
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -68,9 +69,29 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
     title = text_value(path, "title", data.get("title"))
     description = text_value(path, "description", data.get("description"), required=False) or ""
     params = {source.name: source.parse_table(path, f"[{source.name}]", data[source.name]) for source in SOURCES.values() if source.name in data}
-    if not params:
-        raise ConfigError(f"{path}: needs at least one source table ({tables})")
-    return Query(name=name, title=title, description=description, params=params, path=str(path))
+    cites = parse_cites(path, data.get("cites"))
+    if not params and not cites:
+        raise ConfigError(f"{path}: needs at least one source table ({tables}) or anchor papers (cites = [...])")
+    return Query(name=name, title=title, description=description, params=params, path=str(path), cites=cites)
+
+
+def parse_cites(path: Path, value: Any) -> tuple[str, ...]:
+    """A line's anchor papers: bare digits are PMIDs, `doi:...` a DOI (resolved to its PMID at run time); kept as
+    "pmid:..." and "doi:..." (the DOI lower-cased)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: cites must be a list of PMIDs and \"doi:...\" strings")
+    found = []
+    for item in value:
+        text = item.strip()
+        if text.isdigit() and normalise("pmid", text):
+            found.append(f"pmid:{normalise('pmid', text)}")
+        elif text.lower().startswith("doi:") and normalise("doi", text):
+            found.append(f"doi:{normalise('doi', text)}")
+        else:
+            raise ConfigError(f"{path}: cites: {item!r} is neither a PMID (digits) nor a DOI written doi:10.xxxx/...")
+    return tuple(dict.fromkeys(found))
 
 
 def load_queries(directory: Path) -> list[Query]:

@@ -21,6 +21,7 @@ from .models import Query, SaveResult
 from .settings import Settings
 from .signals import Thresholds, refresh_signals
 from .sources import SOURCES, Source
+from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
 from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
@@ -184,6 +185,11 @@ def run_update(
                 results.append(line)
                 if on_line:
                     on_line(line)
+            for query in (q for q in queries if q.cites and source.citers):  # the line's anchors: who cites them
+                line = _not_tried(store, source, query, unreachable, now) if unreachable else _watch(store, client, settings, query, source, now=now)
+                results.append(line)
+                if on_line:
+                    on_line(line)
             if unreachable:
                 dead.add(source.name)
         # with its service unreachable a source's sweep stays due; the failed lines already say why
@@ -227,6 +233,30 @@ def _update_pair(
             raise
         line.error = internal_error(exc)
     return line, None, False
+
+
+def _watch(store: Store, client: HttpClient, settings: Settings, query: Query, source: Source, *, now: datetime) -> LineResult:
+    """A line's citation watch on one source, reported as a line: what it saved, or why it stopped; an anchor that
+    resolves to nothing is an error of the line after the others were saved."""
+    line = LineResult(query=query.name, source=source.name)
+    try:
+        watch = watch_line(store, client, settings, query, source, now=now)
+    except (TrackerError, HttpError) as exc:
+        line.error = f"citation watch: {exc}"
+        return line
+    except Exception as exc:
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        line.error = f"citation watch: {internal_error(exc)}"
+        return line
+    line.result = watch.result
+    r = watch.result
+    counts = (f"{watch.anchors} anchor{'s' if watch.anchors != 1 else ''}, {watch.new_citations} new "
+              f"citation{'s' if watch.new_citations != 1 else ''}, fetched {r.fetched}, new {r.new}")
+    line.text = f"{query.name} [{source.label} citations]: {counts}"
+    if watch.problems:
+        line.error = f"citation watch ({counts}): {'; '.join(watch.problems)} (the other anchors were updated)"
+    return line
 
 
 def _not_tried(store: Store, source: Source, query: Query, unreachable: str, now: datetime) -> LineResult:

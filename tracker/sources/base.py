@@ -145,6 +145,10 @@ class Source:
     # fetches again only what moved (CTIS)
     compares_versions: bool = False
     revisit: Callable[["HttpClient", "Settings", list[str]], list[Any]] | None = None  # those records by id, asked again
+    # a citation watch: anchor PMIDs -> the ids of its records citing each (PubMed's elink, Europe PMC's citations),
+    # fetched by fetch_ids; resolve_doi: a DOI -> the PMID of its record (PubMed's esearch)
+    citers: Callable[["HttpClient", "Settings", list[str]], dict[str, list[str]]] | None = None
+    resolve_doi: Callable[["HttpClient", "Settings", str], "str | None"] | None = None
     read_file: Callable[..., list[Any]] | None = None  # (bytes, name=) -> records: a file a user downloaded (`tracker import`)
     results_duty: ResultsDuty | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)

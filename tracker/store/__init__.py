@@ -4,6 +4,9 @@ imports from here."""
 
 from .connection import Store, open_store
 from .reads import (
+    select_resolved_dois,
+    select_citations,
+    select_cited_by,
     select_sharing,
     select_publication_summaries,
     select_trial_summaries,
@@ -72,6 +75,8 @@ from .writes import (
     save_sweep_start,
     save_sweep_end,
     save_sweep_findings,
+    save_resolved_doi,
+    save_citations,
 )
 
 __all__ = [
@@ -86,6 +91,8 @@ __all__ = [
     "iso",
     "open_store",
     "save_claim_check",
+    "save_resolved_doi",
+    "save_citations",
     "save_digest",
     "save_interrupted_runs",
     "save_line_years_rebuilt",
@@ -120,6 +127,9 @@ __all__ = [
     "select_identified",
     "select_identifiers",
     "select_record",
+    "select_resolved_dois",
+    "select_citations",
+    "select_cited_by",
     "select_sharing",
     "select_publication_summaries",
     "select_trial_summaries",

@@ -535,3 +535,10 @@ def declared_table(db: sqlite_utils.Database, *, source: str, table: str, key: s
             f"FROM {changes_table}")
     db.execute("DROP VIEW IF EXISTS changes")
     db.execute((view[0] + "\nUNION ALL\n" + part) if view else f"CREATE VIEW changes AS {part}")
+
+
+@migrations()
+def m018_resolved_dois(db: sqlite_utils.Database) -> None:
+    """resolved_dois: an anchor paper a topic line names by DOI (`cites = ["doi:..."]`), resolved to its PMID
+    through esearch once and remembered, so each update asks PubMed only about new anchors."""
+    db["resolved_dois"].create({"doi": str, "pmid": str, "resolved_at": str}, pk="doi")

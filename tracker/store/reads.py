@@ -188,7 +188,9 @@ def _linked_trials(k: Kind, key: str) -> str:
 def select_new_publications(store: Store, start: str, end: str) -> list[dict[str, Any]]:
     """Papers of every publication source first stored in the window, with their source, id, lines and linked trials."""
     parts = [f"SELECT '{k.source}' AS source, p.{k.key} AS record_id, {_publication_columns(k, 'p')}, "
-             f"{_lines_of(k.source, f'p.{k.key}')} AS queries, {_linked_trials(k, f'p.{k.key}')} AS linked_trials "
+             f"{_lines_of(k.source, f'p.{k.key}')} AS queries, {_linked_trials(k, f'p.{k.key}')} AS linked_trials, "
+             f"(SELECT group_concat(DISTINCT value) FROM links c WHERE c.source = '{k.source}' AND c.record_id = p.{k.key} "
+             f"AND c.via = '{k.source}_cites') AS cited_anchors "
              f"FROM {k.table} p WHERE {_in_window('p.first_seen_at')}" for k in PUBLICATION_KINDS]
     return store.rows(" UNION ALL ".join(parts) + " ORDER BY sort_date DESC, record_id DESC", {"start": start, "end": end})
 
@@ -706,3 +708,37 @@ def select_window_registration_changes(store: Store, start: str, end: str) -> li
             f"FROM {k.changes_table} c JOIN {k.table} t ON t.{k.key} = c.{k.key} "
             f"WHERE {_in_window('c.detected_at')} AND t.first_seen_at < :start")
     return store.rows(" UNION ALL ".join(parts) + " ORDER BY detected_at DESC, source, record_id, id", {"start": start, "end": end})
+
+
+# -- citation watches -------------------------------------------------------------------------------
+
+def select_resolved_dois(store: Store, dois: list[str]) -> dict[str, str]:
+    """The PMIDs anchor DOIs were resolved to before."""
+    if not dois:
+        return {}
+    return dict(store.execute(f"SELECT doi, pmid FROM resolved_dois WHERE doi IN ({','.join('?' * len(dois))})", dois).fetchall())
+
+
+def select_citations(store: Store, source: str, anchors: list[str]) -> set[tuple[str, str]]:
+    """(anchor PMID, citing record) pairs already stored for a source's citation channel."""
+    if not anchors:
+        return set()
+    return set(store.execute(
+        f"SELECT value, record_id FROM links WHERE source = ? AND scheme = 'pmid' AND via = ? AND value IN ({','.join('?' * len(anchors))})",
+        [source, f"{source}_cites", *anchors]).fetchall())
+
+
+def select_cited_by(store: Store, source: str, record_id: str) -> dict[str, Any]:
+    """How many stored papers cite a record (through any citation channel, by any id it carries), and the newest."""
+    rows = store.rows(
+        "SELECT DISTINCT l.source, l.record_id FROM identifiers i JOIN links l ON l.scheme = i.scheme AND l.value = i.value "
+        "WHERE i.source = ? AND i.record_id = ? AND l.via LIKE '%\\_cites' ESCAPE '\\'", (source, record_id))
+    newest = None
+    for row in rows:
+        k = KINDS.get(row["source"])
+        if k is None:
+            continue
+        found = _one(store.rows(f"SELECT {k.key} AS id, title, sort_date FROM {k.table} WHERE {k.key} = ?", (row["record_id"],)))
+        if found and (newest is None or (found["sort_date"] or "") > (newest["sort_date"] or "")):
+            newest = {**found, "source": row["source"]}
+    return {"count": len(rows), "newest": newest}

@@ -341,3 +341,16 @@ def save_sweep_findings(
             "UPDATE query_matches SET unmatched_at = ? WHERE query = ? AND source = ? AND record_id = ? AND unmatched_at IS NULL",
             [(stamp, line, source, i) for i in gone],
         )
+
+
+# -- citation watches -------------------------------------------------------------------------------
+
+def save_resolved_doi(store: Store, doi: str, pmid: str, now: datetime) -> None:
+    with store.transaction():
+        store.execute("INSERT OR REPLACE INTO resolved_dois (doi, pmid, resolved_at) VALUES (?, ?, ?)", (doi, pmid, iso(now)))
+
+
+def save_citations(store: Store, source: str, pairs: list[tuple[str, str]], now: datetime) -> None:
+    """(anchor PMID, citing record) pairs a source's citation channel found: links 'cites' from the citing record
+    to the anchor, with when they were first seen."""
+    _link(store, [(source, citer, "pmid", anchor, f"{source}_cites", "cites", iso(now)) for anchor, citer in pairs])

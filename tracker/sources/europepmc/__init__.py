@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import ConfigError
 from ...expressions import check_balanced, checked
 from ..base import Count, Source
-from .api import ARTICLE_URL, count as _count, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
+from .api import ARTICLE_URL, count as _count, fetch_citers, fetch_ids, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
 from .shape import SHAPE
 
 
@@ -53,4 +53,6 @@ SOURCE = Source(
     count=count,
     url_of=work_url,
     revisit=revisit,
+    fetch_ids=fetch_ids,
+    citers=fetch_citers,
 )

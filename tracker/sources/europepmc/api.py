@@ -99,15 +99,7 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
 def revisit(client: HttpClient, settings: Any, ids: list[str]) -> list[Work]:
     """Stored preprints asked again by their ids: a preprint's record gains its journal version ("Preprint of")
     without being indexed again, so no date window would bring it back."""
-    works: list[Work] = []
-    for start in range(0, len(ids), REVISITED_AT_ONCE):
-        chunk = [i.split(":", 1)[1] for i in ids[start:start + REVISITED_AT_ONCE] if i.startswith("PPR:")]
-        if not chunk:
-            continue
-        q = "(" + " OR ".join(f"EXT_ID:{i}" for i in chunk) + ") AND SRC:PPR"
-        for results, _ in fetch_pages(client, settings.europepmc_url, q, page_size=len(chunk)):
-            works.extend(parse_result(r) for r in results)
-    return with_mentions(client, settings, works)
+    return fetch_ids(client, settings, [i for i in ids if i.startswith("PPR:")])
 
 
 def count(client: HttpClient, settings: Any, query: str) -> int:
@@ -246,3 +238,49 @@ def parse_result(result: dict[str, Any]) -> Work:
         identifiers=tuple((scheme, value, via) for (scheme, value), via in identifiers.items()),
         raw_json=json.dumps(result, ensure_ascii=False, sort_keys=True),
     )
+
+
+# -- citations -----------------------------------------------------------------------------------------
+
+CITATIONS_PAGE = 1000
+
+
+def parse_citations(body: bytes) -> dict[str, Any]:
+    try:
+        page = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RetryableBody(not_json(body)) from None
+    if not isinstance(page, dict) or "hitCount" not in page:
+        raise RetryableBody("a Europe PMC citations answer without its hitCount")
+    return page
+
+
+def fetch_citers(client: HttpClient, settings: Any, pmids: list[str]) -> dict[str, list[str]]:
+    """anchor PMID -> the Europe PMC records citing it (MED:..., PPR:... for preprints), every page walked: the list is
+    ordered by citation count, not date, so what is new is found by difference with what is stored."""
+    found: dict[str, list[str]] = {}
+    for pmid in pmids:
+        citers: list[str] = []
+        page = 1
+        while True:
+            answer = client.get(settings.europepmc_url.rstrip("/") + f"/MED/{pmid}/citations",
+                                {"format": "json", "page": str(page), "pageSize": str(CITATIONS_PAGE)}, parse=parse_citations)
+            listed = [c for c in _list(answer.get("citationList"), "citation") if isinstance(c, dict) and c.get("id") and c.get("source")]
+            citers.extend(f"{c['source']}:{c['id']}" for c in listed if f"{c['source']}:{c['id']}" not in citers)
+            hits = answer["hitCount"] if isinstance(answer["hitCount"], int) else 0
+            if not listed or page * CITATIONS_PAGE >= hits:
+                break
+            page += 1
+        found[pmid] = citers
+    return found
+
+
+def fetch_ids(client: HttpClient, settings: Any, ids: list[str]) -> list[Work]:
+    """Records by their Europe PMC ids (SOURCE:ID), REVISITED_AT_ONCE per search, with their full-text mentions."""
+    works: list[Work] = []
+    for start in range(0, len(ids), REVISITED_AT_ONCE):
+        chunk = [i.split(":", 1) for i in ids[start:start + REVISITED_AT_ONCE] if ":" in i]
+        q = " OR ".join(f"(EXT_ID:{ext} AND SRC:{source})" for source, ext in chunk)
+        for results, _ in fetch_pages(client, settings.europepmc_url, q, page_size=len(chunk)):
+            works.extend(parse_result(r) for r in results)
+    return with_mentions(client, settings, works)

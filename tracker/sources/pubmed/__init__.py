@@ -13,6 +13,7 @@ from ..base import Count, Source
 from . import articles, eutils
 from .articles import parse_pubmed_xml
 from .eutils import CAP, Search, date_windows, efetch_history, efetch_ids, esearch, fetch_line, fetch_search, read_xml
+from .citations import fetch_citers, parse_elink, resolve_doi  # noqa: F401  (parse_elink: the package's entry point)
 from .params import parse_table
 from .shape import SHAPE, publication_row
 
@@ -51,6 +52,8 @@ SOURCE = Source(
     count=count,
     search=search,
     fetch_ids=efetch_ids,
+    citers=fetch_citers,
+    resolve_doi=resolve_doi,
     notice=lambda settings: None if settings.ncbi_email else
     "NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.",
 )
