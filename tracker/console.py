@@ -119,10 +119,11 @@ def print_digest(outcome, quiet: bool) -> None:
 
 def print_queries(lines, queries_dir, *, as_json: bool, quiet: bool) -> None:
     if as_json:
-        echo_json([{"name": q.name, "title": q.title, "description": q.description, **q.params, "path": q.path} for q in lines])
+        echo_json([{"name": q.name, "title": q.title, "description": q.description, **q.params, "cites": list(q.cites), "path": q.path}
+                   for q in lines])
         return
     for q in lines:
-        sources = ", ".join(s.label for s in SOURCES.values() if s.applies(q))
+        sources = ", ".join([s.label for s in SOURCES.values() if s.applies(q)] + ([f"citers of {len(q.cites)} anchor papers"] if q.cites else []))
         click.echo(f"{q.name:28} {q.title}  [{sources}]")
     if not quiet:
         click.echo(f"{len(lines)} topic lines in {queries_dir}, all valid.")
