@@ -90,18 +90,18 @@ def test_a_line_of_anchors_stores_who_cites_them_with_its_channel(env, settings,
     assert rows(db, "SELECT value, record_id FROM links WHERE via = 'pubmed_cites' ORDER BY value, record_id") == sorted(
         [(anchor, ids[3]), (anchor, ids[4]), (second, ids[4]), (second, ids[5])])
     assert rows(db, "SELECT value, record_id FROM links WHERE via = 'europepmc_cites'") == [(anchor, "PPR:PPR179288")]
+    assert rows(db, "SELECT count(*) FROM links WHERE value = ? AND via LIKE '%cites'", silent) == [(0,)]  # an anchor nobody cites
     matched = {r for (r,) in rows(db, "SELECT record_id FROM query_matches WHERE query = 'anchors'")}
     assert {ids[3], ids[4], ids[5], "PPR:PPR179288"} <= matched  # members of the line
     assert rows(db, "SELECT doi, pmid FROM resolved_dois") == [(DOI, second)]
     shown = invoke(env, "show", anchor)
     assert shown.exit_code == 0 and "Cited by 3 stored papers" in shown.output  # two PubMed citers and a preprint
-    md = Path(env["TRACKER_REPORTS"], f"digest-{FIRST[:10]}.md")
     assert invoke({**env, "TRACKER_NOW": "2026-12-04T07:00:00Z"}, "digest", "--format", "md").exit_code == 0
     text = next(Path(env["TRACKER_REPORTS"]).glob("digest-*.md")).read_text(encoding="utf-8")
     assert f"Cites the line's anchor paper: [PMID {anchor}](https://pubmed.ncbi.nlm.nih.gov/{anchor}/)" in text
-    assert f"Cites the line's anchor papers: [PMID {anchor}]" in text or f"[PMID {second}]" in text
+    assert f"Cites the line's anchor papers: [PMID {anchor}](https://pubmed.ncbi.nlm.nih.gov/{anchor}/), [PMID {second}]" in text \
+        or f"Cites the line's anchor papers: [PMID {second}](https://pubmed.ncbi.nlm.nih.gov/{second}/), [PMID {anchor}]" in text  # ids[4] cites both
     assert "PREPRINT, not peer reviewed (medRxiv)" in text  # the citing preprint Europe PMC found
-    del md
 
 
 def test_a_second_update_with_no_new_citer_fetches_nothing(env, settings, fake_pubmed, fake_europepmc):

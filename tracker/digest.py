@@ -268,15 +268,16 @@ def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]
         if entry is None:
             first = study.members[0]
             entry = target[study.preferred] = {**base, "source": first["source"], "record_id": first["record_id"],
-                                               "title": first.get("title") or base.get("title"), "url": first["url"],
-                                               "registry_label": first["label"], "registrations": study.others,
+                                               "title": first.get("title") or base.get("title"),
+                                               "url": first.get("url") or base.get("url") or SOURCES[first["source"]].url(first["record_id"]),
+                                               "registry_label": first.get("label") or SOURCES[first["source"]].label, "registrations": study.others,
                                                "disagreements": study.disagreements, "changes": [], "queries": ""}
         entry["queries"] = "|".join(dict.fromkeys(q for q in (entry["queries"] + "|" + (base.get("queries") or "")).split("|") if q))
         return entry
 
     for row in new_rows:
         study = studies[(row["source"], row["record_id"])]
-        known = [m for m in study.members if (m.get("first_seen_at") or "") < start]
+        known = [m for m in study.members if m.get("first_seen_at") and m["first_seen_at"] < start]
         if not known:
             preferred = by_key.get(study.preferred, row)
             entry = entry_of(trials, study, preferred)
@@ -330,7 +331,7 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
         work = works[key]
         if work.preferred != key:  # listed under the work's preferred record, or a version of a work known before
             continue
-        known = [m for m in work.others if (m.get("first_seen_at") or "") < start]
+        known = [m for m in work.others if m.get("first_seen_at") and m["first_seen_at"] < start]
         if known and not p.get("is_preprint"):
             continue
         p["badges"] = _badges(p["publication_types"])

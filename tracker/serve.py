@@ -17,6 +17,7 @@ from datasette.plugins import pm
 from markupsafe import Markup, escape
 
 from .errors import TrackerError
+from .sources import SOURCES
 from .store import JSON_COLUMNS, open_store
 from .store import RAW_COLUMNS as RAW_PAYLOADS
 
@@ -161,6 +162,24 @@ QUERIES = {
 }
 
 
+def declared_tables() -> dict[str, Any]:
+    """The tables of the sources whose shapes declare them (other registries, Europe PMC): what each holds, its
+    facets and search."""
+    found: dict[str, Any] = {}
+    for source in SOURCES.values():
+        shape = source.shape
+        if shape.columns is None:
+            continue
+        facets = (["overall_status", "registry", {"array": "topic_lines"}] if source.kind == "trial"
+                  else ["is_preprint", "preprint_server", {"array": "topic_lines"}])
+        found[shape.table] = {"source": source.label, "description": f"One row per {source.label} record a topic line returned or an import brought.",
+                              "sort_desc": "first_seen_at", "label_column": "title", "facets": facets,
+                              "fts_table": f"{shape.table}_fts", "fts_pk": "rowid"}
+        found[shape.changes_table] = {"source": source.label, "description": f"Every change of a tracked {source.label} field, old value to new.",
+                                      "sort_desc": "detected_at", "facets": ["field"]}
+    return found
+
+
 def metadata() -> dict[str, Any]:
     """Datasette metadata: titles, sources and terms, column descriptions, facets, search, canned queries."""
     ctgov = {"source": "ClinicalTrials.gov (API v2), U.S. National Library of Medicine", "source_url": "https://clinicaltrials.gov/",
@@ -186,6 +205,7 @@ def metadata() -> dict[str, Any]:
                                  "columns": PUBLICATION_COLUMNS, "sort_desc": "sort_date", "label_column": "title",
                                  "facets": ["pub_year", "journal", {"array": "publication_types"}, {"array": "topic_lines"}],
                                  "fts_table": "publications_fts", "fts_pk": "rowid"},
+                **declared_tables(),
                 "trial_changes": {**ctgov, "description": "Every change of a tracked trial field, old value to new.",
                                   "columns": {"nct_id": "The trial.", **CHANGE_COLUMNS}, "sort_desc": "detected_at", "facets": ["field"]},
                 "publication_changes": {**pubmed, "description": "Every change of a tracked publication field (retraction, corrections, DOI, title).",

@@ -30,7 +30,8 @@ COMPARED = (("overall_status", "status"), ("start_date", "start"), ("completion_
 @dataclass
 class Study:
     """One study: its preferred record and every registration (each a summary dict with source, record_id, label,
-    status, url, and `tied_by`: the shared identifier that joined it), with the disagreements between them."""
+    status, url, and `tied_by`: the shared identifier that joined it), with the disagreements between them. A study
+    of one record holds only its source and id: the caller has its row."""
 
     preferred: tuple[str, str]
     members: list[dict[str, Any]] = field(default_factory=list)
@@ -93,9 +94,16 @@ def group_records(store: Store, kind: str, records: list[tuple[str, str]]) -> di
     components: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for r in parent:
         components.setdefault(root(r), []).append(r)
-    summaries = (select_trial_summaries if kind == "trial" else select_publication_summaries)(store, list(parent))
+    # a record that shares no identifier is a study of one, which is its own row to every caller: only the records
+    # of larger groups are read again (the digest's week: 800 studies of one, 11 ms of reads and words saved)
+    grouped = [r for members in components.values() if len(members) > 1 for r in members]
+    summaries = (select_trial_summaries if kind == "trial" else select_publication_summaries)(store, grouped) if grouped else {}
     studies: dict[tuple[str, str], Study] = {}
     for members in components.values():
+        if len(members) == 1:
+            source, record_id = members[0]
+            studies[members[0]] = Study(preferred=members[0], members=[{"source": source, "record_id": record_id}])
+            continue
         members.sort(key=_rank)
         study = Study(preferred=members[0])
         for m in members:

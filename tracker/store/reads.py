@@ -644,19 +644,24 @@ def select_last_sweep(store: Store, source: str) -> dict[str, Any] | None:
 
 def select_sharing(store: Store, kind: str, records: list[tuple[str, str]]) -> list[tuple[str, str, str, str, str, str]]:
     """(source, record_id, other_source, other_id, scheme, value): the other stored records that carry an identity
-    identifier (a trial registration, a DOI ...) one of `records` carries."""
+    identifier (a trial registration, a DOI ...) one of `records` carries. Asked per source, so each record's ids are
+    read by the identifiers key and each shared value through the (scheme, value) index."""
     schemes = IDENTITY_SCHEMES[kind]
     marks = ",".join("?" * len(schemes))
     found: list[tuple[str, str, str, str, str, str]] = []
-    for start in range(0, len(records), 400):
-        chunk = records[start:start + 400]
-        pairs = " OR ".join("(a.source = ? AND a.record_id = ?)" for _ in chunk)
-        found.extend(store.execute(
-            "SELECT DISTINCT a.source, a.record_id, b.source, b.record_id, a.scheme, a.value FROM identifiers a "
-            "JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND NOT (b.source = a.source AND b.record_id = a.record_id) "
-            f"WHERE a.scheme IN ({marks}) AND ({pairs}) ORDER BY 1, 2, 3, 4, 5, 6",
-            [*schemes, *(x for pair in chunk for x in pair)]).fetchall())
-    return found
+    for source in dict.fromkeys(s for s, _ in records):
+        ids = [r for s, r in records if s == source]
+        for start in range(0, len(ids), CHUNK_IDS):
+            chunk = ids[start:start + CHUNK_IDS]
+            found.extend(store.execute(
+                "SELECT a.source, a.record_id, b.source, b.record_id, a.scheme, a.value FROM identifiers a "
+                "JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND NOT (b.source = a.source AND b.record_id = a.record_id) "
+                f"WHERE a.source = ? AND a.record_id IN ({','.join('?' * len(chunk))}) AND a.scheme IN ({marks})",
+                [source, *chunk, *schemes]).fetchall())
+    return sorted(set(found))
+
+
+CHUNK_IDS = 500  # ids per IN (...) list
 
 
 TRIAL_COMMON = ("registry", "title", "overall_status", "registry_status", "start_date", "primary_completion_date", "completion_date",
