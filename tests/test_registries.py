@@ -90,6 +90,19 @@ def test_a_ctis_change_between_runs_is_tracked_and_only_the_changed_trial_retrie
     assert rows(env["TRACKER_DB"], "SELECT count(*) FROM changes WHERE source = 'ctis'") == [(len(changes),)]
 
 
+def test_a_registrys_end_date_moving_later_is_a_slipped_completion(env, settings, fake_ctis):
+    _ctis(fake_ctis)
+    write_query(settings.queries_dir, "eu", ctis={"containAll": "trial"})
+    late = next(o for o in fake_ctis.overviews if o["ctNumber"] == "2025-522452-16-00")
+    late["endDateEU"] = "31/12/2027"  # HAND-MADE: the recorded overview gives no end date; CTIS overviews carry one when set
+    assert invoke(env, "update").exit_code == 0
+    late.update(endDateEU="31/12/2028", lastUpdated="01/12/2026")  # a year later
+    assert invoke({**env, "TRACKER_NOW": LATER}, "update").exit_code == 0
+    slipped = [s for s in json.loads(invoke({**env, "TRACKER_NOW": LATER}, "signals", "--json").output) if s["kind"] == "completion_slipped"]
+    assert [(s["id"], s["source"]) for s in slipped] == [("2025-522452-16-00", "ctis")]
+    assert slipped[0]["summary"] == "End date in EU CTIS moved from 31 Dec 2027 to 31 Dec 2028 (12 months later), 1 time since first stored."
+
+
 def test_a_ctis_trial_naming_a_stored_nct_number_is_one_study_under_the_ctgov_record(env, settings, fake_ctis, fake_ctgov):
     study = real_studies()[0]
     nct = study["protocolSection"]["identificationModule"]["nctId"]

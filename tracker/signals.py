@@ -134,23 +134,24 @@ def results_overdue(trial: dict[str, Any], linked_pmids: list[str], today: date,
     return Signal("results_overdue", trial["nct_id"], summary, rank, detail)
 
 
-def completion_slipped(trial: dict[str, Any], history: list[dict[str, Any]], t: Thresholds) -> Signal | None:
-    """The primary completion date moved later by `slip_months` or more against the earliest date stored (a record
-    first stored without one counts from the first it gave). A move is a change of date, not a date given, taken
-    away or made more precise (2026-03 -> 2026-03-15)."""
+def completion_slipped(trial: dict[str, Any], history: list[dict[str, Any]], t: Thresholds, *,
+                       column: str = "primary_completion_date", named: str = "Primary completion date") -> Signal | None:
+    """The primary completion date (another registry's: its end date, `column`) moved later by `slip_months` or
+    more against the earliest date stored (a record first stored without one counts from the first it gave). A move
+    is a change of date, not a date given, taken away or made more precise (2026-03 -> 2026-03-15)."""
     if not history:
         return None
     values = [history[0]["old_value"], *(h["new_value"] for h in history)]
     first_text = next((v for v in values if resolve_date(v)), None)
-    first, current = resolve_date(first_text), resolve_date(trial.get("primary_completion_date"))
+    first, current = resolve_date(first_text), resolve_date(trial.get(column))
     if first is None or current is None or current < add_months(first, t.slip_months):
         return None
     moves = sum(1 for h in history if resolve_date(h["old_value"]) and resolve_date(h["new_value"]) and date_drift(h["old_value"], h["new_value"]))
     months = months_between(first, current)
-    summary = (f"Primary completion date moved from {date_label(first_text)} to {date_label(trial['primary_completion_date'])} "
+    summary = (f"{named} moved from {date_label(first_text)} to {date_label(trial[column])} "
                f"({months} months later), {moves} time{'s' if moves != 1 else ''} since first stored.")
-    return Signal("completion_slipped", trial["nct_id"], summary, RANKS["completion_slipped"],
-                  {"months": months, "first": first_text, "current": trial["primary_completion_date"], "moves": moves})
+    return Signal("completion_slipped", trial.get("nct_id") or trial["record_id"], summary, RANKS["completion_slipped"],
+                  {"months": months, "first": first_text, "current": trial[column], "moves": moves})
 
 
 def stale_status(trial: dict[str, Any], today: date, t: Thresholds) -> Signal | None:
@@ -259,7 +260,8 @@ def registration_signals(trial: dict[str, Any], today: date, t: Thresholds) -> l
         return []
     if trial.get("removed_at"):
         return [registration_removed(trial, source.label)]
-    found = [registration_stale(trial, source.label, today, t)]
+    found = [registration_stale(trial, source.label, today, t),
+             completion_slipped(trial, trial.get("end_history") or [], t, column="completion_date", named=f"End date in {source.label}")]
     if source.results_duty:
         found.append(registration_overdue(trial, source.results_duty, source.label, today))
     return [s for s in found if s]

@@ -542,7 +542,8 @@ REGISTRATION_KINDS = tuple(k for k in TRIAL_KINDS if "registry_status" in (k.sha
 
 def select_registration_signal_inputs(store: Store) -> list[dict[str, Any]]:
     """What the signal rules read of every other registry's trials, with whether a record is a copy (an export's)
-    of a registration the store also holds from its own registry's source (the rules read that one)."""
+    of a registration the store also holds from its own registry's source (the rules read that one), and the
+    history of its end date (`end_history`)."""
     schemes = IDENTITY_SCHEMES["trial"]
     marks = ",".join("?" * len(schemes))
     rows: list[dict[str, Any]] = []
@@ -554,6 +555,13 @@ def select_registration_signal_inputs(store: Store) -> list[dict[str, Any]]:
             f"EXISTS (SELECT 1 FROM identifiers a JOIN identifiers b ON b.scheme = a.scheme AND b.value = a.value AND b.source != a.source "
             f"WHERE a.source = '{k.source}' AND a.record_id = t.trial_id AND a.scheme IN ({marks})) AS shared "
             f"FROM {k.table} t ORDER BY trial_id", schemes))
+        history: dict[str, list[dict[str, Any]]] = {}
+        for change in store.rows(f"SELECT trial_id, old_value, new_value, detected_at FROM {k.changes_table} "
+                                 "WHERE field = 'completion_date' ORDER BY trial_id, detected_at, id"):
+            history.setdefault(change["trial_id"], []).append(change)
+        for row in rows:
+            if row["source"] == k.source:
+                row["end_history"] = history.get(row["record_id"], [])
     return rows
 
 
