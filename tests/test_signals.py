@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.signals import Thresholds, completion_slipped, resolve_date, results_overdue, stale_status
+from tracker.rules import Thresholds, completion_slipped, resolve_date
+from tracker.sources.ctgov.signals import results_overdue, stale_status
 from tracker.sources import ctgov
 from tracker.sources.ctgov import trial_row
 from tracker.store import open_store

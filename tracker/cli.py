@@ -18,7 +18,7 @@ from .errors import TrackerError
 from .http import redact
 from .schedule import build_scheduler, next_runs, run_forever
 from .settings import Settings, load_settings
-from .signals import KINDS as SIGNAL_KINDS
+from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .search import SEARCH_SOURCES
 from .store import RecordFilter

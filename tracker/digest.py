@@ -21,7 +21,7 @@ from .models import Query
 from .reports import EPOCH, digest_title, template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
 from .settings import Settings
-from .signals import KINDS as SIGNAL_KINDS
+from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .studies import Study, group_trials, group_works
 from .store import (

@@ -11,7 +11,8 @@ from typing import Any
 
 from .errors import TrackerError
 from .models import Query, SaveResult
-from .signals import Thresholds, refresh_signals
+from .rules import Thresholds
+from .signals import refresh_signals
 from .sources import SOURCES
 from .store import Store, save_records, save_run_end, save_run_start
 from .topics import select_queries

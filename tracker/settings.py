@@ -46,7 +46,7 @@ class Settings:
     digest_cron: str = "0 7 * * mon"
     timezone: str = "UTC"
     base_url: str | None = None  # where reports/ is served; makes the feeds' links absolute
-    # evidence signals (tracker.signals.Thresholds)
+    # evidence signals (tracker.rules.Thresholds)
     overdue_months: int = 12
     slip_months: int = 6
     stale_months: int = 12

@@ -19,7 +19,8 @@ from .gc_pause import gc_paused
 from .http import HttpClient
 from .models import Query, SaveResult
 from .settings import Settings
-from .signals import Thresholds, refresh_signals
+from .rules import Thresholds
+from .signals import refresh_signals
 from .sources import SOURCES, Source
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due

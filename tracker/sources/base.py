@@ -150,7 +150,11 @@ class Source:
     citers: Callable[["HttpClient", "Settings", list[str]], dict[str, list[str]]] | None = None
     resolve_doi: Callable[["HttpClient", "Settings", str], "str | None"] | None = None
     read_file: Callable[..., list[Any]] | None = None  # (bytes, name=) -> records: a file a user downloaded (`tracker import`)
-    results_duty: ResultsDuty | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
+    results_duty: ResultsDuty | None = None
+    # its evidence-signal rules: (a stored record's signal inputs, today, thresholds, this source) -> signals; and
+    # why one of them cleared: (kind, the record's inputs now, this source) -> words (tracker/signals.py runs both)
+    signal_rules: Callable[..., list[Any]] | None = None
+    signal_resolution: Callable[..., str] | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
 

@@ -29,6 +29,8 @@ from .api import (  # the module's entry points, importable from the package as 
 )
 from .params import parse_table
 from .shape import SHAPE, trial_row
+from .signals import resolution as signal_resolution
+from .signals import rules as signal_rules
 
 
 def count(client: Any, settings: Any, params: dict[str, Any], line: str) -> Count:
@@ -81,4 +83,6 @@ SOURCE = Source(
         lookup=lambda client, settings, nct_id: fetch_registry_status(client, settings.ctgov_url, nct_id),
         ignored_filters=("filter.overallStatus",),  # a trial that stopped recruiting has not left a line's topic
     ),
+    signal_rules=signal_rules,
+    signal_resolution=signal_resolution,
 )

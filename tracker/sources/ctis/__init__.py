@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..base import Count, Presence, ResultsDuty, Source
+from .. import registry_signals
 from ..registrations import registration_shape
 from .api import count as _count
 from .api import fetch_line, fetch_trial, lookup, parse_retrieve, parse_search_page, parse_trial, returned  # noqa: F401  (the package's entry points)
@@ -34,4 +35,6 @@ SOURCE = Source(
     presence=Presence(returned=returned, lookup=lookup),
     compares_versions=True,
     results_duty=ResultsDuty(months=12, paediatric_months=6, law="the EU Clinical Trials Regulation (536/2014, Art. 37)"),
+    signal_rules=registry_signals.rules,
+    signal_resolution=registry_signals.resolution,
 )

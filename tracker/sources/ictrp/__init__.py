@@ -10,6 +10,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ..base import Source
+from .. import registry_signals
 from ..registrations import registration_shape
 from .export import ictrp_url, parse_export, registration_of, registry_of  # noqa: F401  (the package's entry points)
 
@@ -34,4 +35,6 @@ SOURCE = Source(
     url_of=ictrp_url,
     read_file=parse_export,
     registry_of=registry_of,
+    signal_rules=registry_signals.rules,
+    signal_resolution=registry_signals.resolution,
 )

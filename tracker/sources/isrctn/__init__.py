@@ -10,6 +10,7 @@ from typing import Any
 from ...errors import ConfigError
 from ...expressions import check_balanced, checked
 from ..base import Count, Source
+from .. import registry_signals
 from ..registrations import registration_shape
 from .api import fetch_count, fetch_line, parse_count, parse_trial, parse_who  # noqa: F401  (the package's entry points)
 
@@ -44,4 +45,6 @@ SOURCE = Source(
     base_url=lambda settings: settings.isrctn_url,
     interval=lambda settings: settings.isrctn_interval,
     count=count,
+    signal_rules=registry_signals.rules,
+    signal_resolution=registry_signals.resolution,
 )
