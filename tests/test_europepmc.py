@@ -167,3 +167,22 @@ def test_a_europepmc_line_with_unbalanced_quotes_is_one_clear_line(env, settings
     write_query(settings.queries_dir, "bad", europepmc={"query": '"stem cell AND alopecia'})
     result = invoke(env, "update")
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "europepmc.query" in result.output
+
+
+def test_a_full_text_mention_of_a_stored_trial_is_announced_as_a_new_link(env, settings, fake_europepmc, fake_ctgov):
+    from .conftest import real_studies
+
+    study = real_studies()[0]
+    nct = study["protocolSection"]["identificationModule"]["nctId"]
+    fake_ctgov.set_studies([study])
+    answer = mentions()
+    answer["annotations"][0]["tags"][0]["name"] = nct  # HAND-MADE (as above): the preprint's Methods name the stored trial
+    fake_europepmc.records = [real_europepmc_preprint()]
+    fake_europepmc.annotations = {PREPRINT: answer}
+    write_query(settings.queries_dir, "both", ctgov={"query.cond": "alopecia"}, europepmc={"query": "dexamethasone"})
+    assert invoke(env, "update").exit_code == 0
+    md = digest_md(env, "2026-12-04T07:00:00Z")
+    links = md.split("### New trial-publication links")[1]
+    assert f"[{nct}](https://clinicaltrials.gov/study/{nct})" in links
+    assert "[PPR179288](https://europepmc.org/article/PPR/PPR179288) (PREPRINT, not peer reviewed)" in links
+    assert "(via europepmc_fulltext:reports: Methods)" in links

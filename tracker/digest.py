@@ -231,7 +231,7 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     pubs, pub_changes = _publication_news(store, start, end)
     _place(pubs, order, lines, "new_publications")
     _place(pub_changes, order, lines, "changed_publications")
-    _place(select_new_links(store, start, end), order, lines, "new_links")
+    _place(_link_news(store, start, end), order, lines, "new_links")
 
     ordered = sorted(lines.values(), key=lambda line: (order.get(line.name, len(order)), line.name))
     for line in ordered:
@@ -350,6 +350,22 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
         entry["url"] = SOURCES[entry["source"]].url(entry["record_id"])
         entry["id_label"] = id_label(entry["source"], entry["record_id"], entry.get("pmid"))
     return pubs, grouped
+
+
+def _link_news(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """The window's new trial-paper links, one per study and paper: a paper naming an NCT number that CT.gov and an
+    ICTRP copy both carry is one link, to the study's preferred registration."""
+    links = select_new_links(store, start, end)
+    studies = group_trials(store, list(dict.fromkeys((link["trial_source"], link["trial_id"]) for link in links))) if links else {}
+    kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for link in links:
+        preferred = studies[(link["trial_source"], link["trial_id"])].preferred
+        entry = kept.setdefault((*preferred, link["pub_source"], link["pub_id"]), {**link, "trial_source": preferred[0], "trial_id": preferred[1]})
+        if entry is not link:
+            entry["sources"] = ", ".join(dict.fromkeys((entry["sources"] + ", " + link["sources"]).split(", ")))
+            entry["queries"] = "|".join(dict.fromkeys(q for q in f"{entry['queries'] or ''}|{link['queries'] or ''}".split("|") if q))
+        entry["pub_label"] = id_label(link["pub_source"], link["pub_id"], link.get("pmid"))
+    return list(kept.values())
 
 
 def _not_updated(store: Store, queries: list[Query], start: str, end: str) -> list[dict[str, Any]]:

@@ -224,14 +224,56 @@ def select_publication_summaries(store: Store, records: list[tuple[str, str]]) -
 
 
 def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]:
-    """Trial-publication links first seen in the window where both records are stored."""
-    return store.rows(
-        "SELECT tp.nct_id, tp.pmid, group_concat(tp.source || coalesce(':' || tp.reference_type, ''), ', ') AS sources, "
-        f"t.title AS trial_title, p.title AS publication_title, p.sort_date AS publication_date, p.is_retracted, {_lines_of('ctgov', 'tp.nct_id')} AS queries "
-        "FROM trial_publications tp JOIN trials t ON t.nct_id = tp.nct_id JOIN publications p ON p.pmid = tp.pmid "
-        f"WHERE {_in_window('tp.first_seen_at')} GROUP BY tp.nct_id, tp.pmid ORDER BY tp.nct_id, tp.pmid",
+    """Trial-publication links first seen in the window where both records are stored, whichever sources they are
+    of and whichever end named the other (a study's reference, a paper's registration, a full-text mention, a
+    registry's results link), one entry per (trial, paper) with every channel: 'ctgov_reference:RESULT, pubmed_databank'.
+    Citation links (paper to paper) are not among them."""
+    kind_of = {k.source: k.record_kind for k in KINDS.values()}
+    pairs: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for via, detail, first_seen, from_source, from_id, to_source, to_id in store.execute(
+        "SELECT l.via, l.detail, l.first_seen_at, l.source, l.record_id, i.source, i.record_id FROM links l "
+        "JOIN identifiers i ON i.scheme = l.scheme AND i.value = l.value "
+        f"WHERE {_in_window('l.first_seen_at')} AND l.via NOT LIKE '%\\_cites' ESCAPE '\\' ORDER BY l.first_seen_at, l.via",
         {"start": start, "end": end},
-    )
+    ):
+        kinds = (kind_of.get(from_source), kind_of.get(to_source))
+        if set(kinds) != {"trial", "publication"}:
+            continue
+        trial, paper = ((from_source, from_id), (to_source, to_id)) if kinds[0] == "trial" else ((to_source, to_id), (from_source, from_id))
+        entry = pairs.setdefault((*trial, *paper), {"trial_source": trial[0], "trial_id": trial[1], "pub_source": paper[0],
+                                                     "pub_id": paper[1], "channels": []})
+        channel = via + (f":{detail}" if detail else "")
+        if channel not in entry["channels"]:
+            entry["channels"].append(channel)
+    if not pairs:
+        return []
+    trials = select_trial_summaries(store, [(e["trial_source"], e["trial_id"]) for e in pairs.values()])
+    papers = select_publication_summaries(store, [(e["pub_source"], e["pub_id"]) for e in pairs.values()])
+    retracted = _retracted(store, [(e["pub_source"], e["pub_id"]) for e in pairs.values()])
+    links = []
+    for e in pairs.values():
+        t, p = trials.get((e["trial_source"], e["trial_id"]), {}), papers.get((e["pub_source"], e["pub_id"]), {})
+        lines = store.execute("SELECT group_concat(query, '|') FROM query_matches WHERE source = ? AND record_id = ?",
+                              (e["trial_source"], e["trial_id"])).fetchone()[0]
+        links.append({**e, "sources": ", ".join(e.pop("channels")), "trial_title": t.get("title"), "publication_title": p.get("title"),
+                      "publication_date": p.get("sort_date"), "pmid": p.get("pmid"), "is_preprint": p.get("is_preprint"),
+                      "is_retracted": retracted.get((e["pub_source"], e["pub_id"]), 0), "queries": lines,
+                      "nct_id": e["trial_id"] if e["trial_source"] == "ctgov" else None})
+    return sorted(links, key=lambda link: (link["trial_id"], link["pub_id"]))
+
+
+def _retracted(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for source in dict.fromkeys(s for s, _ in records):
+        k = KINDS[source]
+        ids = [r for s, r in records if s == source]
+        if "is_retracted" not in (k.shape.columns or {"is_retracted": int}):
+            continue
+        for start in range(0, len(ids), CHUNK_IDS):
+            chunk = ids[start:start + CHUNK_IDS]
+            found.update(((source, r), flag) for r, flag in store.execute(
+                f"SELECT {k.key}, is_retracted FROM {k.table} WHERE {k.key} IN ({','.join('?' * len(chunk))})", chunk))
+    return found
 
 
 def select_incomplete_runs(store: Store, start: str, end: str) -> list[dict[str, Any]]:
