@@ -300,3 +300,13 @@ def test_a_signal_of_one_registration_names_the_study_it_belongs_to(env, setting
     assert overdue["kind"] == "results_overdue"  # the EU duty is the CTIS registration's own
     assert overdue["same_study_as"] == {"source": "ctgov", "id": nct, "label": "ClinicalTrials.gov", "url": f"https://clinicaltrials.gov/study/{nct}"}
     assert f"Same study as ClinicalTrials.gov {nct}" in invoke(env, "signals").output
+
+
+def test_a_ctis_trial_its_line_no_longer_returns_is_flagged_not_removed(env, settings, fake_ctis):
+    _ctis(fake_ctis)
+    write_query(settings.queries_dir, "eu", ctis={"containAll": "trial"})
+    assert invoke(env, "update").exit_code == 0
+    fake_ctis.overviews = [o for o in fake_ctis.overviews if o["ctNumber"] != FULL_CTIS]  # still in CTIS, out of the search
+    assert invoke({**env, "TRACKER_NOW": LATER}, "update", "--sweep").exit_code == 0
+    flags = [s for s in json.loads(invoke({**env, "TRACKER_NOW": LATER}, "signals", "--json").output) if s["kind"] in ("no_longer_matched", "removed")]
+    assert [(s["kind"], s["id"], s["source"]) for s in flags] == [("no_longer_matched", FULL_CTIS, "ctis")]

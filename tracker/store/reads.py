@@ -571,10 +571,10 @@ def select_signal_inputs(store: Store) -> dict[str, Any]:
         "registrations": select_registration_signal_inputs(store),
         "completion_history": history,
         "links": links,
-        "unmatched": store.rows(
-            "SELECT m.source, m.query, m.record_id, m.unmatched_at FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
-            "WHERE m.source = 'ctgov' AND m.unmatched_at IS NOT NULL AND t.removed_at IS NULL ORDER BY m.record_id, m.query"
-        ),
+        "unmatched": store.rows(" UNION ALL ".join(  # records a sweep found no longer returned by a line, of every swept source
+            f"SELECT m.source, m.query, m.record_id, m.unmatched_at FROM query_matches m JOIN {k.table} t ON t.{k.key} = m.record_id "
+            f"WHERE m.source = '{k.source}' AND m.unmatched_at IS NOT NULL AND t.removed_at IS NULL"
+            for k in TRIAL_KINDS if k.swept) + " ORDER BY record_id, query"),
         "retracted": retracted,
     }
 
