@@ -18,6 +18,7 @@ from .reports import template_environment, write_text_atomic
 from .settings import Settings
 from .identifiers import url_for
 from .sources import SOURCES
+from .studies import group_trials
 from .store import (
     Store,
     iso,
@@ -113,6 +114,13 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
         sources.append(f"no stored trials (line {p['line']} never fetched)")
     elif p.get("line"):
         rows = select_line_trials(ctx.store, p["line"])
+        # a study registered in several registries is one piece of evidence, under its preferred registration
+        studies = group_trials(ctx.store, [(r["source"], r["nct_id"]) for r in rows])
+        order = list(SOURCES)
+        best: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in sorted(rows, key=lambda r: (order.index(r["source"]), r["nct_id"])):  # the preferred registration the line has
+            best.setdefault(studies[(r["source"], r["nct_id"])].preferred, r)
+        rows = sorted(best.values(), key=lambda r: r["nct_id"])
         # deleted, or living on under another number (an ordered set: named in order, looked up at once)
         gone = dict.fromkeys(r["nct_id"] for r in rows if r["removed_at"] or r["merged_into"])
         for r in rows:

@@ -503,12 +503,14 @@ def select_export(store: Store, *, kind: str, f: RecordFilter, match: str | None
 # -- the claims register ---------------------------------------------------------------------------
 
 def select_line_trials(store: Store, line: str) -> list[dict[str, Any]]:
-    return store.rows(
-        "SELECT t.nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, t.enrollment, t.interventions, "
-        "t.results_first_posted_date, t.url, t.removed_at, t.merged_into FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
-        "WHERE m.query = ? AND m.source = 'ctgov' AND m.unmatched_at IS NULL ORDER BY t.nct_id",
-        (line,),
-    )
+    """The trials a line returns today, of every registry, with their source (`nct_id` is the record's own id, as
+    the claims register has always read it)."""
+    return store.rows(" UNION ALL ".join(
+        f"SELECT '{k.source}' AS source, t.{k.key} AS nct_id, t.title, t.official_title, t.overall_status, t.phases, t.has_results, "
+        "t.enrollment, t.interventions, t.results_first_posted_date, t.url, t.removed_at, t.merged_into "
+        f"FROM query_matches m JOIN {k.table} t ON t.{k.key} = m.record_id "
+        f"WHERE m.query = :line AND m.source = '{k.source}' AND m.unmatched_at IS NULL" for k in TRIAL_KINDS) + " ORDER BY nct_id",
+        {"line": line})
 
 
 def select_line_publications(store: Store, line: str, since: str) -> list[dict[str, Any]]:
