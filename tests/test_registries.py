@@ -310,3 +310,17 @@ def test_a_ctis_trial_its_line_no_longer_returns_is_flagged_not_removed(env, set
     assert invoke({**env, "TRACKER_NOW": LATER}, "update", "--sweep").exit_code == 0
     flags = [s for s in json.loads(invoke({**env, "TRACKER_NOW": LATER}, "signals", "--json").output) if s["kind"] in ("no_longer_matched", "removed")]
     assert [(s["kind"], s["id"], s["source"]) for s in flags] == [("no_longer_matched", FULL_CTIS, "ctis")]
+
+
+def test_the_claims_register_reads_a_lines_trials_of_every_registry(env, settings, fake_ctis):
+    _ctis(fake_ctis)
+    write_query(settings.queries_dir, "eu", ctis={"containAll": "trial"})
+    (settings.queries_dir / "claims.toml").write_text(
+        "[[claim]]\nid = 'E1'\nwording = 'No completed linagliptin trial exists.'\nwhere = 'test'\nas_of = '2024-01-01'\n"
+        "[[claim.check]]\nkind = 'none_exists'\nline = 'eu'\nany_of = [{statuses = ['COMPLETED']}]\nrequire_terms = ['linagliptin']\n"
+        "match_title = true\n", encoding="utf-8")
+    assert invoke(env, "update").exit_code == 0
+    result = invoke(env, "claims", "--offline", "--json")
+    [claim] = json.loads(result.output)
+    assert claim["verdict"] == "OUTDATED", claim
+    assert [(e["id"], e["role"]) for e in claim["evidence"]] == [(ENDED_CTIS, "match")]

@@ -107,7 +107,9 @@ def check_none_exists(check: Check, ctx: Context, claim: Claim) -> Outcome:
     trials: dict[str, dict[str, Any]] = {}
     sources = []
     live = ctx.live and bool(p.get("ctgov"))
-    fetched = select_last_cursor(ctx.store, "ctgov", p["line"]) if p.get("line") else None  # the date of its last good update
+    # the date of the line's last good update of any registry
+    fetched = max((c for s in SOURCES.values() if s.kind == "trial" and (c := select_last_cursor(ctx.store, s.name, p["line"]))),
+                  default=None) if p.get("line") else None
     if p.get("line") and fetched is None:
         if not live:
             return _never_fetched(ctx, "ctgov", p["line"])
