@@ -139,3 +139,14 @@ def test_a_server_trickling_its_answer_is_cut_off_by_the_response_timeout(settin
     with pytest.raises(HttpError, match=r"failed after 2 attempts .*the answer took longer than 0.5s in all"):
         http.get(settings.ctgov_url + "/studies")
     assert len(calls) == 2 and time.monotonic() - started < 3.5
+
+
+def test_the_apis_of_one_service_share_its_pace(settings):
+    from tracker.http import HttpClient
+    from tracker.sources import services
+
+    paced = settings.with_overrides(europepmc_rate=2.0)
+    http = HttpClient(paced, services=services(paced))
+    rest, annotations = http._service(paced.europepmc_url + "/search"), http._service(paced.annotations_url + "/annotationsByArticleIds")
+    assert rest == annotations == ("Europe PMC", "Europe PMC", 0.5)  # one key: Europe PMC's REST and Annotations APIs, 2 a second in all
+    http.close()

@@ -88,9 +88,11 @@ class HttpClient:
         self.close()
 
     def _service(self, url: str) -> tuple[str, str, float]:
+        """(pacing key, service name, seconds between requests) of a URL: a declared service's bases share one pace
+        (Europe PMC's REST and Annotations APIs are one service), any other host is paced by nothing."""
         for base, (name, interval) in self._services.items():
             if url.startswith(base):
-                return base, name, interval
+                return name, name, interval
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}", parts.netloc, 0.0
 

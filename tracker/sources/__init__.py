@@ -29,9 +29,10 @@ def of_kind(kind: str) -> list[Source]:
 
 
 def services(settings: Settings) -> dict[str, tuple[str, float]]:
-    """Each source's base URL -> (label, seconds between requests), for the HTTP client's pacing and messages."""
-    return {s.base_url(settings).rstrip("/"): (s.label, s.interval(settings) if s.interval else 0.0)
-            for s in SOURCES.values() if s.base_url is not None}
+    """Each source's base URLs -> (label, seconds between requests), for the HTTP client's pacing and messages."""
+    return {base.rstrip("/"): (s.label, s.interval(settings) if s.interval else 0.0)
+            for s in SOURCES.values() if s.base_url is not None
+            for base in (s.base_url(settings), *(s.more_bases(settings) if s.more_bases else ()))}
 
 
 def open_client(settings: Settings) -> HttpClient:

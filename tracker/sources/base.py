@@ -155,6 +155,7 @@ class Source:
     # why one of them cleared: (kind, the record's inputs now, this source) -> words (tracker/signals.py runs both)
     signal_rules: Callable[..., list[Any]] | None = None
     signal_resolution: Callable[..., str] | None = None  # the results its registry requires (CT.gov's FDAAA rule is tracker.signals' own)
+    more_bases: Callable[["Settings"], tuple[str, ...]] | None = None  # other APIs of the same service, paced with it
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
 

@@ -50,6 +50,7 @@ SOURCE = Source(
     fetch=fetch_line,
     base_url=lambda settings: settings.europepmc_url,
     interval=lambda settings: settings.europepmc_interval,
+    more_bases=lambda settings: (settings.annotations_url,),
     count=count,
     url_of=work_url,
     revisit=revisit,
