@@ -21,7 +21,7 @@ from .settings import Settings, load_settings
 from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .search import SEARCH_SOURCES
-from .store import RecordFilter
+from .store import RecordFilter, environment_problem
 from .topics import load_queries
 from .vocabulary import COMMON_STATUSES, PHASES
 
@@ -42,6 +42,10 @@ class TrackerGroup(click.Group):
         except OSError as exc:
             raise click.ClickException(redact(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), _secrets())) from None
         except sqlite3.OperationalError as exc:
+            settings = ctx.find_object(Settings)
+            problem = environment_problem(exc, settings.db_path if settings else "the database")
+            if problem:
+                raise click.ClickException(problem) from None
             if "locked" in str(exc) or "busy" in str(exc):
                 raise click.ClickException("the database stayed busy for 30 s (another process is writing); try again") from None
             raise click.ClickException(f"database error: {exc}") from None
@@ -83,6 +87,7 @@ def common_options(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, db_path: Path | None, queries_dir: Path | None, reports_dir: Path | None, quiet: bool, **kwargs: Any) -> Any:
         settings = load_settings().with_overrides(db_path=db_path, queries_dir=queries_dir, reports_dir=reports_dir)
+        click.get_current_context().find_root().obj = settings  # the group's error handler names the database a failure concerns
         console.setup_logging(settings, quiet)
         return func(*args, settings=settings, quiet=quiet, **kwargs)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import TrackerError
 from .feeds import write_feeds
@@ -33,6 +33,7 @@ from .store import (
     select_incomplete_runs,
     select_update_times,
     select_last_digest_end,
+    select_digest_stem_owner,
     select_new_links,
     select_new_publications,
     select_window_registration_changes,
@@ -159,9 +160,11 @@ class Digest:
     def title(self) -> str:
         return digest_title(self.window_start, self.window_end, baseline=self.baseline is not None)
 
+    stem: str | None = None  # the name its files carry, once chosen (file_stem_for)
+
     @property
     def file_stem(self) -> str:
-        return f"digest-{self.window_end[:10]}"
+        return self.stem or f"digest-{self.window_end[:10]}"
 
 
 # -- building --------------------------------------------------------------------------------------
@@ -410,8 +413,11 @@ def _keep_most_recent(line: Line) -> None:
 
 
 def digest_window(store: Store, *, now: datetime, since: str | None = None, until: str | None = None) -> tuple[str, str]:
-    """(start, end) as ISO timestamps: --since/--until dates, else from the end of the previous digest to now."""
+    """(start, end) as ISO timestamps: --since/--until dates, else from the end of the previous scheduled digest to
+    now. A window that ends in the future is refused: records stored before it ends would be in no digest."""
     end = f"{until}T00:00:00Z" if until else iso(now)
+    if end > iso(now):
+        raise TrackerError(f"--until {until} ends the window in the future (now is {iso(now)}); give today's date or an earlier one")
     start = f"{since}T00:00:00Z" if since else (select_last_digest_end(store) or EPOCH)
     if start >= end:
         raise TrackerError(f"empty digest window: {start} is not before {end}")
@@ -473,39 +479,77 @@ def render_html(digest: Digest) -> str:
 
 # -- output ----------------------------------------------------------------------------------------
 
+SECTIONS = ("new_trials", "changed_trials", "new_publications", "changed_publications", "new_links")
+
+
 def line_digest(digest: Digest, line: Line) -> Digest:
-    """The digest as one topic line's reader sees it: that line's records, signals and failed runs."""
+    """The digest as one topic line's reader sees it: everything new on that line, its records placed under another
+    line in the combined digest included (each saying where else it is), its signals and failed runs."""
     def mine(signal: dict[str, Any]) -> bool:
         return line.name in signal["lines"] or signal["scope"] == line.name
 
-    return Digest(window_start=digest.window_start, window_end=digest.window_end, lines=[line],
+    own = Line(name=line.name, title=line.title, chart=line.chart, hidden=line.hidden)
+    for attr in SECTIONS:
+        items = list(getattr(line, attr))
+        for other in digest.lines:
+            if other is not line:
+                items.extend({**item, "also_in": [n for n in _names(item) if n != line.name]}
+                             for item in getattr(other, attr) if line.name in _names(item))
+        setattr(own, attr, items)
+    return Digest(window_start=digest.window_start, window_end=digest.window_end, lines=[own],
                   failures=[f for f in digest.failures if f["query"] == line.name],
                   raised=[s for s in digest.raised if mine(s)], resolved=[s for s in digest.resolved if mine(s)],
-                  baseline=None if digest.baseline is None else [b for b in digest.baseline if b["name"] == line.name])
+                  baseline=None if digest.baseline is None else [b for b in digest.baseline if b["name"] == line.name],
+                  stem=digest.stem)
 
 
-def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime, base_url: str | None = None) -> list[Path]:
-    """Write the chosen formats, record the digest, refresh the Atom feeds. Files are written whole, then renamed.
-    Each topic line also gets its own HTML page of the digest (reports/lines/NAME/), the content of its feed."""
+def file_stem_for(store: Store, digest: Digest) -> str:
+    """The name of a digest's files: digest-<end date>, unless another window's digest already carries it (two
+    digests ending the same day), then with the end's time too: digest-2026-12-04-070000."""
+    stem = f"digest-{digest.window_end[:10]}"
+    owner = select_digest_stem_owner(store, stem)
+    if owner and owner != (digest.window_start, digest.window_end):
+        stem += "-" + digest.window_end[11:19].replace(":", "")
+    return stem
+
+
+def write_digest(store: Store, digest: Digest, reports_dir: Path, *, formats: tuple[str, ...], now: datetime, base_url: str | None = None,
+                 deliver: Callable[[], object] | None = None, ad_hoc: bool = False) -> list[Path]:
+    """Write the chosen formats, hand the digest on (`deliver`: the e-mail), then record it and refresh the Atom
+    feeds. A digest is recorded only once every output was written and delivered: on any failure the files it wrote
+    are taken away again and the next run covers its window. Files are written whole, then renamed. Each topic line
+    also gets its own HTML page of the digest (reports/lines/NAME/), the content of its feed."""
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TrackerError(f"cannot create the report directory {reports_dir}: {exc.strerror}") from None
-    written = []
-    if "md" in formats:
-        written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
-    if "html" in formats:
-        written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
-    if "html" in formats or "atom" in formats:
-        for line in digest.lines:
-            folder = reports_dir / "lines" / line.name
-            folder.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(folder / f"{digest.file_stem}.html", render_html(line_digest(digest, line)))
-    save_digest(
-        store,
-        created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written], summary=digest.summary,
-        incomplete_lines=[f["query"] for f in digest.failures],
-    )
+    digest.stem = file_stem_for(store, digest)
+    written: list[Path] = []
+    pages: list[Path] = []
+    try:
+        if "md" in formats:
+            written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.md", render_markdown(digest)))
+        if "html" in formats:
+            written.append(write_text_atomic(reports_dir / f"{digest.file_stem}.html", render_html(digest)))
+        if "html" in formats or "atom" in formats:
+            for line in digest.lines:
+                folder = reports_dir / "lines" / line.name
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise TrackerError(f"cannot create {folder}: {exc.strerror}") from None
+                pages.append(write_text_atomic(folder / f"{digest.file_stem}.html", render_html(line_digest(digest, line))))
+        if deliver:
+            deliver()
+        save_digest(
+            store,
+            created_at=iso(now), window_start=digest.window_start, window_end=digest.window_end, files=[str(p) for p in written],
+            summary=digest.summary, incomplete_lines=[f["query"] for f in digest.failures], file_stem=digest.file_stem, ad_hoc=ad_hoc,
+        )
+    except BaseException:
+        for path in written + pages:  # nothing of an undelivered digest stays: the next run writes its window whole
+            path.unlink(missing_ok=True)
+        raise
     if "atom" in formats:
         written.extend(write_feeds(select_digests(store), reports_dir, lines=[(line.name, line.title) for line in digest.lines],
                                    updated=iso(now), base_url=base_url))

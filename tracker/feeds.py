@@ -87,7 +87,7 @@ def write_feeds(digests: list[dict[str, Any]], reports_dir: Path, *, lines: list
         folder = reports_dir / "lines" / name
         line_entries = []
         for row in digests:
-            page = folder / f"digest-{row['window_end'][:10]}.html"
+            page = folder / f"{row.get('file_stem') or 'digest-' + row['window_end'][:10]}.html"
             if not page.exists():
                 continue
             line_entries.append(Entry(

@@ -113,9 +113,14 @@ def digest(
         start, end = digest_window(store, now=now, since=since, until=until)
         flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
         built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
-        paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now, base_url=settings.base_url)
-    sent_to = send_digest(settings, built, render_html(built), render_markdown(built), now=now) if email else None
-    return DigestOutcome(built, paths, sent_to)
+        sent: list[str] = []
+
+        def deliver() -> None:  # the e-mail is part of the delivery: a refused one leaves the window to the next run
+            sent.append(send_digest(settings, built, render_html(built), render_markdown(built), now=now))
+
+        paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now, base_url=settings.base_url,
+                             deliver=deliver if email else None, ad_hoc=bool(since or until))
+    return DigestOutcome(built, paths, sent[0] if sent else None)
 
 
 def run(

@@ -4,6 +4,7 @@ digest, its feeds and the claims report; renders nothing itself."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -129,5 +130,11 @@ def write_text_atomic(path: Path, text: str) -> Path:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
+        tmp.unlink(missing_ok=True)  # no half-written file stays behind
+        raise TrackerError(f"cannot write {path}: {WRITE_PROBLEMS.get(exc.errno, exc.strerror)}") from None
     return path
+
+
+WRITE_PROBLEMS = {errno.ENOSPC: "the disk holding it is full", errno.EFBIG: "a file-size limit was reached",
+                  errno.EROFS: "it is on a read-only file system", errno.EACCES: "permission denied",
+                  errno.EDQUOT: "the disk quota is exceeded"}

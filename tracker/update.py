@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Callable, Iterator
 
-from .errors import HttpError, TrackerError
+from .errors import HttpError, StoreError, TrackerError
 from .gc_pause import gc_paused
 from .http import HttpClient
 from .models import Query, SaveResult
@@ -24,7 +25,7 @@ from .signals import refresh_signals
 from .sources import SOURCES, Source
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
-from .store import Store, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
+from .store import Store, environment_problem, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
 log = logging.getLogger("tracker.update")
 
@@ -229,6 +230,13 @@ def _update_pair(
         return line, None, exc.exhausted
     except TrackerError as exc:
         line.error = str(exc)
+    except sqlite3.OperationalError as exc:
+        problem = environment_problem(exc, store.path)
+        if problem:  # the disk, not this line: every other line would meet it too, so the update stops here
+            raise StoreError(problem) from None
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        line.error = internal_error(exc)
     except Exception as exc:
         if os.environ.get("TRACKER_DEBUG"):
             raise

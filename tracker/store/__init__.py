@@ -2,7 +2,7 @@
 transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*). The rest of the project
 imports from here."""
 
-from .connection import Store, open_store
+from .connection import Store, environment_problem, open_store
 from .reads import (
     select_resolved_dois,
     select_citations,
@@ -33,6 +33,7 @@ from .reads import (
     select_update_times,
     select_year_counts,
     select_last_digest_end,
+    select_digest_stem_owner,
     select_baseline_given,
     select_digests,
     select_line_names,
@@ -88,6 +89,7 @@ __all__ = [
     "SEARCH_WINDOW",
     "Store",
     "decoded",
+    "environment_problem",
     "iso",
     "open_store",
     "save_claim_check",
@@ -115,6 +117,7 @@ __all__ = [
     "select_last_claim_check",
     "select_last_cursor",
     "select_last_digest_end",
+    "select_digest_stem_owner",
     "select_last_sweep",
     "select_line_publications",
     "select_line_trial_ids",

@@ -22,6 +22,19 @@ from ..sources import SOURCES
 BUSY_TIMEOUT_S = 30
 
 
+def environment_problem(exc: BaseException, path: Path | str) -> str | None:
+    """What an SQLite error says of the database's surroundings, in one line naming the file, when it is the disk,
+    the file system or a limit rather than the tracker: None for any other error."""
+    text = str(exc).lower()
+    if "database or disk is full" in text:
+        return f"the disk holding the database {path} is full (or a file-size limit was reached); free space and run again: nothing was lost"
+    if "disk i/o error" in text:
+        return f"the database {path} could not be written (disk I/O error: a full disk, a file-size limit or a failing device); the last good state is kept"
+    if "readonly database" in text or "read-only" in text:
+        return f"the database {path} is read-only (the file or its directory: SQLite's WAL also writes {path}-wal and {path}-shm beside it)"
+    return None
+
+
 def migration_sets() -> list:
     """The tracker's own migrations, then each source's own: the set that makes a table its shape declares, and any
     set of its own (a source added later brings its tables there)."""

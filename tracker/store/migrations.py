@@ -542,3 +542,14 @@ def m018_resolved_dois(db: sqlite_utils.Database) -> None:
     """resolved_dois: an anchor paper a topic line names by DOI (`cites = ["doi:..."]`), resolved to its PMID
     through esearch once and remembered, so each update asks PubMed only about new anchors."""
     db["resolved_dois"].create({"doi": str, "pmid": str, "resolved_at": str}, pk="doi")
+
+
+@migrations()
+def m019_digest_stems_and_ad_hoc(db: sqlite_utils.Database) -> None:
+    """file_stem on digests: the name its files carry, so two windows ending the same day never share one (the
+    second gets the end's time) and the feeds link each entry to its own page; ad_hoc: a digest of a window the user
+    chose (--since/--until), written and kept but never moving the scheduled digests' window. Digests written before
+    carry the name they were written under."""
+    db["digests"].add_column("file_stem", str)
+    db["digests"].add_column("ad_hoc", int, not_null_default=0)
+    db.execute("UPDATE digests SET file_stem = 'digest-' || substr(window_end, 1, 10)")

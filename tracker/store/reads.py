@@ -313,8 +313,15 @@ def select_year_counts(store: Store, query: str, end: str) -> dict[str, list[tup
 
 
 def select_last_digest_end(store: Store) -> str | None:
-    row = _one(store.rows("SELECT max(window_end) AS end FROM digests"))
+    """Where the next scheduled digest starts: the end of the last one that was not an ad hoc window."""
+    row = _one(store.rows("SELECT max(window_end) AS end FROM digests WHERE NOT ad_hoc"))
     return row["end"] if row else None
+
+
+def select_digest_stem_owner(store: Store, stem: str) -> tuple[str, str] | None:
+    """The window (start, end) of the recorded digest whose files carry this name, if any."""
+    row = _one(store.rows("SELECT window_start, window_end FROM digests WHERE file_stem = ? ORDER BY id DESC LIMIT 1", (stem,)))
+    return (row["window_start"], row["window_end"]) if row else None
 
 
 def select_baseline_given(store: Store) -> bool:
@@ -323,7 +330,7 @@ def select_baseline_given(store: Store) -> bool:
     row = _one(store.rows(
         "SELECT (SELECT 1 FROM trials WHERE first_seen_at < d.end LIMIT 1) AS trials, "
         "(SELECT 1 FROM publications WHERE first_seen_at < d.end LIMIT 1) AS publications "
-        "FROM (SELECT max(window_end) AS end FROM digests) AS d WHERE d.end IS NOT NULL"
+        "FROM (SELECT max(window_end) AS end FROM digests WHERE NOT ad_hoc) AS d WHERE d.end IS NOT NULL"
     ))
     return bool(row and (row["trials"] or row["publications"]))
 

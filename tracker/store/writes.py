@@ -247,19 +247,21 @@ def _link(store: Store, links: list[tuple]) -> None:
 # -- digests and claim checks ----------------------------------------------------------------------
 
 def save_digest(store: Store, *, created_at: str, window_start: str, window_end: str, files: list[str], summary: str,
-                incomplete_lines: list[str]) -> int:
+                incomplete_lines: list[str], file_stem: str, ad_hoc: bool = False) -> int:
     """One row per window: regenerating a window replaces its row instead of adding another. incomplete_lines: the
-    topic lines whose update in the window failed, came back short or did not run."""
+    topic lines whose update in the window failed, came back short or did not run; file_stem: the name its files
+    carry; ad_hoc: a window the user chose, which the next scheduled digest does not start after."""
     incomplete = json.dumps(sorted(set(incomplete_lines)))
     with store.transaction():
         existing = store.rows("SELECT id FROM digests WHERE window_start = ? AND window_end = ?", (window_start, window_end))
         if existing:
-            store.execute("UPDATE digests SET files = ?, summary = ?, incomplete_lines = ? WHERE id = ?",
-                          (json.dumps(files), summary, incomplete, existing[0]["id"]))
+            store.execute("UPDATE digests SET files = ?, summary = ?, incomplete_lines = ?, file_stem = ?, ad_hoc = ? WHERE id = ?",
+                          (json.dumps(files), summary, incomplete, file_stem, int(ad_hoc), existing[0]["id"]))
             return existing[0]["id"]
         cursor = store.execute(
-            "INSERT INTO digests (created_at, window_start, window_end, files, summary, incomplete_lines) VALUES (?, ?, ?, ?, ?, ?)",
-            (created_at, window_start, window_end, json.dumps(files), summary, incomplete),
+            "INSERT INTO digests (created_at, window_start, window_end, files, summary, incomplete_lines, file_stem, ad_hoc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (created_at, window_start, window_end, json.dumps(files), summary, incomplete, file_stem, int(ad_hoc)),
         )
         return cursor.lastrowid
 
