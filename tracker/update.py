@@ -19,6 +19,7 @@ from .errors import HttpError, StoreError, TrackerError
 from .gc_pause import gc_paused
 from .http import HttpClient
 from .models import Query, SaveResult
+from .reports import WRITE_PROBLEMS
 from .settings import Settings
 from .rules import Thresholds
 from .signals import refresh_signals
@@ -230,6 +231,12 @@ def _update_pair(
         return line, None, exc.exhausted
     except TrackerError as exc:
         line.error = str(exc)
+    except OSError as exc:
+        if exc.errno in WRITE_PROBLEMS:  # the spool's disk or a size limit: every other line would meet it too
+            raise StoreError(f"cannot write the update's spool file in {tempfile.gettempdir()}: {WRITE_PROBLEMS[exc.errno]}") from None
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        line.error = internal_error(exc)
     except sqlite3.OperationalError as exc:
         problem = environment_problem(exc, store.path)
         if problem:  # the disk, not this line: every other line would meet it too, so the update stops here

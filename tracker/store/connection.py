@@ -162,7 +162,7 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
         message = str(exc)
         if "not a database" in message or "malformed" in message:
             raise StoreError(f"{path} is not a tracker database or is corrupt ({message})") from None
-        if "readonly" in message or "unable to open" in message:
+        if "unable to open" in message:
             raise StoreError(f"cannot write to the database {path} ({message})") from None
-        raise StoreError(f"cannot open the database {path}: {message}") from None
+        raise StoreError(environment_problem(exc, path) or f"cannot open the database {path}: {message}") from None
     return Store(db=db, path=path)
