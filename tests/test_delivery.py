@@ -137,3 +137,14 @@ def test_a_file_size_limit_on_the_database_is_one_line_and_the_next_run_heals(en
         assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == len(real_studies())
     finally:
         conn.close()
+
+
+def test_an_unwritable_report_directory_is_one_line_and_records_no_digest(env, settings, fake_ctgov, fake_pubmed, tmp_path):
+    setup(env, settings, fake_ctgov, fake_pubmed)
+    blocked = tmp_path / "reports-is-a-file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    result = invoke({**env, "TRACKER_REPORTS": str(blocked)}, "digest", now="2026-11-23T07:00:00Z")
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and str(blocked) in result.output, result.output
+    assert digests(env["TRACKER_DB"]) == []
+    assert invoke(env, "digest", now="2026-11-23T08:00:00Z").exit_code == 0  # the next run, with a writable directory, heals
+    assert digests(env["TRACKER_DB"])[0][:2] == ("1970-01-01T00:00:00Z", "2026-11-23T08:00:00Z")

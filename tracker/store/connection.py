@@ -161,7 +161,8 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
     except sqlite3.DatabaseError as exc:
         message = str(exc)
         if "not a database" in message or "malformed" in message:
-            raise StoreError(f"{path} is not a tracker database or is corrupt ({message})") from None
+            raise StoreError(f"{path} is not a tracker database or is corrupt ({message}): restore a backup, or recover "
+                             f"what it holds with `sqlite3 {path} .recover | sqlite3 recovered.db`") from None
         if "unable to open" in message:
             raise StoreError(f"cannot write to the database {path} ({message})") from None
         raise StoreError(environment_problem(exc, path) or f"cannot open the database {path}: {message}") from None
