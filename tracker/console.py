@@ -13,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from .http import redact
-from .reports import clean_text, record_url
+from .reports import clean_text, csv_row, record_url
 from .settings import Settings
 from .sources import SOURCES
 
@@ -158,7 +158,7 @@ def print_hits(hits, *, as_json: bool, as_csv: bool) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["kind", "id", "date", "title", "detail", "snippet", "url"])
         for h in hits:
-            writer.writerow([h.kind, h.id, h.date or "", h.title, h.detail, h.snippet, h.url])
+            writer.writerow(csv_row([h.kind, h.id, h.date or "", h.title, h.detail, h.snippet, h.url]))
         return
     pad = " " * SECTION_INDENT
     for h in hits:
@@ -273,8 +273,8 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, no
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["kind", "id", "title", "lines", "raised_at", "resolved_at", "summary", "url", "detail", "resolution"])
         for s in items:  # detail as JSON text: its keys differ by kind (months, due_date, merged_into, ...)
-            writer.writerow([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"],
-                             json.dumps(s["detail"], ensure_ascii=False, sort_keys=True), s["resolution"] or ""])
+            writer.writerow(csv_row([s["kind"], s["id"], s["title"] or "", ";".join(s["lines"]), s["raised_at"], s["resolved_at"] or "", s["summary"], s["url"],
+                             json.dumps(s["detail"], ensure_ascii=False, sort_keys=True), s["resolution"] or ""]))
         return
     if not items:
         if nothing_stored:  # not an all-clear: nothing has been looked at

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
+from .reports import spreadsheet_safe
 from .store import JSON_COLUMNS
 
 FORMATS = {"trial": ("csv", "json"), "publication": ("csv", "json", "ris", "bibtex")}  # by the kind of record a table keeps
@@ -34,7 +35,7 @@ def render_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         for key, value in _decoded(row).items():
             if isinstance(value, list):
                 value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
-            flat[key] = value
+            flat[key] = spreadsheet_safe(value)
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
             writer.writeheader()

@@ -6,13 +6,15 @@ It knows nothing of trials or publications; sources pass a `parse` callback that
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 
@@ -34,6 +36,10 @@ class _SlowBody(Exception):
     """The whole answer took longer than the response timeout (a server trickling bytes never trips the read timeout)."""
 
 
+class _TooLarge(Exception):
+    """The answer, decoded, passed the size limit (TRACKER_HTTP_MAX_BYTES): not read further, not asked again."""
+
+
 class _BodyLost(Exception):
     """The connection failed after the answer began: timed out or closed between chunks of the body."""
 
@@ -41,11 +47,43 @@ class _BodyLost(Exception):
 BODY_CHUNK = 1 << 16
 
 
+def secret_forms(secret: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the forms a secret is printed in as text: as it is, URL-encoded in a logged URL or form body; the base64
+    characters only it decides, at each of the three alignments it can take inside a longer token: SMTP AUTH LOGIN
+    sends the password alone, AUTH PLAIN as base64 of \\0user\\0password, and a server may echo either)."""
+    plain = {secret, quote(secret, safe=""), quote_plus(secret)}
+    cores = set()
+    for pad in (b"", b"\0", b"\0\0"):
+        core = base64.b64encode(pad + secret.encode()).decode().rstrip("=")[4 if pad else 0:]
+        if len(core) >= 6:
+            cores.add(core)
+    return tuple(sorted(plain, key=len, reverse=True)), tuple(cores)
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Secrets out of a text in every form: a base64 token carrying one is removed whole (its first characters
+    mix the secret with what preceded it)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
+            plain, cores = secret_forms(secret)
+            for form in plain:
+                text = text.replace(form, "***")
+            for core in cores:
+                if core in text:
+                    text = re.sub(r"[A-Za-z0-9+/]*" + re.escape(core) + r"[A-Za-z0-9+/]*=*", "***", text)
     return text
+
+
+class SameHostSession(requests.Session):
+    """A session that follows a redirect only within the host it asked: a redirect elsewhere is answered as it came
+    (the client refuses it), so an API key in the query or a POST body is never sent to another host."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        asked, going = urlsplit(resp.url), urlsplit(requests.compat.urljoin(resp.url, target))
+        return target if (going.scheme, going.netloc) == (asked.scheme, asked.netloc) else None
 
 
 def user_agent(settings: Settings) -> str:
@@ -68,7 +106,7 @@ class HttpClient:
         """services: base URL -> (the service's name in messages, seconds between its requests), as the sources
         declare them (tracker.sources.open_client); a URL under none of them is named by its host, unpaced."""
         self.settings = settings
-        self.session = requests.Session()
+        self.session = SameHostSession()
         self.session.headers["User-Agent"] = user_agent(settings)
         self._sleep = sleep
         self._clock = clock
@@ -149,6 +187,9 @@ class HttpClient:
                 problem = "timed out"
             except _SlowBody:
                 problem = f"the answer took longer than {self.settings.response_timeout:g}s in all"
+            except _TooLarge:
+                raise HttpError(self._clean(f"{service}: the answer to {where} passed {self.settings.max_response_bytes:,} bytes "
+                                            "(TRACKER_HTTP_MAX_BYTES); not read further")) from None
             except requests.exceptions.ChunkedEncodingError:
                 problem = "response was cut off"
             except requests.exceptions.ContentDecodingError:
@@ -171,6 +212,10 @@ class HttpClient:
                 elif status in RETRY_STATUSES:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("Retry-After"))
+                elif 300 <= status < 400 and response.headers.get("Location"):
+                    target = urlsplit(requests.compat.urljoin(url, response.headers["Location"])).netloc
+                    raise HttpError(f"{service}: {where} redirected to another host ({target}); not followed, so nothing "
+                                    "the request carried went there", status=status)
                 elif status == 403:
                     raise HttpError(f"{service}: blocked by the server (HTTP 403) on {where}; not retried", status=403)
                 else:
@@ -192,10 +237,14 @@ class HttpClient:
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The whole body, read in chunks against a deadline for the attempt (the read timeout bounds each wait for
         bytes, not the answer: a trickle of a byte every few seconds would never end)."""
-        chunks = []
+        chunks, size = [], 0
+        limit = self.settings.max_response_bytes
         try:
-            for chunk in response.iter_content(BODY_CHUNK):
+            for chunk in response.iter_content(BODY_CHUNK):  # decoded: a small gzip answer can expand a thousandfold
                 chunks.append(chunk)
+                size += len(chunk)
+                if limit and size > limit:
+                    raise _TooLarge(size)
                 if self._clock() > deadline:
                     raise _SlowBody()
         except requests.exceptions.ConnectionError as exc:

@@ -38,6 +38,7 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     response_timeout: float = 300.0  # one attempt's whole answer, however slowly the bytes arrive
+    max_response_bytes: int = 1 << 30  # one answer, decoded: a CT.gov page of 1,000 studies is ~20-80 MB; a gzip bomb is refused
     max_retries: int = 5
     backoff_base: float = 1.0
     max_retry_seconds: float = 120.0
@@ -134,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connect_timeout=_number(env, "TRACKER_CONNECT_TIMEOUT", 10.0),
         read_timeout=_number(env, "TRACKER_READ_TIMEOUT", 60.0),
         response_timeout=_number(env, "TRACKER_HTTP_RESPONSE_TIMEOUT", 300.0),
+        max_response_bytes=_number(env, "TRACKER_HTTP_MAX_BYTES", 1 << 30, int),
         max_retries=_number(env, "TRACKER_HTTP_RETRIES", 5, int),
         backoff_base=_number(env, "TRACKER_HTTP_BACKOFF", 1.0),
         max_retry_seconds=_number(env, "TRACKER_HTTP_MAX_RETRY_SECONDS", 120.0),

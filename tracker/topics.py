@@ -42,7 +42,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file as a dict, or a ConfigError naming the file and the problem."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read()
+        # an editor's byte-order mark (Notepad writes one) is no TOML; a file that is not UTF-8 is named as such
+        return tomllib.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except FileNotFoundError:

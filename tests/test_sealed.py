@@ -1,0 +1,93 @@
+"""Bounded and sealed (part of issue 35): a redirect to another host is not followed (nothing the request carried
+goes there), an answer decoding past TRACKER_HTTP_MAX_BYTES is refused, secrets are redacted in their URL-encoded
+and base64 forms (an SMTP server echoing AUTH), CSV cells that a spreadsheet would run as a formula are kept text,
+and a topic file saved with a byte-order mark reads as the TOML it is. Hand-made answers: a local server's redirect
+and a gzip answer (no recording has either)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from werkzeug import Response
+
+from tracker.cli import cli
+from tracker.errors import HttpError
+from tracker.http import HttpClient, redact
+
+from .conftest import real_studies, write_query
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_carries_nothing_there(settings, httpserver):
+    from pytest_httpserver import HTTPServer
+
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.start()
+    try:
+        other.expect_request("/steal").respond_with_data("got it")
+        target = other.url_for("/steal")  # another host: another netloc (here another port)
+        httpserver.expect_request("/entrez/eutils/esearch.fcgi").respond_with_response(Response("", status=307, headers={"Location": target}))
+        client = HttpClient(settings.with_overrides(ncbi_api_key="KEY123secret"))
+        with pytest.raises(HttpError) as caught:
+            client.post(settings.eutils_url + "/esearch.fcgi", {"api_key": "KEY123secret", "term": "x"})
+        assert "redirected to another host" in str(caught.value) and "KEY123secret" not in str(caught.value)
+        assert other.log == []  # the other host was never asked
+    finally:
+        other.stop()
+
+
+def test_a_redirect_within_the_host_is_followed(settings, httpserver):
+    httpserver.expect_request("/old").respond_with_response(Response("", status=301, headers={"Location": "/new"}))
+    httpserver.expect_request("/new").respond_with_data("here")
+    assert HttpClient(settings).get(httpserver.url_for("/old")) == b"here"
+
+
+def test_an_answer_decoding_past_the_limit_is_refused(settings, httpserver):
+    bomb = gzip.compress(b"0" * 5_000_000)  # 5 MB of zeros in about 5 kB
+    httpserver.expect_request("/api/v2/studies").respond_with_response(
+        Response(bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}))
+    client = HttpClient(settings.with_overrides(max_response_bytes=1_000_000))
+    with pytest.raises(HttpError) as caught:
+        client.get(settings.ctgov_url + "/studies")
+    assert "passed 1,000,000 bytes (TRACKER_HTTP_MAX_BYTES)" in str(caught.value)
+    assert len(httpserver.log) == 1  # refused, not asked again
+
+
+@pytest.mark.parametrize("user", ["u", "us", "use", "user"])
+def test_a_secret_is_redacted_in_every_form_it_can_be_echoed_in(user):
+    secret = "p@ss word/42"
+    plain_token = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()  # SMTP AUTH PLAIN
+    login_token = base64.b64encode(secret.encode()).decode()  # SMTP AUTH LOGIN
+    text = f"535 rejected {plain_token} / {login_token} / url ?pw=p%40ss%20word%2F42 or p%40ss+word%2F42 / {secret}"
+    cleaned = redact(text, (secret,))
+    assert cleaned == "535 rejected *** / *** / url ?pw=*** or *** / ***"
+
+
+def test_csv_cells_a_spreadsheet_would_run_stay_text(env, settings, fake_ctgov):
+    study = real_studies()[0]
+    study["protocolSection"]["identificationModule"]["briefTitle"] = '=HYPERLINK("http://example.org/x","click")'  # HAND-MADE
+    fake_ctgov.set_studies([study])
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    assert CliRunner().invoke(cli, ["update"], env=env).exit_code == 0
+    exported = CliRunner().invoke(cli, ["export", "trials", "--format", "csv"], env=env).output
+    [row] = list(csv.DictReader(io.StringIO(exported)))
+    assert row["title"] == '\'=HYPERLINK("http://example.org/x","click")'
+    searched = CliRunner().invoke(cli, ["search", "--line", "line", "--csv"], env=env).output
+    assert "'=HYPERLINK" in searched and ',=HYPERLINK' not in searched
+    exported_json = json.loads(CliRunner().invoke(cli, ["export", "trials", "--format", "json"], env=env).output)
+    assert exported_json[0]["title"].startswith("=HYPERLINK")  # JSON keeps the value exactly
+
+
+def test_a_topic_file_with_a_byte_order_mark_reads_as_its_toml(env, settings):
+    path = write_query(settings.queries_dir, "bom", pubmed="stem cells")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = CliRunner().invoke(cli, ["queries"], env=env)
+    assert result.exit_code == 0 and "bom" in result.output, result.output
+    path.write_bytes("name = \"bom\"\ntitle = \"caf\xe9\"\n".encode("latin-1"))
+    bad = CliRunner().invoke(cli, ["queries"], env=env)
+    assert bad.exit_code == 1 and "not UTF-8 text" in bad.output and bad.output.count("\n") == 1
