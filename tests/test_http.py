@@ -150,3 +150,22 @@ def test_the_apis_of_one_service_share_its_pace(settings):
     rest, annotations = http._service(paced.europepmc_url + "/search"), http._service(paced.annotations_url + "/annotationsByArticleIds")
     assert rest == annotations == ("Europe PMC", "Europe PMC", 0.5)  # one key: Europe PMC's REST and Annotations APIs, 2 a second in all
     http.close()
+
+
+def test_a_server_trickling_a_sized_answer_is_cut_off_by_the_response_timeout(settings, httpserver):
+    """A Content-Length answer sent a byte at a time (no chunks to stop at): the deadline still holds, as bytes come."""
+    import time
+
+    def trickle():
+        for _ in range(40):
+            yield b" "
+            time.sleep(0.1)
+
+    httpserver.expect_request("/api/v2/studies").respond_with_handler(
+        lambda request: Response(trickle(), headers={"Content-Length": "40"}, direct_passthrough=True))
+    http = HttpClient(settings.with_overrides(response_timeout=0.5, read_timeout=2.0, max_retries=0), sleep=lambda s: None,
+                      clock=time.monotonic, services=services(settings))
+    started = time.monotonic()
+    with pytest.raises(HttpError, match=r"the answer took longer than 0.5s in all"):
+        http.get(settings.ctgov_url + "/studies")
+    assert time.monotonic() - started < 2.0

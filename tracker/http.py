@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
+import urllib3
 
 from . import __version__
 from .errors import HttpError
@@ -240,14 +241,27 @@ class HttpClient:
         chunks, size = [], 0
         limit = self.settings.max_response_bytes
         try:
-            for chunk in response.iter_content(BODY_CHUNK):  # decoded: a small gzip answer can expand a thousandfold
+            while True:
+                # read1: whatever has arrived (up to a chunk), so the deadline is checked as bytes come, however few;
+                # decoded: a small gzip answer can expand a thousandfold
+                chunk = response.raw.read1(BODY_CHUNK, decode_content=True)
+                if not chunk:
+                    break
                 chunks.append(chunk)
                 size += len(chunk)
                 if limit and size > limit:
                     raise _TooLarge(size)
                 if self._clock() > deadline:
                     raise _SlowBody()
-        except requests.exceptions.ConnectionError as exc:
+        except urllib3.exceptions.ReadTimeoutError:
+            raise _BodyLost("read timed out") from None
+        except urllib3.exceptions.DecodeError:
+            raise requests.exceptions.ContentDecodingError("response could not be decoded") from None
+        except urllib3.exceptions.ProtocolError as exc:  # the body ended before its length or its last chunk
+            if "timed out" in str(exc).lower():
+                raise _BodyLost("read timed out") from None
+            raise requests.exceptions.ChunkedEncodingError("response was cut off") from None
+        except (requests.exceptions.ConnectionError, OSError) as exc:
             raise _BodyLost("read timed out" if "timed out" in str(exc).lower() else "closed by the server") from None
         finally:
             response.close()
