@@ -91,3 +91,82 @@ def test_a_topic_file_with_a_byte_order_mark_reads_as_its_toml(env, settings):
     path.write_bytes("name = \"bom\"\ntitle = \"caf\xe9\"\n".encode("latin-1"))
     bad = CliRunner().invoke(cli, ["queries"], env=env)
     assert bad.exit_code == 1 and "not UTF-8 text" in bad.output and bad.output.count("\n") == 1
+
+
+def test_an_answer_naming_a_dtd_biopython_does_not_ship_is_one_line_and_fetches_nothing(env, settings, httpserver):
+    from Bio.Entrez import Parser
+
+    from .fakes import ESEARCH
+
+    with pytest.raises(OSError, match="does not fetch DTDs"):  # what Bio.Entrez would open the DTD's URL with
+        Parser.urlopen("https://eutils.ncbi.nlm.nih.gov/eutils/dtd/29990101/esearch.dtd")
+    # HAND-MADE: a recorded-shape esearch answer whose DOCTYPE names a DTD no biopython ships
+    body = ESEARCH.format(count=0, key=1, webenv="W", term="x", ids="").replace("esearch.dtd", "esearch_29990101.dtd")
+    httpserver.expect_request("/entrez/eutils/esearch.fcgi").respond_with_data(body, content_type="text/xml")
+    write_query(settings.queries_dir, "line", pubmed="stem cells")
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 1 and "its DTD esearch_29990101.dtd is not shipped" in result.output, result.output
+    assert result.output.count("\n") == 2  # the line's failure, and the one closing line
+
+
+def test_an_enrolment_count_past_what_sqlite_holds_does_not_fail_the_line(env, settings, fake_ctgov):
+    studies = real_studies()[:3]
+    studies[0]["protocolSection"].setdefault("designModule", {})["enrollmentInfo"] = {"count": 10 ** 30, "type": "ESTIMATED"}  # HAND-MADE
+    fake_ctgov.set_studies(studies)
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 0 and "fetched 3, new 3" in result.output, result.output
+    shown = json.loads(CliRunner().invoke(cli, ["show", studies[0]["protocolSection"]["identificationModule"]["nctId"], "--json"], env=env).output)
+    assert shown["record"]["enrollment"] is None
+
+
+def test_an_article_with_bytes_that_are_not_utf8_does_not_fail_its_batch(env, settings, fake_pubmed, httpserver):
+    from .test_pubmed import real_articles
+
+    articles = real_articles()[:3]
+    marker = "LATIN1BYTE"
+    fake_pubmed.articles = [articles[0].replace("<ArticleTitle>", f"<ArticleTitle>caf{marker} ", 1), *articles[1:]]
+    original = fake_pubmed.efetch
+
+    def efetch_with_raw_byte(request):  # HAND-MADE: the answer carries one raw latin-1 byte, as a broken record would
+        response = original(request)
+        response.set_data(response.get_data().replace(marker.encode(), b"\xe9"))
+        return response
+
+    httpserver.clear_all_handlers()
+    fake_pubmed.efetch = efetch_with_raw_byte
+    fake_pubmed.install()
+    write_query(settings.queries_dir, "line", pubmed="stem cells")
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 0 and "fetched 3, new 3" in result.output, result.output
+    pmid = fake_pubmed.pmid(articles[0])
+    shown = json.loads(CliRunner().invoke(cli, ["show", pmid, "--json"], env=env).output)
+    assert shown["record"]["title"].startswith("caf\ufffd ")  # said as what it is: a character that did not come through
+
+
+def test_sigterm_during_an_update_marks_the_run_failed_and_says_so(env, settings, fake_ctgov):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    fake_ctgov.set_studies(real_studies())
+    fake_ctgov.always = lambda request: time.sleep(5)  # a slow registry: the update is waiting on it when stopped
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    process = subprocess.Popen([sys.executable, "-m", "tracker", "update"], env={**os.environ, **env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not fake_ctgov.requests:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, (out, err)
+    assert "interrupted: a run in progress is recorded as failed" in err and "Traceback" not in err
+    conn = sqlite3.connect(settings.db_path)
+    try:
+        assert conn.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+    finally:
+        conn.close()

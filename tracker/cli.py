@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sqlite3
 import sys
 from datetime import datetime
@@ -34,7 +35,12 @@ class TrackerGroup(click.Group):
             return super().invoke(ctx)
         except TrackerError as exc:
             raise click.ClickException(redact(str(exc), _secrets())) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (turned into one below): what was running is recorded as such
+            _stop_writing_if_closed()
+            click.echo("interrupted: a run in progress is recorded as failed and nothing half-written is kept; "
+                       "the next update fetches its window again", err=True)
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
             _stop_writing()
@@ -162,6 +168,20 @@ def filter_options(func: Callable) -> Callable:
     return wrapper
 
 
+def _stop_writing_if_closed() -> None:
+    """Nothing more to say when the terminal is gone."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager stopping the tracker, `kill`) ends a command as Ctrl-C does: the run in progress is
+    marked failed, its transaction rolled back, one line said."""
+    raise KeyboardInterrupt
+
+
 def _fail_on(results) -> None:
     problem = jobs.failure_line(results)
     if problem:
@@ -182,6 +202,10 @@ def cli() -> None:
     Example:
         tracker run              # update every topic line, then write the digest
     """
+    try:
+        signal.signal(signal.SIGTERM, _terminate)  # `tracker schedule` puts its own in place: it stops the scheduler
+    except ValueError:  # not the main thread (an embedding program's worker): its owner handles signals
+        pass
 
 
 @cli.command()
@@ -291,7 +315,7 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
         for job_id, when in next_runs(scheduled, timezone=settings.timezone, now=jobs.utcnow()):
             click.echo(f"{job_id}: next run {when.isoformat() if when else 'never'}")
 
-    run_forever(build_scheduler(scheduled, timezone=settings.timezone), announce)
+    run_forever(build_scheduler(scheduled, timezone=settings.timezone, secrets=settings.secrets), announce)
     click.echo("scheduler stopped")
 
 

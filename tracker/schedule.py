@@ -6,6 +6,7 @@ from the database, so a missed run heals itself at the next one."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 from datetime import datetime
@@ -16,7 +17,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from .errors import ConfigError
+from .errors import ConfigError, TrackerError
+from .http import redact
 
 log = logging.getLogger("tracker.schedule")
 
@@ -47,7 +49,8 @@ def parse_cron(expression: str, timezone: str) -> CronTrigger:
 
 
 def build_scheduler(
-    jobs: list[tuple[str, str, Callable[[], object]]], *, timezone: str, scheduler: BaseScheduler | None = None
+    jobs: list[tuple[str, str, Callable[[], object]]], *, timezone: str, scheduler: BaseScheduler | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> BaseScheduler:
     """jobs: (id, cron expression, callable). One instance of each at a time, late runs coalesced and kept."""
     scheduler = scheduler or BlockingScheduler(timezone=timezone)
@@ -63,9 +66,18 @@ def build_scheduler(
             replace_existing=True,
         )
 
+    # APScheduler logs every failing job with its traceback; the listener below says it in one line instead (the
+    # traceback of a bug only with TRACKER_DEBUG)
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.CRITICAL)
+
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_ERROR:
-            log.error("job %s failed: %s; the scheduler keeps running", event.job_id, " ".join(str(event.exception).split()))
+            what = " ".join(str(event.exception).split())
+            if not isinstance(event.exception, TrackerError):
+                what = f"internal error: {type(event.exception).__name__}: {what}"
+            log.error("job %s failed: %s; the scheduler keeps running", event.job_id, redact(what, secrets),
+                      exc_info=(type(event.exception), event.exception, event.exception.__traceback__) if os.environ.get("TRACKER_DEBUG")
+                      and not isinstance(event.exception, TrackerError) else None)
         else:
             log.warning("job %s missed its run at %s; the next run takes its window from the database", event.job_id, event.scheduled_run_time)
 

@@ -256,7 +256,9 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         why_stopped=_text(status.get("whyStopped")),
         phases=tuple(_strings(design.get("phases"))),
         study_type=_text(design.get("studyType")),
-        enrollment=int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) else None,
+        # a count SQLite cannot hold (past 2**63) is no count: kept absent, the payload keeps what came
+        enrollment=int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count)
+        and abs(count) < 2 ** 63 else None,
         enrollment_type=_text(enrollment.get("type")),
         lead_sponsor=_text(lead.get("name")),
         lead_sponsor_class=_text(lead.get("class")),

@@ -403,7 +403,15 @@ def _parse_set(body: bytes) -> list[Publication]:
     try:
         root = ET.fromstring(body, PARSER)
     except ET.XMLSyntaxError as exc:
-        raise RetryableBody(f"malformed or cut-off XML ({exc})") from None
+        if "not proper UTF-8" not in str(exc) and "Invalid bytes in character encoding" not in str(exc):
+            raise RetryableBody(f"malformed or cut-off XML ({exc})") from None
+        # bytes that are not UTF-8 in one record must not fail the batch on every run: read them as U+FFFD, say so
+        body = body.decode("utf-8", errors="replace").encode("utf-8")
+        log.warning("PubMed sent bytes that are not UTF-8; read as U+FFFD (\ufffd) in the records holding them")
+        try:
+            root = ET.fromstring(body, PARSER)
+        except ET.XMLSyntaxError as again:
+            raise RetryableBody(f"malformed or cut-off XML ({again})") from None
     if root is None:
         raise RetryableBody("empty XML answer")
     if isinstance(root.tag, str) and root.tag.lower() == "html":  # a gateway's or maintenance page, with HTTP 200

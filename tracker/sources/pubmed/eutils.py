@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from Bio import Entrez
+from Bio.Entrez import Parser as EntrezParser
 from ...errors import ApiError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...models import Publication, Query
@@ -46,6 +47,18 @@ class Search:
 
 # -- raw bodies ------------------------------------------------------------------------------------
 
+MISSING_DTD_RE = re.compile(r"^Failed to access (\S+) at ")
+
+
+def _no_download(url: Any, *args: Any, **kwargs: Any) -> Any:
+    """Bio.Entrez fetches a DTD it does not ship from NCBI itself, with no timeout and past every HTTP setting (and
+    offline, never): the tracker lets it read only the DTDs biopython ships."""
+    raise OSError(f"the tracker does not fetch DTDs ({url})")
+
+
+EntrezParser.urlopen = _no_download  # Bio.Entrez.Parser's own name for urllib's urlopen, used for DTDs alone
+
+
 def read_xml(body: bytes) -> Any:
     """Bio.Entrez.read on a body; old DOCTYPEs name http:// DTD URLs, which Entrez refuses, and the same DTDs ship
     with biopython under https, so the scheme is rewritten. Malformed XML, or an <ERROR> saying NCBI's backend
@@ -54,7 +67,11 @@ def read_xml(body: bytes) -> Any:
     body = DOCTYPE_RE.sub(rb'\1"https://\2/', body, count=1)
     try:
         data = Entrez.read(io.BytesIO(body), validate=False)
-    except RuntimeError as exc:  # <ERROR> element
+    except RuntimeError as exc:  # <ERROR> element, or a DTD biopython does not ship
+        missing = MISSING_DTD_RE.match(str(exc))
+        if missing:
+            raise ApiError(f"PubMed answered in a format this biopython does not know (its DTD {missing.group(1)} is not shipped; "
+                           "the tracker does not fetch it from NCBI): upgrade biopython") from None
         check_error(str(exc))
     except Exception as exc:  # Entrez raises ValueError subclasses and expat errors on broken XML
         raise RetryableBody(f"malformed or cut-off XML ({type(exc).__name__})") from None
