@@ -87,3 +87,24 @@ def test_schedule_command_prints_next_runs_and_stops_cleanly_on_sigterm(env, set
     out, _ = proc.communicate(timeout=20)
     assert lines == ["update: next run 2026-11-25T06:00:00+00:00\n", "digest: next run 2026-11-30T07:00:00+00:00\n"]
     assert proc.returncode == 0 and "scheduler stopped" in out
+
+
+def test_a_failing_job_is_one_log_line_without_apschedulers_traceback(caplog):
+    from tracker.errors import TrackerError
+
+    def failing():
+        raise TrackerError("PubMed: esearch.fcgi failed after 4 attempts in 0s: HTTP 503 (key=SECRETKEY1)")
+
+    scheduler = build_scheduler([("update", "* * * * * *", failing)], timezone="UTC", scheduler=BlockingScheduler(timezone="UTC"),
+                                secrets=("SECRETKEY1",))
+    thread = threading.Thread(target=scheduler.start, daemon=True)
+    with caplog.at_level("INFO"):
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("job update failed" in r.getMessage() for r in caplog.records):
+            time.sleep(0.1)
+        scheduler.shutdown(wait=True)
+        thread.join(5)
+    failures = [r for r in caplog.records if "job update failed" in r.getMessage()]
+    assert failures and failures[0].exc_info is None and "SECRETKEY1" not in failures[0].getMessage()
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler.executors") and r.levelname == "ERROR"]
