@@ -170,3 +170,21 @@ def test_sigterm_during_an_update_marks_the_run_failed_and_says_so(env, settings
         assert conn.execute("SELECT status FROM runs").fetchall() == [("failed",)]
     finally:
         conn.close()
+
+
+def test_a_record_of_megabytes_is_found_but_not_quoted_in_a_snippet(settings):
+    """snippet() tokenizes a hit's whole text (a 5 MB abstract took minutes): such a hit shows its title instead."""
+    from datetime import datetime, timezone
+
+    from tracker.models import Publication, built
+    from tracker.store import RecordFilter, open_store, save_records, select_search
+
+    huge = built(Publication, pmid="123", title="A record of megabytes", abstract="stem cell growth " * 20_000, raw_xml="<x/>")  # HAND-MADE
+    normal = built(Publication, pmid="124", title="A normal record", abstract="stem cell growth in the follicle", raw_xml="<y/>")
+    with open_store(settings.db_path) as store:
+        with store.transaction():
+            save_records(store, "pubmed", [huge, normal], query="q", run_id=None, now=datetime(2026, 12, 4, tzinfo=timezone.utc))
+        rows, _ = select_search(store, '"follicle" OR "growth"', kind="publications", f=RecordFilter(), limit=20)
+    snippets = {r["record_id"]: r["snippet"] for r in rows}
+    assert snippets["123"] == "A record of megabytes … (text too long to quote)"
+    assert "[growth]" in snippets["124"] or "[follicle]" in snippets["124"]

@@ -442,6 +442,7 @@ LISTED = {k.table: _listed(k) for k in dict.fromkeys(KINDS.values())}
 
 
 SEARCH_WINDOW = 5_000
+SNIPPET_MAX_CHARS = 200_000  # a hit's searchable text past this is not quoted in a snippet (the longest PubMed abstracts are ~20,000)
 
 
 def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
@@ -471,7 +472,12 @@ def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int,
     join = f" JOIN {kind} {alias} ON {alias}.rowid = {fts}.rowid" if any(f"{alias}." in w for w in where) else ""
     best = (f"SELECT {fts}.rowid AS id, bm25({fts}) AS score FROM {fts}{join} WHERE {fts} MATCH ?"
             + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT ?")
-    sql = (f"SELECT {summary}, snippet({fts}, -1, '[', ']', '…', 12) AS snippet, best.score AS rank "
+    # snippet() tokenizes a hit's whole text: a record of megabytes (no real abstract is) took minutes; it gets its
+    # title's start instead
+    size = " + ".join(f"coalesce(length({alias}.{c}), 0)" for c in KINDS[kind].shape.text_columns)
+    snippet = (f"CASE WHEN {size} > {SNIPPET_MAX_CHARS} THEN substr({alias}.title, 1, 120) || ' … (text too long to quote)' "
+               f"ELSE snippet({fts}, -1, '[', ']', '…', 12) END")
+    sql = (f"SELECT {summary}, {snippet} AS snippet, best.score AS rank "
            f"FROM ({best}) AS best CROSS JOIN {fts} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
            f"WHERE {fts} MATCH ? AND {fts}.rowid = best.id ORDER BY best.score")
     return store.rows(sql, [match, *params, limit, match])
