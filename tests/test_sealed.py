@@ -188,3 +188,28 @@ def test_a_record_of_megabytes_is_found_but_not_quoted_in_a_snippet(settings):
     snippets = {r["record_id"]: r["snippet"] for r in rows}
     assert snippets["123"] == "A record of megabytes … (text too long to quote)"
     assert "[growth]" in snippets["124"] or "[follicle]" in snippets["124"]
+
+
+def test_a_database_in_a_read_only_place_is_read_by_reading_commands(env, settings, fake_ctgov, tmp_path):
+    import subprocess
+
+    fake_ctgov.set_studies(real_studies()[:3])
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    assert CliRunner().invoke(cli, ["update"], env=env).exit_code == 0
+    mounted = tmp_path / "read-only"
+    mounted.mkdir()
+    source = settings.db_path.parent
+    bind = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip(f"a read-only bind mount needs mount privileges here: {bind.stderr.decode().strip()}")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(mounted)], capture_output=True).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        ro_env = {**env, "TRACKER_DB": str(mounted / settings.db_path.name)}
+        found = CliRunner().invoke(cli, ["search", "--line", "line", "--json"], env=ro_env)
+        assert found.exit_code == 0 and len(json.loads(found.output)) == 3, found.output
+        assert CliRunner().invoke(cli, ["export", "trials"], env=ro_env).exit_code == 0
+        refused = CliRunner().invoke(cli, ["update"], env=ro_env)
+        assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "read-only" in refused.output, refused.output
+    finally:
+        subprocess.run(["umount", str(mounted)], capture_output=True)

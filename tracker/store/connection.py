@@ -130,6 +130,26 @@ def _setup_lock(path: Path) -> Iterator[None]:
         handle.close()
 
 
+def _open_read_only(path: Path) -> Store:
+    """A database where nothing can be written (a read-only mount, an archive copy), opened for reading: SQLite's WAL
+    needs its -shm file beside the database, so without one the file is read as immutable (nothing else writes
+    there either). A database that needs an upgrade cannot be upgraded in place and says so."""
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("" if Path(f"{path}-shm").exists() else "&immutable=1")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        db = sqlite_utils.Database(conn)
+        pending = [m.name for named in migration_sets() for m in named.pending(db)]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot read the database {path} in its read-only place ({exc})") from None
+    if pending:
+        conn.close()
+        raise StoreError(f"the database {path} needs an upgrade ({', '.join(pending[:3])}{' ...' if len(pending) > 3 else ''}) and "
+                         "its place is read-only; run `tracker update` on a writable copy")
+    return Store(db=db, path=path)
+
+
 def open_store(path: Path | str, *, create: bool = True) -> Store:
     """Open the database: WAL, a busy timeout, the schema migrated. With create=False (commands that only read) a
     missing database is a StoreError that says how to make one, and nothing is created. StoreError on any problem."""
@@ -138,6 +158,8 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
         raise StoreError(f"database path {path} is a directory")
     if not create and not path.exists():
         raise StoreError(f"no database at {path} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH")
+    if not create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return _open_read_only(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
