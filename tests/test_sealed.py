@@ -79,6 +79,8 @@ def test_csv_cells_a_spreadsheet_would_run_stay_text(env, settings, fake_ctgov):
     assert row["title"] == '\'=HYPERLINK("http://example.org/x","click")'
     searched = CliRunner().invoke(cli, ["search", "--line", "line", "--csv"], env=env).output
     assert "'=HYPERLINK" in searched and ',=HYPERLINK' not in searched
+    raw = CliRunner().invoke(cli, ["export", "trials", "--format", "csv", "--keep-formulas"], env=env).output
+    assert list(csv.DictReader(io.StringIO(raw)))[0]["title"].startswith("=HYPERLINK")  # asked for: kept raw
     exported_json = json.loads(CliRunner().invoke(cli, ["export", "trials", "--format", "json"], env=env).output)
     assert exported_json[0]["title"].startswith("=HYPERLINK")  # JSON keeps the value exactly
 
@@ -164,10 +166,11 @@ def test_sigterm_during_an_update_marks_the_run_failed_and_says_so(env, settings
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, (out, err)
-    assert "interrupted: a run in progress is recorded as failed" in err and "Traceback" not in err
+    assert "interrupted: a run in progress is recorded as interrupted" in err and "Traceback" not in err
     conn = sqlite3.connect(settings.db_path)
     try:
-        assert conn.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+        assert conn.execute("SELECT status, error FROM runs").fetchall() == [
+            ("interrupted", "stopped by a signal (SIGTERM or Ctrl-C) before the run finished")]
     finally:
         conn.close()
 
@@ -196,9 +199,12 @@ def test_a_database_in_a_read_only_place_is_read_by_reading_commands(env, settin
     fake_ctgov.set_studies(real_studies()[:3])
     write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
     assert CliRunner().invoke(cli, ["update"], env=env).exit_code == 0
-    mounted = tmp_path / "read-only"
+    import shutil
+
+    source, mounted = tmp_path / "archive", tmp_path / "read-only"
+    source.mkdir()
     mounted.mkdir()
-    source = settings.db_path.parent
+    shutil.copy(settings.db_path, source / settings.db_path.name)  # a cleanly closed database: no -wal, no -shm
     bind = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
     if bind.returncode != 0:
         pytest.skip(f"a read-only bind mount needs mount privileges here: {bind.stderr.decode().strip()}")
@@ -212,4 +218,55 @@ def test_a_database_in_a_read_only_place_is_read_by_reading_commands(env, settin
         refused = CliRunner().invoke(cli, ["update"], env=ro_env)
         assert refused.exit_code == 1 and refused.output.count("\n") == 1 and "read-only" in refused.output, refused.output
     finally:
-        subprocess.run(["umount", str(mounted)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mounted)], capture_output=True)
+
+
+def test_every_parser_reads_its_recordings_with_sockets_forbidden(monkeypatch):
+    """No library behind a parser reaches the network (Bio.Entrez's DTD look-ups above all): every parser is run on
+    real recordings with socket creation forbidden."""
+    import socket
+
+    from tracker.sources.ctgov import parse_json_page, parse_page
+    from tracker.sources.ctgov.api import Page
+    from tracker.sources.ctis import parse_trial
+    from tracker.sources.europepmc import parse_result
+    from tracker.sources.ictrp import parse_export
+    from tracker.sources.isrctn import parse_count, parse_who
+    from tracker.sources.pubmed import parse_elink, parse_pubmed_xml
+    from tracker.sources.pubmed.eutils import read_xml
+
+    from .conftest import FIXTURES, ICTRP_EXPORT, fixture_path, load_json
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a parser opened a socket")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    page = parse_json_page(next((FIXTURES / "ctgov" / "v2" / "search").glob("*.json")).read_bytes())
+    assert list(parse_page(Page(studies=page["studies"], total_count=None, next_page_token=None, raw=page["_raw"])))
+    for path in sorted((FIXTURES / "pubmed").rglob("*.xml")):
+        body = path.read_bytes()
+        if b"<PubmedArticleSet" in body[:4000] and b"pubmed_250101.dtd" in body[:600]:
+            parse_pubmed_xml(body)  # lxml: no DTD is loaded, none is fetched (some recordings are empty sets)
+        elif b"<eSearchResult" in body[:2000]:
+            try:
+                read_xml(body)
+            except Exception as exc:  # noqa: BLE001  (an error answer is read as one; only the network is forbidden)
+                assert "socket" not in str(exc)
+    assert parse_elink(fixture_path("pubmed", "biopython-1.88", "elink1.xml").read_bytes())
+    assert parse_trial(load_json("ctis", "techbio", "search_endometriosis_page1.json")["data"][0], load_json("ctis", "kimmingul-ctreg", "retrieve.json"))
+    assert parse_count(fixture_path("isrctn", "kimmingul-ctreg", "count-default.xml").read_bytes()) == 4
+    assert len(parse_who(fixture_path("isrctn", "kimmingul-ctreg", "search-who.xml").read_bytes())) == 4
+    assert parse_result(load_json("europepmc", "pubmed-watch", "europepmc_preprint_record.json")["resultList"]["result"][0])
+    assert len(parse_export(fixture_path(*ICTRP_EXPORT).read_bytes())) == 90
+
+
+def test_a_title_with_a_lone_brace_keeps_every_bibtex_entry_parseable():
+    import bibtexparser
+
+    from tracker.export import render_bibtex
+
+    rows = [{"pmid": "1", "title": "A {lone brace and a } stray one }", "authors": "[]", "sort_date": "2020-01-01"},
+            {"pmid": "2", "title": "The next entry", "authors": "[]", "sort_date": "2021-01-01"}]
+    parsed = bibtexparser.loads("".join(render_bibtex(rows)))
+    assert [e["ID"] for e in parsed.entries] == ["pmid1", "pmid2"]

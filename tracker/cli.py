@@ -37,7 +37,7 @@ class TrackerGroup(click.Group):
             raise click.ClickException(redact(str(exc), _secrets())) from None
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (turned into one below): what was running is recorded as such
             _stop_writing_if_closed()
-            click.echo("interrupted: a run in progress is recorded as failed and nothing half-written is kept; "
+            click.echo("interrupted: a run in progress is recorded as interrupted and nothing half-written is kept; "
                        "the next update fetches its window again", err=True)
             ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -371,15 +371,17 @@ def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> Non
 @click.option("--search", "text", help="Only records matching this text (as in `tracker search`).")
 @filter_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@click.option("--keep-formulas", is_flag=True, help="CSV: write cells beginning =, +, - or @ as they are (by default a ' keeps a spreadsheet from running them).")
 @common_options
-def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, f: RecordFilter, output: Path | None) -> None:
+def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, f: RecordFilter, output: Path | None,
+           keep_formulas: bool) -> None:
     """Export trials (CSV, JSON) or publications (CSV, JSON, RIS, BibTeX) with the search filters.
 
     \b
     Example:
         tracker export publications --format ris --line hfsc-ageing -o hfsc.ris
     """
-    jobs.export(settings, kind=kind, fmt=fmt, f=f, text=text, out=sys.stdout, output=output)
+    jobs.export(settings, kind=kind, fmt=fmt, f=f, text=text, out=sys.stdout, output=output, keep_formulas=keep_formulas)
     if output and not quiet:
         click.echo(f"wrote {output}", err=True)
 

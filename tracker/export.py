@@ -26,8 +26,9 @@ def render_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def render_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """CSV with a header; list columns are joined with '; '."""
+def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False) -> Iterator[str]:
+    """CSV with a header; list columns are joined with '; '; a cell a spreadsheet would run as a formula is written
+    with a leading ' unless keep_formulas."""
     buffer = io.StringIO()
     writer = None
     for row in rows:
@@ -35,7 +36,7 @@ def render_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         for key, value in _decoded(row).items():
             if isinstance(value, list):
                 value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
-            flat[key] = spreadsheet_safe(value)
+            flat[key] = value if keep_formulas else spreadsheet_safe(value)
         if writer is None:
             writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
             writer.writeheader()
@@ -107,7 +108,9 @@ BIB_SPECIAL = re.compile(r"([\\{}%&$#_^~])")
 def bib_escape(text: Any) -> str:
     def repl(m: re.Match) -> str:
         c = m.group(1)
-        return {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}.get(c, "\\" + c)
+        # braces as commands: BibTeX counts every { and } (a backslash does not hide one), so "\{" could unbalance an entry
+        return {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                "{": r"\textbraceleft{}", "}": r"\textbraceright{}"}.get(c, "\\" + c)
 
     return BIB_SPECIAL.sub(repl, " ".join(str(text).split()))
 

@@ -237,7 +237,8 @@ def show(settings: Settings, identifier: str) -> dict:
         return show_record(store, identifier)
 
 
-def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None) -> None:
+def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None,
+           keep_formulas: bool = False) -> None:
     """Stream the chosen records to `output` (written whole, then renamed) or to the `out` stream."""
     formats = EXPORT_FORMATS[TABLES[kind].kind]
     if fmt not in formats:
@@ -247,7 +248,8 @@ def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: st
     match = fts_query(text) if text else None
     with open_store(settings.db_path, create=False) as store:
         check_line(store, f.line)
-        chunks = RENDERERS[fmt](select_export(store, kind=kind, f=f, match=match))
+        rows = select_export(store, kind=kind, f=f, match=match)
+        chunks = RENDERERS[fmt](rows, keep_formulas=True) if fmt == "csv" and keep_formulas else RENDERERS[fmt](rows)
         if output is None:
             for chunk in chunks:
                 out.write(chunk)

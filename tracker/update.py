@@ -123,7 +123,10 @@ def update_line(
             if seen_into is not None:
                 seen_into.update(seen)
             return total
-    except (TrackerError, KeyboardInterrupt) as exc:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run is said to be what it is, at once
+        _mark_failed(store, run_id, now, "stopped by a signal (SIGTERM or Ctrl-C) before the run finished", status="interrupted")
+        raise
+    except TrackerError as exc:
         _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
         raise
     except Exception as exc:
@@ -138,10 +141,10 @@ def internal_error(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
-def _mark_failed(store: Store, run_id: int, now: datetime, error: str) -> None:
+def _mark_failed(store: Store, run_id: int, now: datetime, error: str, *, status: str = "failed") -> None:
     """Record the failure; if even that fails (the database itself is the problem), the original error is the one to raise."""
     try:
-        save_run_end(store, run_id, status="failed", now=now, error=error)
+        save_run_end(store, run_id, status=status, now=now, error=error)
     except Exception:  # noqa: BLE001
         log.debug("could not mark run %s failed", run_id, exc_info=True)
 
