@@ -118,6 +118,7 @@ def test_an_enrolment_count_past_what_sqlite_holds_does_not_fail_the_line(env, s
     write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
     result = CliRunner().invoke(cli, ["update"], env=env)
     assert result.exit_code == 0 and "fetched 3, new 3" in result.output, result.output
+    assert "enrollmentInfo.count 1e+30 is past what can be stored; kept absent" in result.output  # named in one warning
     shown = json.loads(CliRunner().invoke(cli, ["show", studies[0]["protocolSection"]["identificationModule"]["nctId"], "--json"], env=env).output)
     assert shown["record"]["enrollment"] is None
 

@@ -228,6 +228,8 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     lead = _module(_module(p, "sponsorCollaboratorsModule"), "leadSponsor")
     enrollment = _module(design, "enrollmentInfo")
     count = enrollment.get("count")
+    if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) and abs(count) >= 2 ** 63:
+        log.warning("%s: enrollmentInfo.count %s is past what can be stored; kept absent (the raw record keeps it)", nct_id, f"{count:.3g}")
     start, start_type = _date(status.get("startDateStruct"))
     primary, primary_type = _date(status.get("primaryCompletionDateStruct"))
     completion, completion_type = _date(status.get("completionDateStruct"))
