@@ -271,3 +271,40 @@ def test_a_title_with_a_lone_brace_keeps_every_bibtex_entry_parseable():
             {"pmid": "2", "title": "The next entry", "authors": "[]", "sort_date": "2021-01-01"}]
     parsed = bibtexparser.loads("".join(render_bibtex(rows)))
     assert [e["ID"] for e in parsed.entries] == ["pmid1", "pmid2"]
+
+
+def test_a_database_written_by_a_newer_tracker_is_refused_and_not_written(env, settings, fake_ctgov):
+    import sqlite3
+
+    fake_ctgov.set_studies(real_studies()[:2])
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    assert CliRunner().invoke(cli, ["update"], env=env).exit_code == 0
+    conn = sqlite3.connect(settings.db_path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('tracker', 'm999_from_the_future', '2027-01-01')")
+    conn.commit()
+    before = conn.execute("SELECT count(*), max(id) FROM runs").fetchone()
+    conn.close()
+    for args in (["update"], ["search", "--line", "line"]):
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert "was written by a newer tracker (migration tracker.m999_from_the_future is unknown to this version)" in result.output
+    conn = sqlite3.connect(settings.db_path)
+    try:
+        assert conn.execute("SELECT count(*), max(id) FROM runs").fetchone() == before  # nothing written
+    finally:
+        conn.close()
+
+
+def test_has_results_given_as_the_string_false_is_not_read_as_results_posted(env, settings, fake_ctgov):
+    studies = real_studies()[:2]
+    plain = next(s for s in real_studies() if not s.get("hasResults") and "resultsSection" not in s
+                 and "resultsFirstPostDateStruct" not in s["protocolSection"].get("statusModule", {}))
+    drifted = json.loads(json.dumps(plain))
+    drifted["hasResults"] = "false"  # HAND-MADE: the field's type drifting to a string, as a schema change would
+    fake_ctgov.set_studies([drifted, *[s for s in studies if s is not plain]])
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 0 and "hasResults came as 'false', not true/false; read as False" in result.output, result.output
+    nct = drifted["protocolSection"]["identificationModule"]["nctId"]
+    shown = json.loads(CliRunner().invoke(cli, ["show", nct, "--json"], env=env).output)
+    assert shown["record"]["has_results"] == 0

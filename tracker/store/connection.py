@@ -130,6 +130,20 @@ def _setup_lock(path: Path) -> Iterator[None]:
         handle.close()
 
 
+def refuse_newer(db: sqlite_utils.Database, sets: list, path: Path) -> None:
+    """A database a newer tracker wrote (a migration of one of our sets this version does not know) is not written
+    into: its tables may mean what this code does not know. One line saying so, nothing touched."""
+    if "_sqlite_migrations" not in db.table_names():
+        return
+    known = {(named.name, m.name) for named in sets for m in named._migrations}
+    ours = {named.name for named in sets}
+    unknown = [f"{set_name}.{name}" for set_name, name in db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+               if set_name in ours and (set_name, name) not in known]
+    if unknown:
+        raise StoreError(f"{path} was written by a newer tracker (migration {', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''} "
+                         "is unknown to this version); upgrade the tracker to use it, or point TRACKER_DB at another database; nothing was written")
+
+
 def _open_read_only(path: Path) -> Store:
     """A database where nothing can be written (a read-only mount, an archive copy), opened for reading: SQLite's WAL
     needs its -shm file beside the database, so without one the file is read as immutable (nothing else writes
@@ -140,6 +154,7 @@ def _open_read_only(path: Path) -> Store:
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
         db = sqlite_utils.Database(conn)
+        refuse_newer(db, migration_sets(), path)
         pending = [m.name for named in migration_sets() for m in named.pending(db)]
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot read the database {path} in its read-only place ({exc})") from None
@@ -174,6 +189,7 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
                 db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
             sets = migration_sets()
+            refuse_newer(db, sets, path)
             upgrading = "trials" in db.table_names()  # an upgrade, not a new database: it may take a while
             for named in sets:
                 pending = named.pending(db)

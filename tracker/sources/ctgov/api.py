@@ -190,8 +190,18 @@ def _date(struct: Any) -> tuple[str | None, str | None]:
     return _text(struct.get("date")), _text(struct.get("type"))
 
 
-def _flag(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
+FLAG_WORDS = {"true": True, "false": False}
+
+
+def _flag(value: Any, nct_id: str = "", field: str = "") -> bool | None:
+    """A boolean field read faithfully: a boolean as it is, missing as None; the string "false" is false, never true
+    (a non-empty string is truthy in Python), said in a warning; anything else is no flag (None), said too."""
+    if isinstance(value, bool) or value is None:
+        return value
+    word = FLAG_WORDS.get(str(value).strip().lower())
+    log.warning("%s: %s came as %r, not true/false; read as %s", nct_id or "a study", field or "a flag", value,
+                "absent" if word is None else word)
+    return word
 
 
 def _list(value: Any) -> list[Any]:
@@ -245,7 +255,7 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
     )
     oversight = _module(p, "oversightModule")
-    has_results = bool(study.get("hasResults")) or "resultsSection" in study or bool(
+    has_results = bool(_flag(study.get("hasResults"), nct_id, "hasResults")) or "resultsSection" in study or bool(
         _get(status, "resultsFirstPostDateStruct", "date")
     )
     return built(
@@ -278,8 +288,8 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"))[0],
         results_first_submit_date=_text(status.get("resultsFirstSubmitDate")),
         disp_first_submit_date=_text(status.get("dispFirstSubmitDate")),
-        is_fda_regulated_drug=_flag(oversight.get("isFdaRegulatedDrug")),
-        is_fda_regulated_device=_flag(oversight.get("isFdaRegulatedDevice")),
+        is_fda_regulated_drug=_flag(oversight.get("isFdaRegulatedDrug"), nct_id, "isFdaRegulatedDrug"),
+        is_fda_regulated_device=_flag(oversight.get("isFdaRegulatedDevice"), nct_id, "isFdaRegulatedDevice"),
         has_results=has_results,
         references=references,
         url=STUDY_URL.format(nct_id),
