@@ -135,7 +135,7 @@ def refuse_newer(db: sqlite_utils.Database, sets: list, path: Path) -> None:
     into: its tables may mean what this code does not know. One line saying so, nothing touched."""
     if "_sqlite_migrations" not in db.table_names():
         return
-    known = {(named.name, m.name) for named in sets for m in named._migrations}
+    known = {(named.name, m.name) for named in sets for m in named._migrations}  # sqlite-utils 4 keeps them here (pinned <5)
     ours = {named.name for named in sets}
     unknown = [f"{set_name}.{name}" for set_name, name in db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
                if set_name in ours and (set_name, name) not in known]
