@@ -96,15 +96,15 @@ def test_search_params_and_the_date_window_with_the_lines_own_filter():
     assert ctgov.search_params(bare, since=date(2026, 1, 2))["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-02,MAX]"
 
 
-def test_a_list_field_of_the_wrong_shape_reads_as_empty_and_keeps_the_record():
+def test_a_list_field_of_the_wrong_shape_is_read_faithfully_or_as_empty_and_keeps_the_record():
     study = json.loads(json.dumps(real_studies()[0]))
     p = study["protocolSection"]
-    p.setdefault("designModule", {})["phases"] = "PHASE2"  # a string, not a list
+    p.setdefault("designModule", {})["phases"] = "PHASE2"  # a string, not a list: read as the list of it (warned)
     p["designModule"]["enrollmentInfo"] = {"count": float("inf"), "type": "ACTUAL"}
     p["conditionsModule"] = {"conditions": ["Alopecia", ["nested"], {"x": 1}, None, "Alopecia"]}
     p["armsInterventionsModule"] = {"interventions": {"type": "BIOLOGICAL", "name": "cells"}}  # an object, not a list
     p["contactsLocationsModule"] = {"locations": [{"country": ["Japan"]}, {"country": "Japan"}, "Tokyo"]}
     p["referencesModule"] = {"references": True}
     trial = ctgov.parse_study(study)
-    assert (trial.phases, trial.enrollment, trial.conditions) == ((), None, ("Alopecia",))
+    assert (trial.phases, trial.enrollment, trial.conditions) == (("PHASE2",), None, ("Alopecia",))
     assert (trial.interventions, trial.countries, trial.references) == ((), ("Japan",), ())

@@ -308,3 +308,31 @@ def test_has_results_given_as_the_string_false_is_not_read_as_results_posted(env
     nct = drifted["protocolSection"]["identificationModule"]["nctId"]
     shown = json.loads(CliRunner().invoke(cli, ["show", nct, "--json"], env=env).output)
     assert shown["record"]["has_results"] == 0
+
+
+def test_drifted_ctgov_fields_are_read_faithfully_or_kept_absent_and_said(env, settings, fake_ctgov):
+    """The drift issue's mutation table for CT.gov: each wrong form read faithfully when it can be, else absent, one
+    warning naming the study and field, and the rest of the line stored."""
+    base = real_studies()[:4]
+    mutated = json.loads(json.dumps(base))
+    p0, p1, p2, p3 = (m["protocolSection"] for m in mutated)  # HAND-MADE: one drifted field per study
+    p0.setdefault("statusModule", {})["overallStatus"] = {"value": "RECRUITING"}
+    p1.setdefault("conditionsModule", {})["conditions"] = "Alopecia"
+    p1.setdefault("designModule", {})["enrollmentInfo"] = {"count": "37", "type": "ACTUAL"}
+    p2.setdefault("statusModule", {})["startDateStruct"] = {"date": "2025-13", "type": "ACTUAL"}
+    p3.setdefault("statusModule", {})["startDateStruct"] = {"date": 20250101, "type": "ACTUAL"}
+    fake_ctgov.set_studies(mutated)
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 0 and "fetched 4, new 4" in result.output, result.output
+    ids = [m["protocolSection"]["identificationModule"]["nctId"] for m in mutated]
+
+    def stored(i):
+        return json.loads(CliRunner().invoke(cli, ["show", ids[i], "--json"], env=env).output)["record"]
+
+    assert stored(0)["overall_status"] is None  # never "{'value': 'RECRUITING'}"
+    assert (stored(1)["conditions"], stored(1)["enrollment"]) == (["Alopecia"], 37)
+    assert stored(2)["start_date"] is None and stored(3)["start_date"] == "2025-01-01"
+    for field in ("overallStatus came as", "conditions came as", "enrollmentInfo.count came as", 'startDateStruct.date came as "2025-13"',
+                  "startDateStruct.date came as 20250101"):
+        assert field in result.output, field

@@ -4,6 +4,7 @@ paths (identity.py reads the identification module's ids). It never touches the 
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 from ...errors import ApiError, HttpError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...gc_pause import gc_paused
-from ...models import Query, Reference, Trial, built
+from ...models import PARTIAL_DATE_RE, Query, Reference, Trial, built
 from ..base import Batch, brief_list, not_json, short_batch
 from .identity import study_identifiers
 
@@ -177,17 +178,55 @@ def _module(parent: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: Any) -> str | None:
+def _drift(nct_id: str, field: str, value: Any, read_as: Any) -> None:
+    """A field in an unexpected form, said once where it is met: the study, the field, what came and how it was read
+    (the stored payload keeps what came)."""
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    log.warning("%s: %s came as %s, not in its documented form; read as %s", nct_id, field, shown[:80], "absent" if read_as is None else repr(read_as))
+
+
+def _text(value: Any, nct_id: str = "", field: str = "") -> str | None:
+    """A text field: a string as it is; a number as its digits; an object or a list where text is expected is no
+    text (never its Python repr), said when the caller names the field."""
+    if type(value) is str:
+        return value.strip() or None
     if value is None:
         return None
-    text = str(value).strip()
-    return text or None
+    if isinstance(value, (dict, list, bool)):
+        if field:
+            _drift(nct_id, field, value, None)
+        return None
+    return str(value).strip() or None
 
 
-def _date(struct: Any) -> tuple[str | None, str | None]:
+def _date(struct: Any, nct_id: str = "", field: str = "") -> tuple[str | None, str | None]:
+    """A date struct's date (YYYY, YYYY-MM or YYYY-MM-DD, as the registry gives it) and its type. An impossible date
+    ("2025-13"), a number (20250101) or another form ("01/02/2025") is read only when it is certain (yyyymmdd), else
+    absent; either way said."""
     if not isinstance(struct, dict):
         return None, None
-    return _text(struct.get("date")), _text(struct.get("type"))
+    value = struct.get("date")
+    if type(value) is str and _valid_date(value):
+        return value, _text(struct.get("type"))
+    if value is None:
+        return None, _text(struct.get("type"))
+    digits = str(value).strip()
+    read = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 and digits.isdigit() and _valid_date(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}") else None
+    _drift(nct_id, field or "a date", value, read)
+    return read, _text(struct.get("type"))
+
+
+def _valid_date(text: str) -> bool:
+    """YYYY, YYYY-MM or YYYY-MM-DD with a month and a day that exist."""
+    match = PARTIAL_DATE_RE.match(text)
+    if not match:
+        return False
+    year, month, day = match.groups()
+    if month is None:
+        return True
+    if not 1 <= int(month) <= 12:
+        return False
+    return day is None or 1 <= int(day) <= calendar.monthrange(int(year), int(month))[1]
 
 
 FLAG_WORDS = {"true": True, "false": False}
@@ -209,9 +248,17 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _strings(value: Any) -> list[str]:
-    """The non-empty strings of a list field, as given; anything else in it is ignored."""
-    return [v for v in _list(value) if isinstance(v, str) and v]
+def _strings(value: Any, nct_id: str = "", field: str = "") -> list[str]:
+    """The non-empty strings of a list field, as given; anything else in it is ignored. One string where a list is
+    expected is read as a list of it, said when the caller names the field."""
+    if type(value) is list:
+        return [v for v in value if isinstance(v, str) and v]
+    if isinstance(value, str) and value.strip() and field:
+        _drift(nct_id, field, value, [value.strip()])
+        return [value.strip()]
+    if value is not None and field:
+        _drift(nct_id, field, value, None)
+    return []
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
@@ -238,11 +285,16 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     lead = _module(_module(p, "sponsorCollaboratorsModule"), "leadSponsor")
     enrollment = _module(design, "enrollmentInfo")
     count = enrollment.get("count")
-    if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) and abs(count) >= 2 ** 63:
+    if isinstance(count, str) and count.strip().isdigit():  # "37": read faithfully, said
+        _drift(nct_id, "enrollmentInfo.count", count, int(count.strip()))
+        count = int(count.strip())
+    elif isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) and abs(count) >= 2 ** 63:
         log.warning("%s: enrollmentInfo.count %s is past what can be stored; kept absent (the raw record keeps it)", nct_id, f"{count:.3g}")
-    start, start_type = _date(status.get("startDateStruct"))
-    primary, primary_type = _date(status.get("primaryCompletionDateStruct"))
-    completion, completion_type = _date(status.get("completionDateStruct"))
+    elif count is not None and not (isinstance(count, (int, float)) and not isinstance(count, bool)):
+        _drift(nct_id, "enrollmentInfo.count", count, None)
+    start, start_type = _date(status.get("startDateStruct"), nct_id, "startDateStruct.date")
+    primary, primary_type = _date(status.get("primaryCompletionDateStruct"), nct_id, "primaryCompletionDateStruct.date")
+    completion, completion_type = _date(status.get("completionDateStruct"), nct_id, "completionDateStruct.date")
     interventions = [
         f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
         for i in _list(_module(p, "armsInterventionsModule").get("interventions"))
@@ -261,20 +313,20 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     return built(
         Trial,
         nct_id=nct_id,
-        title=_text(ident.get("briefTitle")),
-        official_title=_text(ident.get("officialTitle")),
-        acronym=_text(ident.get("acronym")),
-        overall_status=_text(status.get("overallStatus")),
-        why_stopped=_text(status.get("whyStopped")),
-        phases=tuple(_strings(design.get("phases"))),
-        study_type=_text(design.get("studyType")),
+        title=_text(ident.get("briefTitle"), nct_id, "briefTitle"),
+        official_title=_text(ident.get("officialTitle"), nct_id, "officialTitle"),
+        acronym=_text(ident.get("acronym"), nct_id, "acronym"),
+        overall_status=_text(status.get("overallStatus"), nct_id, "overallStatus"),
+        why_stopped=_text(status.get("whyStopped"), nct_id, "whyStopped"),
+        phases=tuple(_strings(design.get("phases"), nct_id, "phases")),
+        study_type=_text(design.get("studyType"), nct_id, "studyType"),
         # a count SQLite cannot hold (past 2**63) is no count: kept absent, the payload keeps what came
         enrollment=int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count)
         and abs(count) < 2 ** 63 else None,
         enrollment_type=_text(enrollment.get("type")),
         lead_sponsor=_text(lead.get("name")),
         lead_sponsor_class=_text(lead.get("class")),
-        conditions=_unique(_strings(_module(p, "conditionsModule").get("conditions"))),
+        conditions=_unique(_strings(_module(p, "conditionsModule").get("conditions"), nct_id, "conditions")),
         interventions=_unique(interventions),
         countries=_unique(countries),
         start_date=start,
@@ -283,9 +335,9 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         primary_completion_date_type=primary_type,
         completion_date=completion,
         completion_date_type=completion_type,
-        first_posted_date=_date(status.get("studyFirstPostDateStruct"))[0],
-        last_update_posted_date=_date(status.get("lastUpdatePostDateStruct"))[0],
-        results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"))[0],
+        first_posted_date=_date(status.get("studyFirstPostDateStruct"), nct_id, "studyFirstPostDateStruct.date")[0],
+        last_update_posted_date=_date(status.get("lastUpdatePostDateStruct"), nct_id, "lastUpdatePostDateStruct.date")[0],
+        results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"), nct_id, "resultsFirstPostDateStruct.date")[0],
         results_first_submit_date=_text(status.get("resultsFirstSubmitDate")),
         disp_first_submit_date=_text(status.get("dispFirstSubmitDate")),
         is_fda_regulated_drug=_flag(oversight.get("isFdaRegulatedDrug"), nct_id, "isFdaRegulatedDrug"),
