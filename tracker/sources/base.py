@@ -5,12 +5,14 @@ brief_list naming the missing records). update.py drives any Source without know
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from ..http import RetryableBody
 from ..identifiers import url_for
 from ..models import Query
 
@@ -48,6 +50,18 @@ def brief_list(ids: list[str], shown: int = 10) -> str:
 def not_json(body: bytes) -> str:
     """Why a body is no JSON answer: an HTML page (a proxy's, a login or maintenance page) or broken JSON."""
     return "an HTML page instead of JSON" if body.lstrip()[:1] == b"<" else "malformed or cut-off JSON"
+
+
+def json_answer(body: bytes, shape: type, wrong: str) -> Any:
+    """A JSON answer of the shape expected (an object, a list); a cut-off or HTML body, or one of another shape
+    (`wrong` says which), is a RetryableBody: asked for again."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RetryableBody(not_json(body)) from None
+    if not isinstance(value, shape):
+        raise RetryableBody(wrong)
+    return value
 
 
 def not_xml(body: bytes) -> str:

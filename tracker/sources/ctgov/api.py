@@ -18,7 +18,7 @@ from ...errors import ApiError, HttpError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...gc_pause import gc_paused
 from ...models import PARTIAL_DATE_RE, Query, Reference, Trial, built
-from ..base import Batch, brief_list, not_json, short_batch
+from ..base import Batch, brief_list, json_answer, not_json, short_batch
 from .identity import study_identifiers
 
 log = logging.getLogger("tracker.ctgov")
@@ -465,12 +465,6 @@ def fetch_registry_status(client: HttpClient, base_url: str, nct_id: str) -> str
 
 
 def _parse_study_body(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(data, dict):
-        raise RetryableBody("a study answer that is not an object")
-    return data
+    return json_answer(body, dict, "a study answer that is not an object")
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 from ...http import HttpClient, RetryableBody
 from ...identifiers import url_for
 from ...models import Query, Registration, built
-from ..base import Batch, not_json, short_batch
+from ..base import Batch, json_answer, short_batch
 from ..registrations import day, phases_of, registered_as, text, trial_ids, whole_number
 from .vocabulary import PAEDIATRIC_AGE_GROUPS, STATUS_CODES
 
@@ -29,24 +29,15 @@ Versions = Callable[[list[str]], "dict[str, str | None]"]  # ids -> the last_upd
 
 def parse_search_page(body: bytes) -> dict[str, Any]:
     """A /search answer: {pagination, data}. A cut-off page, an HTML page or an answer without its list is asked again."""
-    try:
-        page = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(page, dict) or not isinstance(page.get("data"), list) or not isinstance(page.get("pagination"), dict):
+    page = json_answer(body, dict, "a CTIS search answer that is not an object")
+    if not isinstance(page.get("data"), list) or not isinstance(page.get("pagination"), dict):
         raise RetryableBody("a CTIS search answer without its list of trials")
     return page
 
 
 def parse_retrieve(body: bytes) -> dict[str, Any]:
     """A /retrieve answer: the trial (an empty object {} for a number CTIS does not hold)."""
-    try:
-        trial = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(trial, dict):
-        raise RetryableBody("a CTIS trial answer that is not an object")
-    return trial
+    return json_answer(body, dict, "a CTIS trial answer that is not an object")
 
 
 def search_body(criteria: dict[str, Any], page: int, size: int | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from ...errors import TrackerError
 from ...http import HttpClient, RetryableBody
 from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 from ...models import Query, Work, built
-from ..base import Batch, not_json, short_batch
+from ..base import Batch, json_answer, short_batch
 from ..registrations import text
 
 log = logging.getLogger("tracker.europepmc")
@@ -32,25 +32,16 @@ OWN_SCHEME = {"MED": "pmid", "PMC": "pmcid", "PPR": "ppr"}
 
 def parse_search(body: bytes) -> dict[str, Any]:
     """A /search answer; an HTML page, cut-off JSON or an answer without its result list is asked for again."""
-    try:
-        page = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(page, dict) or not isinstance((page.get("resultList") or {}).get("result"), list):
-        if isinstance(page, dict) and page.get("errCode"):
+    page = json_answer(body, dict, "a Europe PMC answer that is not an object")
+    if not isinstance((page.get("resultList") or {}).get("result"), list):
+        if page.get("errCode"):
             raise TrackerError(f"Europe PMC refused the search: {page.get('errMsg') or page.get('errCode')}")
         raise RetryableBody("a Europe PMC answer without its result list")
     return page
 
 
 def parse_annotations(body: bytes) -> list[dict[str, Any]]:
-    try:
-        found = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(found, list):
-        raise RetryableBody("an Annotations API answer that is not a list of articles")
-    return found
+    return json_answer(body, list, "an Annotations API answer that is not a list of articles")
 
 
 def window_query(query: str, since: date | None, now: datetime) -> str:
@@ -246,11 +237,8 @@ CITATIONS_PAGE = 1000
 
 
 def parse_citations(body: bytes) -> dict[str, Any]:
-    try:
-        page = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise RetryableBody(not_json(body)) from None
-    if not isinstance(page, dict) or "hitCount" not in page:
+    page = json_answer(body, dict, "a Europe PMC citations answer that is not an object")
+    if "hitCount" not in page:
         raise RetryableBody("a Europe PMC citations answer without its hitCount")
     return page
 
