@@ -81,3 +81,20 @@ def text_value(path: Path, key: str, value: Any, *, required: bool = True) -> st
     if required and not value.strip():
         raise ConfigError(f"{path}: {key!r} is empty")
     return value.strip()
+
+
+def search_table(path: Path, where: str, table: Any, key: str, check: Callable[[str], None], *, source: str,
+                 needs: str | None = None) -> str:
+    """A topic line's table that holds one search expression under `key` ([pubmed] term, [isrctn] q, [europepmc]
+    query): a table, no other key, the expression text and checked by `check`. `needs` says what a missing or empty
+    one should be ("an ISRCTN search (e.g. ...)"); without it, the key is simply required."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    extra = sorted(set(table) - {key})
+    if extra:
+        raise ConfigError(f"{path}: {where} unknown key {extra[0]!r} (allowed: {key})")
+    value = table.get(key)
+    if needs and (not isinstance(value, str) or not value.strip()):
+        raise ConfigError(f"{path}: {where} needs {key}, {needs}")
+    name = f"{source}.{key}"
+    return checked(path, name, text_value(path, name, value), check)

@@ -9,8 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
-from ...expressions import check_balanced, checked
+from ...expressions import check_balanced, search_table
 from ..base import Count, Source
 from .api import ARTICLE_URL, count as _count, fetch_citers, fetch_ids, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
 from .shape import SHAPE
@@ -18,15 +17,9 @@ from .shape import SHAPE
 
 def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
     """A [europepmc] table, validated: {"query": ...}."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {where} must be a table")
-    extra = sorted(set(table) - {"query"})
-    if extra:
-        raise ConfigError(f"{path}: {where} unknown key {extra[0]!r} (allowed: query)")
-    q = table.get("query")
-    if not isinstance(q, str) or not q.strip():
-        raise ConfigError(f"{path}: {where} needs query, a Europe PMC search (e.g. query = 'alopecia AND \"stem cell\" AND SRC:PPR')")
-    return {"query": " ".join(checked(path, "europepmc.query", q, check_balanced).split())}
+    query = search_table(path, where, table, "query", check_balanced, source="europepmc",
+                         needs="a Europe PMC search (e.g. query = 'alopecia AND \"stem cell\" AND SRC:PPR')")
+    return {"query": " ".join(query.split())}
 
 
 def count(client: Any, settings: Any, params: dict[str, Any], line: str) -> Count:

@@ -7,8 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
-from ...expressions import check_balanced, checked
+from ...expressions import check_balanced, search_table
 from ..base import Count, Source
 from .. import registry_signals
 from ..registrations import registration_shape
@@ -17,15 +16,8 @@ from .api import fetch_count, fetch_line, parse_count, parse_trial, parse_who  #
 
 def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
     """An [isrctn] table, validated: {"q": ...}."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {where} must be a table")
-    extra = sorted(set(table) - {"q"})
-    if extra:
-        raise ConfigError(f"{path}: {where} unknown key {extra[0]!r} (allowed: q)")
-    q = table.get("q")
-    if not isinstance(q, str) or not q.strip():
-        raise ConfigError(f"{path}: {where} needs q, an ISRCTN search (e.g. q = \"alopecia AND stem cells\")")
-    return {"q": " ".join(checked(path, "isrctn.q", q, check_balanced).split())}
+    q = search_table(path, where, table, "q", check_balanced, source="isrctn", needs='an ISRCTN search (e.g. q = "alopecia AND stem cells")')
+    return {"q": " ".join(q.split())}
 
 
 def count(client: Any, settings: Any, params: dict[str, Any], line: str) -> Count:

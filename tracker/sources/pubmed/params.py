@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
-from ...expressions import SyntaxProblem, check_balanced, checked, outside_quotes, text_value
+from ...expressions import SyntaxProblem, check_balanced, outside_quotes, search_table
 from .vocabulary import PUBMED_TAGS
 
 TAG_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -32,9 +31,4 @@ def check_pubmed_term(term: str) -> None:
 
 def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
     """A [pubmed] table, validated: {"term": ...}. `where` names the table in messages."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {where} must be a table")
-    extra = sorted(set(table) - {"term"})
-    if extra:
-        raise ConfigError(f"{path}: {where} unknown key {extra[0]!r} (allowed: term)")
-    return {"term": checked(path, "pubmed.term", text_value(path, "pubmed.term", table.get("term")), check_pubmed_term)}
+    return {"term": search_table(path, where, table, "term", check_pubmed_term, source="pubmed")}
