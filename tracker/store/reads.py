@@ -372,16 +372,22 @@ def _line_where(f: RecordFilter, source: str, key: str) -> tuple[list[str], list
             "AND m.unmatched_at IS NULL)"], [f.line]
 
 
-def _record_where(f: RecordFilter, source: str, key: str) -> tuple[list[str], list[Any]]:
-    """The filters both record kinds share: an open signal, a topic line."""
+def _record_where(f: RecordFilter, source: str, key: str, dated: str) -> tuple[list[str], list[Any]]:
+    """The filters every record kind shares: an open signal, a topic line, --since/--until on its `dated` column
+    (a trial's start, a paper's publication date)."""
     (signal, signal_params), (line, line_params) = _signal_where(f, key), _line_where(f, source, key)
-    return signal + line, signal_params + line_params
+    where, params = signal + line, signal_params + line_params
+    for bound, op in ((f.since, ">="), (f.until, "<")):
+        if bound:
+            where.append(f"{dated} {op} ?")
+            params.append(bound)
+    return where, params
 
 
 def _trial_where(k: Kind, alias: str = "t") -> Callable[[RecordFilter], tuple[list[str], list[Any]]]:
     """The filters of a trial table (any registry's: they share the columns filtered on)."""
     def where_(f: RecordFilter) -> tuple[list[str], list[Any]]:
-        where, params = _record_where(f, k.source, f"{alias}.{k.key}")
+        where, params = _record_where(f, k.source, f"{alias}.{k.key}", f"{alias}.start_date")
         if f.status:
             where.append(f"{alias}.overall_status IN ({','.join('?' * len(f.status))})")
             params.extend(f.status)
@@ -390,27 +396,12 @@ def _trial_where(k: Kind, alias: str = "t") -> Callable[[RecordFilter], tuple[li
             params.extend(f'%"{p}"%' for p in f.phase)
         if f.has_results:
             where.append(f"{alias}.has_results = 1")
-        if f.since:
-            where.append(f"{alias}.start_date >= ?")
-            params.append(f.since)
-        if f.until:
-            where.append(f"{alias}.start_date < ?")
-            params.append(f.until)
         return where, params
     return where_
 
 
 def _publication_where(k: Kind, alias: str = "p") -> Callable[[RecordFilter], tuple[list[str], list[Any]]]:
-    def where_(f: RecordFilter) -> tuple[list[str], list[Any]]:
-        where, params = _record_where(f, k.source, f"{alias}.{k.key}")
-        if f.since:
-            where.append(f"{alias}.sort_date >= ?")
-            params.append(f.since)
-        if f.until:
-            where.append(f"{alias}.sort_date < ?")
-            params.append(f.until)
-        return where, params
-    return where_
+    return lambda f: _record_where(f, k.source, f"{alias}.{k.key}", f"{alias}.sort_date")
 
 
 TRIAL_SUMMARY = ("t.title, t.overall_status, t.phases, t.start_date, t.lead_sponsor, t.has_results, t.enrollment, "
