@@ -173,6 +173,33 @@ def fake_isrctn(httpserver) -> FakeIsrctn:
     return fake
 
 
+def invoke_cli(env: dict[str, str], *args: str, default_now: str | None = None):
+    """A `tracker` command through click's runner with `env`; `default_now` pins the clock unless env already does."""
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    return CliRunner().invoke(cli, list(args), env={**({"TRACKER_NOW": default_now} if default_now else {}), **env})
+
+
+def rows(db, sql: str, *params) -> list[tuple]:
+    """What a query over the test database answers (its own connection, closed again)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def digest_md(env: dict[str, str], now: str) -> str:
+    """A Markdown digest written at `now`, read back: the newest digest file of the report directory."""
+    result = invoke_cli({**env, "TRACKER_NOW": now}, "digest", "--format", "md")
+    assert result.exit_code == 0, result.output
+    return max(Path(env["TRACKER_REPORTS"]).glob("digest-*.md"), key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8")
+
+
 def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed: str | None = None, prefix: str = "",
                 **tables: dict) -> Path:
     """A topic line; `tables` adds any other source's table (ctis={...}, isrctn={"q": ...})."""

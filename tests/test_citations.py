@@ -9,16 +9,13 @@ articles to each other), as is the absent LinkSetDb of an anchor nobody cites.""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import yaml
-from click.testing import CliRunner
 
-from tracker.cli import cli
 from tracker.sources.pubmed import parse_elink
 
-from .conftest import fixture_path, real_europepmc_preprint
+from .conftest import fixture_path, invoke_cli, real_europepmc_preprint, rows
 from .faults import status
 from .test_pubmed import real_articles
 
@@ -28,15 +25,7 @@ LOST_DOI = "10.9999/no-such-paper"
 
 
 def invoke(env, *args):
-    return CliRunner().invoke(cli, list(args), env={"TRACKER_NOW": FIRST, **env})
-
-
-def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return invoke_cli(env, *args, default_now=FIRST)
 
 
 def pmid_of(article: str) -> str:

@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
-from pathlib import Path
 from urllib.parse import unquote
 
 import rispy
-from click.testing import CliRunner
 
-from tracker.cli import cli
-
-from .conftest import load_json, real_europepmc_pages, real_europepmc_preprint, write_query
+from .conftest import digest_md, invoke_cli, load_json, real_europepmc_pages, real_europepmc_preprint, rows, write_query
 
 FIRST = "2026-12-04T06:00:00Z"
 LATER = "2026-12-11T06:00:00Z"
@@ -30,21 +25,7 @@ JOURNAL = "MED:32678530"
 
 
 def invoke(env, *args):
-    return CliRunner().invoke(cli, list(args), env={"TRACKER_NOW": FIRST, **env})
-
-
-def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def digest_md(env, now: str) -> str:
-    result = invoke({**env, "TRACKER_NOW": now}, "digest", "--format", "md")
-    assert result.exit_code == 0, result.output
-    return max(Path(env["TRACKER_REPORTS"]).glob("digest-*.md"), key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8")
+    return invoke_cli(env, *args, default_now=FIRST)
 
 
 def journal_record() -> dict:

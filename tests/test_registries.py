@@ -13,15 +13,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import sqlite3
 from pathlib import Path
 
-from click.testing import CliRunner
-
 import tracker.sources.ctis.api as ctis_api
-from tracker.cli import cli
 
-from .conftest import ICTRP_EXPORT, fixture_path, load_json, real_studies, write_query
+from .conftest import ICTRP_EXPORT, digest_md, fixture_path, invoke_cli, real_studies, rows, write_query
 from .test_sources_contract import _ctis, _isrctn
 
 FIRST = "2026-12-04T06:00:00Z"  # every test's first run; digests at 07:00 the same day
@@ -32,21 +28,7 @@ FULL_CTIS = "2022-501417-31-00"  # the recorded full record, ctPublicStatusCode 
 
 
 def invoke(env, *args):
-    return CliRunner().invoke(cli, list(args), env={"TRACKER_NOW": FIRST, **env})
-
-
-def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def digest_md(env, now: str) -> str:
-    result = invoke({**env, "TRACKER_NOW": now}, "digest", "--format", "md")
-    assert result.exit_code == 0, result.output
-    return max(Path(env["TRACKER_REPORTS"]).glob("digest-*.md"), key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8")
+    return invoke_cli(env, *args, default_now=FIRST)
 
 
 # -- EU CTIS ----------------------------------------------------------------------------------------

@@ -8,21 +8,18 @@ A new source is done when it passes: add its recordings to RECORDINGS below (how
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from click.testing import CliRunner
 from werkzeug import Response
 
-from tracker.cli import cli
 from tracker.identifiers import url_for
 from tracker.sources import SOURCES
 
-from .conftest import (ICTRP_EXPORT, fixture_path, load_json, real_ctis_overviews, real_europepmc_pages, real_europepmc_preprint,
-                       real_isrctn_trials, real_studies, write_query)
+from .conftest import (ICTRP_EXPORT, fixture_path, invoke_cli, load_json, real_ctis_overviews, real_europepmc_pages, real_europepmc_preprint,
+                       real_isrctn_trials, real_studies, rows, write_query)
 from .faults import cut_off, status
 from .test_pubmed import real_articles
 
@@ -102,16 +99,7 @@ def test_every_registered_source_has_recordings_for_the_contract():
     assert set(RECORDINGS) == set(SOURCES)
 
 
-def invoke(env, *args):
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
-def rows(db, sql, *params):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+invoke = invoke_cli
 
 
 def write_line(settings, name: str, source: str) -> None:
