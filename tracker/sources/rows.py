@@ -1,5 +1,5 @@
-"""What every source's row function shares: a list column as JSON text (byte for byte what the store has always
-written) and the raw payload's fingerprint. Pure."""
+"""What every source's parser and row function share: reading a nested JSON answer (dig, listed), a list column as
+JSON text (byte for byte what the store has always written) and the raw payload's fingerprint. Pure."""
 
 from __future__ import annotations
 
@@ -9,6 +9,20 @@ from typing import Any
 import xxhash
 
 from ..models import as_plain
+
+
+def dig(value: Any, *path: str) -> Any:
+    """value[path[0]][path[1]]..., None as soon as a step is not an object (any part of an answer may be absent)."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def listed(value: Any) -> list[Any]:
+    """A list field, or an empty list when it is missing or not a list (the record is kept, the field read as empty)."""
+    return value if isinstance(value, list) else []
 
 
 def raw_hash(text: str) -> str:

@@ -19,6 +19,7 @@ from ...http import HttpClient, RetryableBody
 from ...gc_pause import gc_paused
 from ...models import PARTIAL_DATE_RE, Query, Reference, Trial, built
 from ..base import Batch, brief_list, json_answer, not_json, short_batch
+from ..rows import dig, listed
 from .identity import study_identifiers
 
 log = logging.getLogger("tracker.ctgov")
@@ -164,14 +165,6 @@ def fetch_count(client: HttpClient, base_url: str, params: dict[str, str]) -> in
     return data["totalCount"]
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _module(parent: dict[str, Any], name: str) -> dict[str, Any]:
     """A sub-object, or an empty dict when it is missing or not an object (any module may be absent)."""
     value = parent.get(name)
@@ -243,11 +236,6 @@ def _flag(value: Any, nct_id: str = "", field: str = "") -> bool | None:
     return word
 
 
-def _list(value: Any) -> list[Any]:
-    """A list field, or an empty list when it is missing or not a list (the record is kept, the field read as empty)."""
-    return value if isinstance(value, list) else []
-
-
 def _strings(value: Any, nct_id: str = "", field: str = "") -> list[str]:
     """The non-empty strings of a list field, as given; anything else in it is ignored. One string where a list is
     expected is read as a list of it, said when the caller names the field."""
@@ -267,7 +255,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 def study_label(study: Any) -> str:
     """Something to name a study by in a warning, even a broken one."""
-    nct = _get(study, "protocolSection", "identificationModule", "nctId")
+    nct = dig(study, "protocolSection", "identificationModule", "nctId")
     return nct or (json.dumps(study)[:80] if study is not None else "null")
 
 
@@ -297,18 +285,18 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
     completion, completion_type = _date(status.get("completionDateStruct"), nct_id, "completionDateStruct.date")
     interventions = [
         f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
-        for i in _list(_module(p, "armsInterventionsModule").get("interventions"))
+        for i in listed(_module(p, "armsInterventionsModule").get("interventions"))
         if isinstance(i, dict) and i.get("name")
     ]
-    countries = _strings([loc.get("country") for loc in _list(_module(p, "contactsLocationsModule").get("locations")) if isinstance(loc, dict)])
+    countries = _strings([loc.get("country") for loc in listed(_module(p, "contactsLocationsModule").get("locations")) if isinstance(loc, dict)])
     references = tuple(
         Reference(pmid=str(r["pmid"]).strip(), type=_text(r.get("type")))
-        for r in _list(_module(p, "referencesModule").get("references"))
+        for r in listed(_module(p, "referencesModule").get("references"))
         if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
     )
     oversight = _module(p, "oversightModule")
     has_results = bool(_flag(study.get("hasResults"), nct_id, "hasResults")) or "resultsSection" in study or bool(
-        _get(status, "resultsFirstPostDateStruct", "date")
+        dig(status, "resultsFirstPostDateStruct", "date")
     )
     return built(
         Trial,
@@ -381,7 +369,7 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
 
 def _ids(page: Page) -> list[str]:
     """The NCT numbers a page holds (a study too broken to store included: it came)."""
-    found = (_get(study, "protocolSection", "identificationModule", "nctId") for study in page.studies)
+    found = (dig(study, "protocolSection", "identificationModule", "nctId") for study in page.studies)
     return [nct.strip().upper() for nct in found if isinstance(nct, str)]
 
 
@@ -443,7 +431,7 @@ def fetch_returned_ids(client: HttpClient, base_url: str, ids: list[str], params
         for page in fetch_studies(client, base_url, query):
             requests += 1
             for study in page.studies:
-                nct = _get(study, "protocolSection", "identificationModule", "nctId")
+                nct = dig(study, "protocolSection", "identificationModule", "nctId")
                 if isinstance(nct, str):
                     returned.add(nct.strip().upper())
     return returned, requests
@@ -458,7 +446,7 @@ def fetch_registry_status(client: HttpClient, base_url: str, nct_id: str) -> str
         if exc.status == 404:
             return None
         raise
-    nct = _get(data, "protocolSection", "identificationModule", "nctId")
+    nct = dig(data, "protocolSection", "identificationModule", "nctId")
     if not isinstance(nct, str):
         raise ApiError(f"ClinicalTrials.gov answered for {nct_id} without an NCT number")
     return nct.strip().upper()

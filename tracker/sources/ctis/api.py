@@ -16,6 +16,7 @@ from ...http import HttpClient, RetryableBody
 from ...identifiers import url_for
 from ...models import Query, Registration, built
 from ..base import Batch, json_answer, short_batch
+from ..rows import dig, listed
 from ..registrations import day, phases_of, registered_as, text, trial_ids, whole_number
 from .vocabulary import PAEDIATRIC_AGE_GROUPS, STATUS_CODES
 
@@ -44,7 +45,7 @@ def search_body(criteria: dict[str, Any], page: int, size: int | None = None) ->
     return {"pagination": {"page": page, "size": size or PAGE_SIZE}, "sort": SORT, "searchCriteria": criteria}
 
 
-def fetch_overviews(client: HttpClient, base_url: str, criteria: dict[str, Any], *, line: str = "") -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+def fetch_overviews(client: HttpClient, base_url: str, criteria: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
     """Every page of a search: (its overviews, the total CTIS counted). Paging stops at the last page CTIS names
     (nextPage false, or totalPages reached) and never goes on past an empty page."""
     page = 1
@@ -71,7 +72,7 @@ def fetch_line(client: HttpClient, settings: Any, query: Query, since: date | No
     criteria = query.params["ctis"]
     seen: list[str] = []
     counted: int | None = None
-    for overviews, total in fetch_overviews(client, settings.ctis_url, criteria, line=query.name):
+    for overviews, total in fetch_overviews(client, settings.ctis_url, criteria):
         counted = total if total is not None else counted
         ids = [text(o["ctNumber"]) for o in overviews]
         stored = stored_versions(ids) if stored_versions else {}
@@ -98,18 +99,6 @@ def count(client: HttpClient, settings: Any, criteria: dict[str, Any]) -> int:
 
 # -- parsing -----------------------------------------------------------------------------------------
 
-def _at(value: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _split(value: Any) -> tuple[str, ...]:
     """A CTIS list written as one comma-separated string (conditions, products), each item once."""
     raw = text(value)
@@ -134,12 +123,12 @@ def trial_identifiers(ct_number: str, detail: dict[str, Any]) -> tuple[tuple[str
     """The EU CT number, the NCT and ISRCTN cross-registrations, the EudraCT number of a trial moved over from
     EudraCT, and other registries' numbers (recognised by pattern, else kept as 'other')."""
     own = registered_as("euct", ct_number) or ("other", ct_number)
-    numbers = _at(detail, "authorizedApplication", "authorizedPartI", "trialDetails", "clinicalTrialIdentifiers", "secondaryIdentifyingNumbers") or {}
-    found = [_at(numbers, "nctNumber", "number"), _at(numbers, "isrctnNumber", "number"),
-             _at(detail, "authorizedApplication", "eudraCt", "eudraCtCode"),
-             *(_at(r, "number") for r in _items(_at(numbers, "additionalRegistries")))]
+    numbers = dig(detail, "authorizedApplication", "authorizedPartI", "trialDetails", "clinicalTrialIdentifiers", "secondaryIdentifyingNumbers") or {}
+    found = [dig(numbers, "nctNumber", "number"), dig(numbers, "isrctnNumber", "number"),
+             dig(detail, "authorizedApplication", "eudraCt", "eudraCtCode"),
+             *(dig(r, "number") for r in listed(dig(numbers, "additionalRegistries")))]
     ids = trial_ids([str(f) for f in found if f], own)
-    utn = _at(numbers, "whoUniversalTrialNumber", "number")
+    utn = dig(numbers, "whoUniversalTrialNumber", "number")
     if text(utn):
         ids.append(("other", text(utn), "secondary_id"))  # the WHO universal trial number names no registration
     return tuple(dict.fromkeys(ids))
@@ -148,21 +137,21 @@ def trial_identifiers(ct_number: str, detail: dict[str, Any]) -> tuple[tuple[str
 def parse_trial(overview: dict[str, Any], detail: dict[str, Any]) -> Registration:
     """One trial from its search overview and its full record (an empty full record leaves the overview's fields)."""
     ct_number = text(overview.get("ctNumber")) or text(detail.get("ctNumber")) or ""
-    part1 = _at(detail, "authorizedApplication", "authorizedPartI") or {}
-    names = _at(part1, "trialDetails", "clinicalTrialIdentifiers") or {}
-    information = _at(part1, "trialDetails", "trialInformation") or {}
+    part1 = dig(detail, "authorizedApplication", "authorizedPartI") or {}
+    names = dig(part1, "trialDetails", "clinicalTrialIdentifiers") or {}
+    information = dig(part1, "trialDetails", "trialInformation") or {}
     status, label = _status(overview, detail)
-    conditions = tuple(dict.fromkeys(c for c in (text(_at(m, "medicalCondition")) for m in _items(_at(information, "medicalCondition", "partIMedicalConditions"))) if c)) or _split(overview.get("conditions"))
-    products = tuple(dict.fromkeys(p for p in (text(_at(p, "productDictionaryInfo", "prodName")) for p in _items(part1.get("products"))) if p)) or _split(overview.get("product"))
-    countries = tuple(dict.fromkeys(c for c in (text(str(c).split(":")[0]) for c in _items(overview.get("trialCountries"))) if c)) \
-        or tuple(dict.fromkeys(c for c in (text(_at(m, "mscName")) for m in _items(_at(detail, "authorizedApplication", "memberStatesConcerned"))) if c))
+    conditions = tuple(dict.fromkeys(c for c in (text(dig(m, "medicalCondition")) for m in listed(dig(information, "medicalCondition", "partIMedicalConditions"))) if c)) or _split(overview.get("conditions"))
+    products = tuple(dict.fromkeys(p for p in (text(dig(p, "productDictionaryInfo", "prodName")) for p in listed(part1.get("products"))) if p)) or _split(overview.get("product"))
+    countries = tuple(dict.fromkeys(c for c in (text(str(c).split(":")[0]) for c in listed(overview.get("trialCountries"))) if c)) \
+        or tuple(dict.fromkeys(c for c in (text(dig(m, "mscName")) for m in listed(dig(detail, "authorizedApplication", "memberStatesConcerned"))) if c))
     age_groups = (text(overview.get("ageGroup")) or "").lower()
     results = detail.get("results")
     has_results = text(overview.get("resultsFirstReceived")) == "Yes" or bool(isinstance(results, dict) and results)
     enrollment = whole_number(overview.get("totalNumberEnrolled"))
     if enrollment is None and isinstance(part1.get("rowSubjectCount"), int):
         enrollment = part1["rowSubjectCount"]
-    duration = _at(information, "trialDuration") or {}
+    duration = dig(information, "trialDuration") or {}
     return built(
         Registration,
         trial_id=ct_number,

@@ -16,6 +16,7 @@ from ...http import HttpClient, RetryableBody
 from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 from ...models import Query, Work, built
 from ..base import Batch, json_answer, short_batch
+from ..rows import dig, listed
 from ..registrations import text
 
 log = logging.getLogger("tracker.europepmc")
@@ -148,19 +149,14 @@ def with_mentions(client: HttpClient, settings: Any, works: list[Work]) -> list[
 
 # -- parsing -------------------------------------------------------------------------------------------
 
-def _list(value: Any, key: str) -> list[Any]:
-    inner = value.get(key) if isinstance(value, dict) else None
-    return inner if isinstance(inner, list) else []
-
-
 def _types(result: dict[str, Any]) -> tuple[str, ...]:
-    core = _list(result.get("pubTypeList"), "pubType")
-    listed = core or str(result.get("pubType") or "").split(";")
-    return tuple(dict.fromkeys(t for t in (text(x) for x in listed) if t))
+    core = listed(dig(result, "pubTypeList", "pubType"))
+    given = core or str(result.get("pubType") or "").split(";")
+    return tuple(dict.fromkeys(t for t in (text(x) for x in given) if t))
 
 
 def _authors(result: dict[str, Any]) -> tuple[str, ...]:
-    names = [text(a.get("fullName") or a.get("collectiveName")) for a in _list(result.get("authorList"), "author") if isinstance(a, dict)]
+    names = [text(a.get("fullName") or a.get("collectiveName")) for a in listed(dig(result, "authorList", "author")) if isinstance(a, dict)]
     if not any(names):
         names = [text(n) for n in str(result.get("authorString") or "").rstrip(".").split(", ")]
     return tuple(n for n in names if n)
@@ -175,7 +171,7 @@ def parse_result(result: dict[str, Any]) -> Work:
     types = _types(result)
     preprint = source == "PPR" or any(t.lower() == "preprint" for t in types)
     published_as = published_in = earlier = None
-    for c in _list(result.get("commentCorrectionList"), "commentCorrection"):
+    for c in listed(dig(result, "commentCorrectionList", "commentCorrection")):
         kind = str(c.get("type") or "").lower() if isinstance(c, dict) else ""
         if kind == "preprint of" and c.get("id"):
             published_as, published_in = f"{c.get('source') or 'MED'}:{c['id']}", text(c.get("reference"))
@@ -196,7 +192,7 @@ def parse_result(result: dict[str, Any]) -> Work:
         identifiers.setdefault(("pmid", published_as[4:]), "preprint_of")  # the journal version: one work with it
     if earlier:
         identifiers.setdefault(("ppr", earlier[4:]), "has_preprint")
-    mined = tuple(t.lower() for t in _list(result.get("tmAccessionTypeList"), "accessionType") if isinstance(t, str))
+    mined = tuple(t.lower() for t in listed(dig(result, "tmAccessionTypeList", "accessionType")) if isinstance(t, str))
     return built(
         Work,
         epmc_id=epmc_id,
@@ -253,10 +249,10 @@ def fetch_citers(client: HttpClient, settings: Any, pmids: list[str]) -> dict[st
         while True:
             answer = client.get(settings.europepmc_url.rstrip("/") + f"/MED/{pmid}/citations",
                                 {"format": "json", "page": str(page), "pageSize": str(CITATIONS_PAGE)}, parse=parse_citations)
-            listed = [c for c in _list(answer.get("citationList"), "citation") if isinstance(c, dict) and c.get("id") and c.get("source")]
-            citers.extend(f"{c['source']}:{c['id']}" for c in listed if f"{c['source']}:{c['id']}" not in citers)
+            citing = [c for c in listed(dig(answer, "citationList", "citation")) if isinstance(c, dict) and c.get("id") and c.get("source")]
+            citers.extend(f"{c['source']}:{c['id']}" for c in citing if f"{c['source']}:{c['id']}" not in citers)
             hits = answer["hitCount"] if isinstance(answer["hitCount"], int) else 0
-            if not listed or page * CITATIONS_PAGE >= hits:
+            if not citing or page * CITATIONS_PAGE >= hits:
                 break
             page += 1
         found[pmid] = citers
