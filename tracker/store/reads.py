@@ -250,16 +250,28 @@ def select_new_links(store: Store, start: str, end: str) -> list[dict[str, Any]]
     trials = select_trial_summaries(store, [(e["trial_source"], e["trial_id"]) for e in pairs.values()])
     papers = select_publication_summaries(store, [(e["pub_source"], e["pub_id"]) for e in pairs.values()])
     retracted = _retracted(store, [(e["pub_source"], e["pub_id"]) for e in pairs.values()])
+    lines = _lines_for(store, [(e["trial_source"], e["trial_id"]) for e in pairs.values()])
     links = []
     for e in pairs.values():
         t, p = trials.get((e["trial_source"], e["trial_id"]), {}), papers.get((e["pub_source"], e["pub_id"]), {})
-        lines = store.execute("SELECT group_concat(query, '|') FROM query_matches WHERE source = ? AND record_id = ?",
-                              (e["trial_source"], e["trial_id"])).fetchone()[0]
         links.append({**e, "sources": ", ".join(e.pop("channels")), "trial_title": t.get("title"), "publication_title": p.get("title"),
                       "publication_date": p.get("sort_date"), "pmid": p.get("pmid"), "is_preprint": p.get("is_preprint"),
-                      "is_retracted": retracted.get((e["pub_source"], e["pub_id"]), 0), "queries": lines,
+                      "is_retracted": retracted.get((e["pub_source"], e["pub_id"]), 0), "queries": lines.get((e["trial_source"], e["trial_id"])),
                       "nct_id": e["trial_id"] if e["trial_source"] == "ctgov" else None})
     return sorted(links, key=lambda link: (link["trial_id"], link["pub_id"]))
+
+
+def _lines_for(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The topic lines that matched each record, as 'a|b', a query per source (not one per record)."""
+    found: dict[tuple[str, str], str] = {}
+    for source in dict.fromkeys(s for s, _ in records):
+        ids = list(dict.fromkeys(r for s, r in records if s == source))
+        for start in range(0, len(ids), CHUNK_IDS):
+            chunk = ids[start:start + CHUNK_IDS]
+            found.update(((source, r), lines) for r, lines in store.execute(
+                f"SELECT record_id, group_concat(query, '|') FROM query_matches WHERE source = ? AND record_id IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY record_id", [source, *chunk]))
+    return found
 
 
 def _retracted(store: Store, records: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -794,12 +806,7 @@ def select_cited_by(store: Store, source: str, record_id: str) -> dict[str, Any]
     rows = store.rows(
         "SELECT DISTINCT l.source, l.record_id FROM identifiers i JOIN links l ON l.scheme = i.scheme AND l.value = i.value "
         "WHERE i.source = ? AND i.record_id = ? AND l.via LIKE '%\\_cites' ESCAPE '\\'", (source, record_id))
-    newest = None
-    for row in rows:
-        k = KINDS.get(row["source"])
-        if k is None:
-            continue
-        found = _one(store.rows(f"SELECT {k.key} AS id, title, sort_date FROM {k.table} WHERE {k.key} = ?", (row["record_id"],)))
-        if found and (newest is None or (found["sort_date"] or "") > (newest["sort_date"] or "")):
-            newest = {**found, "source": row["source"]}
-    return {"count": len(rows), "newest": newest}
+    citers = select_publication_summaries(store, [(r["source"], r["record_id"]) for r in rows if r["source"] in KINDS])
+    newest = max(citers.items(), key=lambda item: item[1]["sort_date"] or "", default=None)
+    return {"count": len(rows), "newest": {"id": newest[1]["record_id"], "title": newest[1]["title"], "sort_date": newest[1]["sort_date"],
+                                           "source": newest[0][0]} if newest else None}
