@@ -232,26 +232,24 @@ def _update_pair(
     except HttpError as exc:
         line.error = str(exc)
         return line, None, exc.exhausted
-    except TrackerError as exc:
-        line.error = str(exc)
-    except OSError as exc:
-        if exc.errno in WRITE_PROBLEMS:  # the spool's disk or a size limit: every other line would meet it too
-            raise StoreError(f"cannot write the update's spool file in {tempfile.gettempdir()}: {WRITE_PROBLEMS[exc.errno]}") from None
-        if os.environ.get("TRACKER_DEBUG"):
-            raise
-        line.error = internal_error(exc)
-    except sqlite3.OperationalError as exc:
-        problem = environment_problem(exc, store.path)
-        if problem:  # the disk, not this line: every other line would meet it too, so the update stops here
-            raise StoreError(problem) from None
-        if os.environ.get("TRACKER_DEBUG"):
-            raise
-        line.error = internal_error(exc)
     except Exception as exc:
-        if os.environ.get("TRACKER_DEBUG"):
-            raise
-        line.error = internal_error(exc)
+        line.error = line_failure(store, exc)
     return line, None, False
+
+
+def line_failure(store: Store, exc: Exception) -> str:
+    """What a (line, source) pair that raised says of it, in one line. A failure of the surroundings (a full disk, a
+    size limit, a read-only database) is not the line's: every other line would meet it too, so it stops the update
+    (StoreError). A bug's traceback only with TRACKER_DEBUG."""
+    if isinstance(exc, TrackerError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in WRITE_PROBLEMS:  # the spool's disk or a size limit
+        raise StoreError(f"cannot write the update's spool file in {tempfile.gettempdir()}: {WRITE_PROBLEMS[exc.errno]}") from None
+    if isinstance(exc, sqlite3.OperationalError) and (problem := environment_problem(exc, store.path)):
+        raise StoreError(problem) from None
+    if os.environ.get("TRACKER_DEBUG"):
+        raise exc
+    return internal_error(exc)
 
 
 def _watch(store: Store, client: HttpClient, settings: Settings, query: Query, source: Source, *, now: datetime) -> LineResult:
@@ -260,13 +258,8 @@ def _watch(store: Store, client: HttpClient, settings: Settings, query: Query, s
     line = LineResult(query=query.name, source=source.name)
     try:
         watch = watch_line(store, client, settings, query, source, now=now)
-    except (TrackerError, HttpError) as exc:
-        line.error = f"citation watch: {exc}"
-        return line
     except Exception as exc:
-        if os.environ.get("TRACKER_DEBUG"):
-            raise
-        line.error = f"citation watch: {internal_error(exc)}"
+        line.error = f"citation watch: {line_failure(store, exc)}"
         return line
     line.result = watch.result
     r = watch.result
