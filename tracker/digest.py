@@ -31,6 +31,7 @@ from .store import (
     save_digest,
     select_digests,
     select_incomplete_runs,
+    select_window_drift,
     select_update_times,
     select_last_digest_end,
     select_digest_stem_owner,
@@ -94,6 +95,7 @@ class Digest:
     resolved: list[dict[str, Any]] = field(default_factory=list)  # ... and resolved in it
     signal_counts: dict[str, int] | None = None  # the first digest: open signals per kind instead of a list
     baseline: list[dict[str, Any]] | None = None  # the first digest: records per topic line and source (name, title, trials, publications)
+    drift: list[dict[str, Any]] = field(default_factory=list)  # per source: records whose fields came in an unexpected form
 
     @property
     def attention(self) -> bool:
@@ -113,6 +115,15 @@ class Digest:
             "retracted": sum(1 for line in self.lines for p in line.all("new_publications") if p["is_retracted"])
             + sum(1 for line in self.lines for p in line.all("changed_publications") if p["retracted_now"]),
         }
+
+    @property
+    def drift_notes(self) -> list[str]:
+        """One sentence per source whose answers drifted in the window: how many records, which fields."""
+        fields = 6
+        return [f"{d['source']}: {plural(d['records'], 'record')} had fields in an unexpected form "
+                f"({', '.join(d['fields'][:fields])}{' ...' if len(d['fields']) > fields else ''}); see `tracker update` output. "
+                "Each such field was read where its meaning was certain and left absent otherwise; the stored payload keeps what came."
+                for d in self.drift]
 
     @property
     def quiet(self) -> bool:
@@ -240,7 +251,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     for line in ordered:
         line.chart = select_year_counts(store, line.name, end)
     failures = select_incomplete_runs(store, start, end) + _not_updated(store, queries, start, end)
-    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=failures, claim_flips=claim_flips or [])
+    digest = Digest(window_start=start, window_end=end, lines=ordered, failures=failures, claim_flips=claim_flips or [],
+                    drift=_drift(store, start, end))
     # The first digest of a database (or the first with records): the backlog as counts, not a list nobody reads.
     if start == EPOCH or not select_baseline_given(store):
         digest.baseline = _baseline_counts(ordered, trials, pubs)
@@ -251,6 +263,24 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
         window = select_window_signals(store, start, end)
         digest.raised, digest.resolved = window["raised"], window["resolved"]
     return digest
+
+
+def _drift(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """Per source, the records of the window's runs whose fields came in an unexpected form (a record met by two
+    lines counted once) and those fields: a schema change upstream, seen the week it happens."""
+    by_source: dict[str, dict[str, Any]] = {}
+    for run in select_window_drift(store, start, end):
+        try:
+            found = json.loads(run["drift"])
+        except (TypeError, ValueError):
+            continue
+        entry = by_source.setdefault(run["source"], {"named": set(), "largest": 0, "fields": set()})
+        entry["named"].update(found.get("named") or ())
+        entry["largest"] = max(entry["largest"], int(found.get("records") or 0))
+        entry["fields"].update(found.get("fields") or ())
+    return [{"source": SOURCES[name].label if name in SOURCES else name,
+             "records": max(len(e["named"]), e["largest"]), "fields": sorted(e["fields"])}
+            for name, e in sorted(by_source.items(), key=lambda kv: list(SOURCES).index(kv[0]) if kv[0] in SOURCES else len(SOURCES))]
 
 
 def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -14,6 +14,7 @@ from .models import Query, SaveResult
 from .rules import Thresholds
 from .signals import refresh_signals
 from .sources import SOURCES
+from .sources.fields import watching
 from .store import Store, save_records, save_run_end, save_run_start
 from .topics import select_queries
 
@@ -48,14 +49,15 @@ def import_file(store: Store, source: str, path: Path, *, line: str, now: dateti
         raise TrackerError(f"cannot read {path}: {exc.strerror}") from None
     if size > MAX_FILE:
         raise TrackerError(f"{path} is {size / 1024**3:.1f} GB, too large for an export")
-    records = SOURCES[source].read_file(path.read_bytes(), name=str(path))
+    with watching() as drift:
+        records = SOURCES[source].read_file(path.read_bytes(), name=str(path))
     if not records:
         raise TrackerError(f"{path} holds no trials")
     run_id = save_run_start(store, source, line, now)
     try:
         with store.transaction():
             result = save_records(store, source, records, query=line, run_id=run_id, now=now)
-            save_run_end(store, run_id, status="ok", now=now, result=result, cursor=now.date().isoformat())
+            save_run_end(store, run_id, status="ok", now=now, result=result, cursor=now.date().isoformat(), drift=drift.as_json())
     except BaseException as exc:
         save_run_end(store, run_id, status="failed", now=now, error=str(exc) or type(exc).__name__)
         raise

@@ -24,6 +24,7 @@ from .settings import Settings
 from .rules import Thresholds
 from .signals import refresh_signals
 from .sources import SOURCES, Source
+from .sources.fields import watching
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
 from .store import Store, environment_problem, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
@@ -103,7 +104,7 @@ def update_line(
     try:
         # The collector stays paused for the whole line: each page's million young objects die by reference count
         # before any pass walks them, where a pause per page left them alive for the first pass after it.
-        with gc_paused():
+        with gc_paused(), watching() as drift:  # drift: the fields met in an unexpected form, for the run's row
             cursor = None if full else select_last_cursor(store, source.name, query.name)
             versions = (lambda ids: select_versions(store, source.name, ids)) if source.compares_versions else None
             for batch in source.batches(client, settings, query, cursor=cursor, now=now, stored_versions=versions):
@@ -119,7 +120,8 @@ def update_line(
             with store.transaction():
                 for records in spool.batches():
                     total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
-                save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(), shortfall="; ".join(shortfalls) or None)
+                save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(),
+                             shortfall="; ".join(shortfalls) or None, drift=drift.as_json())
             if seen_into is not None:
                 seen_into.update(seen)
             return total
@@ -170,7 +172,7 @@ def run_update(
     results = []
     seen: dict[str, dict[str, set[str]]] = {}  # per swept source and line, the records it returned: the sweep need not ask again
     dead: set[str] = set()
-    with store.update_lock():
+    with store.update_lock(), watching():  # a record met drifted by several lines is said once
         interrupted = save_interrupted_runs(store, now)
         if interrupted:
             log.warning("%d earlier update(s) were interrupted before finishing; their windows are fetched again", interrupted)

@@ -6,12 +6,12 @@ parser shares (dates written dd/mm/yyyy, phases written in words, plain text). P
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any, Iterator
 
 from ..identifiers import TRIAL_SCHEMES, normalise, recognise
 from ..models import Registration
 from .base import Shape
+from .fields import text
 from .rows import json_text, raw_hash
 
 JSON_COLUMNS = ("phases", "conditions", "interventions", "countries")
@@ -76,46 +76,6 @@ def registration_shape(table: str) -> Shape:
 
 
 # -- readers every registry's parser shares ---------------------------------------------------------
-
-DMY_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-ISO_RE = re.compile(r"^(\d{4}-\d{2}(?:-\d{2})?)")
-YMD_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-
-
-def text(value: Any) -> str | None:
-    """A registry's free text as one clean line (its trailing newlines, indents and runs of spaces gone); None when empty."""
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    cleaned = " ".join(str(value).split())
-    return cleaned or None
-
-
-def day(value: Any) -> str | None:
-    """A registry date as YYYY-MM-DD (or YYYY-MM): from dd/mm/yyyy, an ISO date or timestamp, yyyymmdd or a written
-    date ("April 25, 2024", "20 May 2024"); None when it is none of them."""
-    raw = text(value)
-    if not raw:
-        return None
-    if found := DMY_RE.match(raw):
-        d, m, y = (int(x) for x in found.groups())
-        return f"{y:04d}-{m:02d}-{d:02d}" if 1 <= m <= 12 and 1 <= d <= 31 else None
-    if found := ISO_RE.match(raw):
-        return found.group(1)
-    if found := YMD_RE.match(raw):
-        return "-".join(found.groups())
-    for form in ("%B %d, %Y", "%d %B %Y", "%B %Y", "%d %b %Y", "%b %d, %Y"):
-        try:
-            parsed = datetime.strptime(raw, form)
-        except ValueError:
-            continue
-        return parsed.strftime("%Y-%m" if form == "%B %Y" else "%Y-%m-%d")
-    return None
-
-
-def whole_number(value: Any) -> int | None:
-    raw = text(value)
-    return int(raw) if raw and raw.isdigit() else None
-
 
 ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
 PHASE_RE = re.compile(r"phase\s*([1-4]|iv|iii|ii|i)\b(?:\s*[/-]\s*(?:phase\s*)?([1-4]|iv|iii|ii|i)\b)?", re.IGNORECASE)

@@ -553,3 +553,10 @@ def m019_digest_stems_and_ad_hoc(db: sqlite_utils.Database) -> None:
     db["digests"].add_column("file_stem", str)
     db["digests"].add_column("ad_hoc", int, not_null_default=0)
     db.execute("UPDATE digests SET file_stem = 'digest-' || substr(window_end, 1, 10)")
+
+
+@migrations()
+def m020_runs_drift(db: sqlite_utils.Database) -> None:
+    """drift on runs: the records whose fields came in a form the source's parser does not document (a schema change
+    upstream), as JSON {records, named, fields}; NULL when none did. The digest says them the week they happen."""
+    db["runs"].add_column("drift", str)

@@ -299,6 +299,12 @@ def select_incomplete_runs(store: Store, start: str, end: str) -> list[dict[str,
     )
 
 
+def select_window_drift(store: Store, start: str, end: str) -> list[dict[str, Any]]:
+    """The runs started in the window that met fields in an unexpected form: source, query and drift (JSON)."""
+    return store.rows(f"SELECT source, query, drift FROM runs WHERE drift IS NOT NULL AND {_in_window('started_at')} ORDER BY id",
+                      {"start": start, "end": end})
+
+
 def select_update_times(store: Store, start: str, end: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (source, line): whether any update of it started in the window, and when its last good one before the
     window's end finished (None: never)."""

@@ -36,13 +36,14 @@ def save_run_start(store: Store, source: str, query: str, now: datetime) -> int:
 
 def save_run_end(
     store: Store, run_id: int, *, status: str, now: datetime, result: SaveResult | None = None, cursor: str | None = None,
-    error: str | None = None, shortfall: str | None = None,
+    error: str | None = None, shortfall: str | None = None, drift: str | None = None,
 ) -> None:
     result = result or SaveResult()
     with store.transaction():
         store.execute(
-            "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, changed = ?, cursor = ?, error = ?, shortfall = ? WHERE id = ?",
-            (iso(now), status, result.fetched, result.new, result.changed, cursor, error, shortfall, run_id),
+            "UPDATE runs SET finished_at = ?, status = ?, fetched = ?, new = ?, changed = ?, cursor = ?, error = ?, shortfall = ?, "
+            "drift = ? WHERE id = ?",
+            (iso(now), status, result.fetched, result.new, result.changed, cursor, error, shortfall, drift, run_id),
         )
 
 

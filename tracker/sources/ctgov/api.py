@@ -4,10 +4,8 @@ paths (identity.py reads the identification module's ids). It never touches the 
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
-import math
 from array import array
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,9 +15,10 @@ from urllib.parse import urlencode
 from ...errors import ApiError, HttpError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...gc_pause import gc_paused
-from ...models import PARTIAL_DATE_RE, Query, Reference, Trial, built
+from ...models import Query, Reference, Trial, built
 from ..base import Batch, brief_list, json_answer, not_json, short_batch
-from ..rows import dig, listed
+from ..fields import Fields
+from ..rows import dig
 from .identity import study_identifiers
 
 log = logging.getLogger("tracker.ctgov")
@@ -171,84 +170,6 @@ def _module(parent: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _drift(nct_id: str, field: str, value: Any, read_as: Any) -> None:
-    """A field in an unexpected form, said once where it is met: the study, the field, what came and how it was read
-    (the stored payload keeps what came)."""
-    shown = json.dumps(value, ensure_ascii=False, default=str)
-    log.warning("%s: %s came as %s, not in its documented form; read as %s", nct_id, field, shown[:80], "absent" if read_as is None else repr(read_as))
-
-
-def _text(value: Any, nct_id: str = "", field: str = "") -> str | None:
-    """A text field: a string as it is; a number as its digits; an object or a list where text is expected is no
-    text (never its Python repr), said when the caller names the field."""
-    if type(value) is str:
-        return value.strip() or None
-    if value is None:
-        return None
-    if isinstance(value, (dict, list, bool)):
-        if field:
-            _drift(nct_id, field, value, None)
-        return None
-    return str(value).strip() or None
-
-
-def _date(struct: Any, nct_id: str = "", field: str = "") -> tuple[str | None, str | None]:
-    """A date struct's date (YYYY, YYYY-MM or YYYY-MM-DD, as the registry gives it) and its type. An impossible date
-    ("2025-13"), a number (20250101) or another form ("01/02/2025") is read only when it is certain (yyyymmdd), else
-    absent; either way said."""
-    if not isinstance(struct, dict):
-        return None, None
-    value = struct.get("date")
-    if type(value) is str and _valid_date(value):
-        return value, _text(struct.get("type"))
-    if value is None:
-        return None, _text(struct.get("type"))
-    digits = str(value).strip()
-    read = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 and digits.isdigit() and _valid_date(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}") else None
-    _drift(nct_id, field or "a date", value, read)
-    return read, _text(struct.get("type"))
-
-
-def _valid_date(text: str) -> bool:
-    """YYYY, YYYY-MM or YYYY-MM-DD with a month and a day that exist."""
-    match = PARTIAL_DATE_RE.match(text)
-    if not match:
-        return False
-    year, month, day = match.groups()
-    if month is None:
-        return True
-    if not 1 <= int(month) <= 12:
-        return False
-    return day is None or 1 <= int(day) <= calendar.monthrange(int(year), int(month))[1]
-
-
-FLAG_WORDS = {"true": True, "false": False}
-
-
-def _flag(value: Any, nct_id: str = "", field: str = "") -> bool | None:
-    """A boolean field read faithfully: a boolean as it is, missing as None; the string "false" is false, never true
-    (a non-empty string is truthy in Python), said in a warning; anything else is no flag (None), said too."""
-    if isinstance(value, bool) or value is None:
-        return value
-    word = FLAG_WORDS.get(str(value).strip().lower())
-    log.warning("%s: %s came as %r, not true/false; read as %s", nct_id or "a study", field or "a flag", value,
-                "absent" if word is None else word)
-    return word
-
-
-def _strings(value: Any, nct_id: str = "", field: str = "") -> list[str]:
-    """The non-empty strings of a list field, as given; anything else in it is ignored. One string where a list is
-    expected is read as a list of it, said when the caller names the field."""
-    if type(value) is list:
-        return [v for v in value if isinstance(v, str) and v]
-    if isinstance(value, str) and value.strip() and field:
-        _drift(nct_id, field, value, [value.strip()])
-        return [value.strip()]
-    if value is not None and field:
-        _drift(nct_id, field, value, None)
-    return []
-
-
 def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
@@ -260,61 +181,59 @@ def study_label(study: Any) -> str:
 
 
 def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
-    """One v2 study -> Trial (raw: its JSON text as received, if at hand). ApiError without protocolSection or nctId."""
+    """One v2 study -> Trial (raw: its JSON text as received, if at hand). ApiError without protocolSection or nctId.
+    Every field is read in its documented form or said (fields.py); the payload keeps what came."""
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         raise ApiError(f"study {study_label(study)} has no protocolSection")
     p = study["protocolSection"]
-    ident = _module(p, "identificationModule")
-    nct_id = _text(ident.get("nctId"))
+    nct_id = Fields("a study").text(_module(p, "identificationModule").get("nctId"))
     if not nct_id:
         raise ApiError("study without identificationModule.nctId")
-    status = _module(p, "statusModule")
-    design = _module(p, "designModule")
-    lead = _module(_module(p, "sponsorCollaboratorsModule"), "leadSponsor")
-    enrollment = _module(design, "enrollmentInfo")
-    count = enrollment.get("count")
-    if isinstance(count, str) and count.strip().isdigit():  # "37": read faithfully, said
-        _drift(nct_id, "enrollmentInfo.count", count, int(count.strip()))
-        count = int(count.strip())
-    elif isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count) and abs(count) >= 2 ** 63:
-        log.warning("%s: enrollmentInfo.count %s is past what can be stored; kept absent (the raw record keeps it)", nct_id, f"{count:.3g}")
-    elif count is not None and not (isinstance(count, (int, float)) and not isinstance(count, bool)):
-        _drift(nct_id, "enrollmentInfo.count", count, None)
-    start, start_type = _date(status.get("startDateStruct"), nct_id, "startDateStruct.date")
-    primary, primary_type = _date(status.get("primaryCompletionDateStruct"), nct_id, "primaryCompletionDateStruct.date")
-    completion, completion_type = _date(status.get("completionDateStruct"), nct_id, "completionDateStruct.date")
-    interventions = [
-        f"{i.get('type')}: {i.get('name')}" if i.get("type") else str(i.get("name"))
-        for i in listed(_module(p, "armsInterventionsModule").get("interventions"))
-        if isinstance(i, dict) and i.get("name")
-    ]
-    countries = _strings([loc.get("country") for loc in listed(_module(p, "contactsLocationsModule").get("locations")) if isinstance(loc, dict)])
-    references = tuple(
-        Reference(pmid=str(r["pmid"]).strip(), type=_text(r.get("type")))
-        for r in listed(_module(p, "referencesModule").get("references"))
-        if isinstance(r, dict) and str(r.get("pmid") or "").strip().isdigit()
-    )
-    oversight = _module(p, "oversightModule")
-    has_results = bool(_flag(study.get("hasResults"), nct_id, "hasResults")) or "resultsSection" in study or bool(
-        dig(status, "resultsFirstPostDateStruct", "date")
-    )
+    read = Fields(nct_id)
+    ident = read.obj(p.get("identificationModule"), "identificationModule")
+    status = read.obj(p.get("statusModule"), "statusModule")
+    design = read.obj(p.get("designModule"), "designModule")
+    lead = read.obj(read.obj(p.get("sponsorCollaboratorsModule"), "sponsorCollaboratorsModule").get("leadSponsor"), "leadSponsor")
+    enrollment = read.obj(design.get("enrollmentInfo"), "enrollmentInfo")
+    oversight = read.obj(p.get("oversightModule"), "oversightModule")
+
+    def when(name: str) -> tuple[str | None, str | None]:
+        struct = read.obj(status.get(name), name)
+        return read.iso_date(struct.get("date"), f"{name}.date"), read.text(struct.get("type"), f"{name}.type")
+
+    start, start_type = when("startDateStruct")
+    primary, primary_type = when("primaryCompletionDateStruct")
+    completion, completion_type = when("completionDateStruct")
+    interventions = []
+    for item in read.items(read.obj(p.get("armsInterventionsModule"), "armsInterventionsModule").get("interventions"), "interventions"):
+        name = read.text(item.get("name"), "interventions.name") if isinstance(item, dict) else None
+        if name:
+            kind = read.text(item.get("type"), "interventions.type")
+            interventions.append(f"{kind}: {name}" if kind else name)
+    locations = read.items(read.obj(p.get("contactsLocationsModule"), "contactsLocationsModule").get("locations"), "locations")
+    countries = [c for c in (read.text(loc.get("country"), "locations.country") for loc in locations if isinstance(loc, dict)) if c]
+    references = []
+    for r in read.items(read.obj(p.get("referencesModule"), "referencesModule").get("references"), "references"):
+        pmid = read.text(r.get("pmid")) if isinstance(r, dict) else None  # a PMID given as a number is still the PMID
+        if pmid and pmid.isdigit():
+            references.append(Reference(pmid=pmid, type=read.text(r.get("type"), "references.type")))
+    results_posted = when("resultsFirstPostDateStruct")[0]
+    has_results = bool(read.flag(study.get("hasResults"), "hasResults")) or isinstance(study.get("resultsSection"), dict) or bool(results_posted)
     return built(
         Trial,
         nct_id=nct_id,
-        title=_text(ident.get("briefTitle"), nct_id, "briefTitle"),
-        official_title=_text(ident.get("officialTitle"), nct_id, "officialTitle"),
-        acronym=_text(ident.get("acronym"), nct_id, "acronym"),
-        overall_status=_text(status.get("overallStatus"), nct_id, "overallStatus"),
-        why_stopped=_text(status.get("whyStopped"), nct_id, "whyStopped"),
-        phases=tuple(_strings(design.get("phases"), nct_id, "phases")),
-        study_type=_text(design.get("studyType"), nct_id, "studyType"),
-        # a count SQLite cannot hold (past 2**63) is no count: kept absent, the payload keeps what came
-        enrollment=int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and math.isfinite(count)
-        and abs(count) < 2 ** 63 else None,
-        enrollment_type=_text(enrollment.get("type")),
-        lead_sponsor=_text(lead.get("name")),
-        lead_sponsor_class=_text(lead.get("class")),
-        conditions=_unique(_strings(_module(p, "conditionsModule").get("conditions"), nct_id, "conditions")),
+        title=read.text(ident.get("briefTitle"), "briefTitle"),
+        official_title=read.text(ident.get("officialTitle"), "officialTitle"),
+        acronym=read.text(ident.get("acronym"), "acronym"),
+        overall_status=read.text(status.get("overallStatus"), "overallStatus"),
+        why_stopped=read.text(status.get("whyStopped"), "whyStopped"),
+        phases=tuple(read.strings(design.get("phases"), "phases")),
+        study_type=read.text(design.get("studyType"), "studyType"),
+        enrollment=read.whole(enrollment.get("count"), "enrollmentInfo.count"),
+        enrollment_type=read.text(enrollment.get("type"), "enrollmentInfo.type"),
+        lead_sponsor=read.text(lead.get("name"), "leadSponsor.name"),
+        lead_sponsor_class=read.text(lead.get("class"), "leadSponsor.class"),
+        conditions=_unique(read.strings(read.obj(p.get("conditionsModule"), "conditionsModule").get("conditions"), "conditions")),
         interventions=_unique(interventions),
         countries=_unique(countries),
         start_date=start,
@@ -323,15 +242,15 @@ def parse_study(study: dict[str, Any], raw: str | None = None) -> Trial:
         primary_completion_date_type=primary_type,
         completion_date=completion,
         completion_date_type=completion_type,
-        first_posted_date=_date(status.get("studyFirstPostDateStruct"), nct_id, "studyFirstPostDateStruct.date")[0],
-        last_update_posted_date=_date(status.get("lastUpdatePostDateStruct"), nct_id, "lastUpdatePostDateStruct.date")[0],
-        results_first_posted_date=_date(status.get("resultsFirstPostDateStruct"), nct_id, "resultsFirstPostDateStruct.date")[0],
-        results_first_submit_date=_text(status.get("resultsFirstSubmitDate")),
-        disp_first_submit_date=_text(status.get("dispFirstSubmitDate")),
-        is_fda_regulated_drug=_flag(oversight.get("isFdaRegulatedDrug"), nct_id, "isFdaRegulatedDrug"),
-        is_fda_regulated_device=_flag(oversight.get("isFdaRegulatedDevice"), nct_id, "isFdaRegulatedDevice"),
+        first_posted_date=when("studyFirstPostDateStruct")[0],
+        last_update_posted_date=when("lastUpdatePostDateStruct")[0],
+        results_first_posted_date=results_posted,
+        results_first_submit_date=read.iso_date(status.get("resultsFirstSubmitDate"), "resultsFirstSubmitDate"),
+        disp_first_submit_date=read.iso_date(status.get("dispFirstSubmitDate"), "dispFirstSubmitDate"),
+        is_fda_regulated_drug=read.flag(oversight.get("isFdaRegulatedDrug"), "isFdaRegulatedDrug"),
+        is_fda_regulated_device=read.flag(oversight.get("isFdaRegulatedDevice"), "isFdaRegulatedDevice"),
         has_results=has_results,
-        references=references,
+        references=tuple(references),
         url=STUDY_URL.format(nct_id),
         identifiers=study_identifiers(nct_id, ident),
         raw_json=raw if raw is not None else json.dumps(study, ensure_ascii=False, separators=(",", ":")),

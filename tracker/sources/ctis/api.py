@@ -17,7 +17,8 @@ from ...identifiers import url_for
 from ...models import Query, Registration, built
 from ..base import Batch, json_answer, short_batch
 from ..rows import dig, listed
-from ..registrations import day, phases_of, registered_as, text, trial_ids, whole_number
+from ..fields import CleanFields, day, text
+from ..registrations import phases_of, registered_as, trial_ids
 from .vocabulary import PAEDIATRIC_AGE_GROUPS, STATUS_CODES
 
 log = logging.getLogger("tracker.ctis")
@@ -99,23 +100,25 @@ def count(client: HttpClient, settings: Any, criteria: dict[str, Any]) -> int:
 
 # -- parsing -----------------------------------------------------------------------------------------
 
-def _split(value: Any) -> tuple[str, ...]:
+def _split(read: CleanFields, value: Any, name: str) -> tuple[str, ...]:
     """A CTIS list written as one comma-separated string (conditions, products), each item once."""
-    raw = text(value)
+    raw = read.text(value, name)
     return tuple(dict.fromkeys(p.strip() for p in raw.split(", ") if p.strip())) if raw else ()
 
 
-def _status(overview: dict[str, Any], detail: dict[str, Any]) -> tuple[str | None, str | None]:
+def _status(read: CleanFields, overview: dict[str, Any], detail: dict[str, Any]) -> tuple[str | None, str | None]:
     """(common status, CTIS's label) from the public status code: the full record's ctPublicStatusCode, else the
     overview's ctStatus (a number in search answers)."""
     code = detail.get("ctPublicStatusCode")
+    if code is not None and not (isinstance(code, int) and not isinstance(code, bool)):
+        code = read.whole(code, "ctPublicStatusCode")
     code = code if isinstance(code, int) else overview.get("ctStatus")
     if isinstance(code, str) and code.isdigit():
         code = int(code)
     if isinstance(code, int) and code in STATUS_CODES:
         label, common = STATUS_CODES[code]
         return common, label
-    label = text(detail.get("ctStatus")) or (text(code) if code is not None else None)
+    label = read.text(detail.get("ctStatus"), "ctStatus") or (read.text(code, "ctStatus") if code is not None else None)
     return ("UNKNOWN" if label else None), label
 
 
@@ -135,45 +138,51 @@ def trial_identifiers(ct_number: str, detail: dict[str, Any]) -> tuple[tuple[str
 
 
 def parse_trial(overview: dict[str, Any], detail: dict[str, Any]) -> Registration:
-    """One trial from its search overview and its full record (an empty full record leaves the overview's fields)."""
+    """One trial from its search overview and its full record (an empty full record leaves the overview's fields).
+    Every field is read in its documented form or said (fields.py); the payload keeps what came."""
     ct_number = text(overview.get("ctNumber")) or text(detail.get("ctNumber")) or ""
-    part1 = dig(detail, "authorizedApplication", "authorizedPartI") or {}
-    names = dig(part1, "trialDetails", "clinicalTrialIdentifiers") or {}
-    information = dig(part1, "trialDetails", "trialInformation") or {}
-    status, label = _status(overview, detail)
-    conditions = tuple(dict.fromkeys(c for c in (text(dig(m, "medicalCondition")) for m in listed(dig(information, "medicalCondition", "partIMedicalConditions"))) if c)) or _split(overview.get("conditions"))
-    products = tuple(dict.fromkeys(p for p in (text(dig(p, "productDictionaryInfo", "prodName")) for p in listed(part1.get("products"))) if p)) or _split(overview.get("product"))
-    countries = tuple(dict.fromkeys(c for c in (text(str(c).split(":")[0]) for c in listed(overview.get("trialCountries"))) if c)) \
-        or tuple(dict.fromkeys(c for c in (text(dig(m, "mscName")) for m in listed(dig(detail, "authorizedApplication", "memberStatesConcerned"))) if c))
-    age_groups = (text(overview.get("ageGroup")) or "").lower()
+    read = CleanFields(ct_number)
+    part1 = read.obj(dig(detail, "authorizedApplication", "authorizedPartI"), "authorizedPartI")
+    names = read.obj(dig(part1, "trialDetails", "clinicalTrialIdentifiers"), "clinicalTrialIdentifiers")
+    information = read.obj(dig(part1, "trialDetails", "trialInformation"), "trialInformation")
+    status, label = _status(read, overview, detail)
+    conditions = tuple(dict.fromkeys(c for c in (read.text(dig(m, "medicalCondition"), "medicalCondition") for m in read.items(dig(information, "medicalCondition", "partIMedicalConditions"), "partIMedicalConditions")) if c)) \
+        or _split(read, overview.get("conditions"), "conditions")
+    products = tuple(dict.fromkeys(p for p in (read.text(dig(p, "productDictionaryInfo", "prodName"), "prodName") for p in read.items(part1.get("products"), "products")) if p)) \
+        or _split(read, overview.get("product"), "product")
+    countries = tuple(dict.fromkeys(c for c in (text(c.split(":")[0]) for c in read.strings(overview.get("trialCountries"), "trialCountries")) if c)) \
+        or tuple(dict.fromkeys(c for c in (read.text(dig(m, "mscName"), "mscName") for m in read.items(dig(detail, "authorizedApplication", "memberStatesConcerned"), "memberStatesConcerned")) if c))
+    age_groups = (read.text(overview.get("ageGroup"), "ageGroup") or "").lower()
     results = detail.get("results")
-    has_results = text(overview.get("resultsFirstReceived")) == "Yes" or bool(isinstance(results, dict) and results)
-    enrollment = whole_number(overview.get("totalNumberEnrolled"))
-    if enrollment is None and isinstance(part1.get("rowSubjectCount"), int):
-        enrollment = part1["rowSubjectCount"]
-    duration = dig(information, "trialDuration") or {}
+    received = read.flag(overview.get("resultsFirstReceived"), "resultsFirstReceived", words={"yes": True, "no": False}, documented=True)
+    has_results = bool(received) or bool(isinstance(results, dict) and results)
+    enrollment = read.whole(overview.get("totalNumberEnrolled"), "totalNumberEnrolled")  # CTIS writes it as text ("64")
+    if enrollment is None:
+        enrollment = read.whole(part1.get("rowSubjectCount"), "rowSubjectCount", documented_text=False)
+    duration = read.obj(information.get("trialDuration"), "trialDuration")
     return built(
         Registration,
         trial_id=ct_number,
         registry="EU CTIS",
-        title=text(names.get("publicTitle")) or text(overview.get("ctTitle")),
-        official_title=text(names.get("fullTitle")) or text(overview.get("ctTitle")),
-        acronym=text(names.get("shortTitle")) or text(overview.get("shortTitle")),
+        title=read.text(names.get("publicTitle"), "publicTitle") or read.text(overview.get("ctTitle"), "ctTitle"),
+        official_title=read.text(names.get("fullTitle"), "fullTitle") or read.text(overview.get("ctTitle"), "ctTitle"),
+        acronym=read.text(names.get("shortTitle"), "shortTitle") or read.text(overview.get("shortTitle"), "shortTitle"),
         overall_status=status,
         registry_status=label,
-        phases=phases_of(overview.get("trialPhase")),
-        registry_phase=text(overview.get("trialPhase")),
+        phases=phases_of(read.text(overview.get("trialPhase"), "trialPhase")),
+        registry_phase=read.text(overview.get("trialPhase"), "trialPhase"),
         study_type="INTERVENTIONAL",  # CTIS registers clinical trials of medicinal products only
         enrollment=enrollment,
         enrollment_type="ESTIMATED" if enrollment is not None else None,  # the subjects planned in the application
-        lead_sponsor=text(overview.get("sponsor")),
+        lead_sponsor=read.text(overview.get("sponsor"), "sponsor"),
         conditions=conditions,
         interventions=products,
         countries=countries,
-        start_date=day(overview.get("startDateEU")) or day(duration.get("estimatedRecruitmentStartDate")),
-        completion_date=day(overview.get("endDateEU")) or day(duration.get("estimatedGlobalEndDate")) or day(duration.get("estimatedEndDate")),
-        first_posted_date=day(detail.get("publishDate")) or day(overview.get("decisionDateOverall")),
-        last_update_posted_date=day(overview.get("lastUpdated")),
+        start_date=read.day(overview.get("startDateEU"), "startDateEU") or read.day(duration.get("estimatedRecruitmentStartDate"), "estimatedRecruitmentStartDate"),
+        completion_date=read.day(overview.get("endDateEU"), "endDateEU") or read.day(duration.get("estimatedGlobalEndDate"), "estimatedGlobalEndDate")
+        or read.day(duration.get("estimatedEndDate"), "estimatedEndDate"),
+        first_posted_date=read.day(detail.get("publishDate"), "publishDate") or read.day(overview.get("decisionDateOverall"), "decisionDateOverall"),
+        last_update_posted_date=read.day(overview.get("lastUpdated"), "lastUpdated"),
         has_results=has_results,
         paediatric=any(group in age_groups for group in PAEDIATRIC_AGE_GROUPS) if age_groups else None,
         url=url_for("euct", ct_number),

@@ -17,7 +17,7 @@ from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 from ...models import Query, Work, built
 from ..base import Batch, json_answer, short_batch
 from ..rows import dig, listed
-from ..registrations import text
+from ..fields import CleanFields, text
 
 log = logging.getLogger("tracker.europepmc")
 
@@ -149,38 +149,42 @@ def with_mentions(client: HttpClient, settings: Any, works: list[Work]) -> list[
 
 # -- parsing -------------------------------------------------------------------------------------------
 
-def _types(result: dict[str, Any]) -> tuple[str, ...]:
-    core = listed(dig(result, "pubTypeList", "pubType"))
-    given = core or str(result.get("pubType") or "").split(";")
+def _types(read: CleanFields, result: dict[str, Any]) -> tuple[str, ...]:
+    core = read.strings(read.obj(result.get("pubTypeList"), "pubTypeList").get("pubType"), "pubTypeList.pubType")
+    given = core or (read.text(result.get("pubType"), "pubType") or "").split(";")
     return tuple(dict.fromkeys(t for t in (text(x) for x in given) if t))
 
 
-def _authors(result: dict[str, Any]) -> tuple[str, ...]:
-    names = [text(a.get("fullName") or a.get("collectiveName")) for a in listed(dig(result, "authorList", "author")) if isinstance(a, dict)]
+def _authors(read: CleanFields, result: dict[str, Any]) -> tuple[str, ...]:
+    authors = read.items(read.obj(result.get("authorList"), "authorList").get("author"), "authorList.author")
+    names = [read.text(a.get("fullName") or a.get("collectiveName"), "author.fullName") for a in authors if isinstance(a, dict)]
     if not any(names):
-        names = [text(n) for n in str(result.get("authorString") or "").rstrip(".").split(", ")]
+        names = [text(n) for n in (read.text(result.get("authorString"), "authorString") or "").rstrip(".").split(", ")]
     return tuple(n for n in names if n)
 
 
 def parse_result(result: dict[str, Any]) -> Work:
-    """One /search result (lite or core) as a Work."""
+    """One /search result (lite or core) as a Work. Every field is read in its documented form or said (fields.py);
+    the payload keeps what came."""
     source, ext_id = str(result["source"]), str(result["id"])
     epmc_id = f"{source}:{ext_id}"
-    journal = (result.get("journalInfo") or {}) if isinstance(result.get("journalInfo"), dict) else {}
-    journal_meta = journal.get("journal") if isinstance(journal.get("journal"), dict) else {}
-    types = _types(result)
+    read = CleanFields(epmc_id)
+    journal = read.obj(result.get("journalInfo"), "journalInfo")
+    journal_meta = read.obj(journal.get("journal"), "journalInfo.journal")
+    types = _types(read, result)
     preprint = source == "PPR" or any(t.lower() == "preprint" for t in types)
     published_as = published_in = earlier = None
-    for c in listed(dig(result, "commentCorrectionList", "commentCorrection")):
+    for c in read.items(read.obj(result.get("commentCorrectionList"), "commentCorrectionList").get("commentCorrection"), "commentCorrection"):
         kind = str(c.get("type") or "").lower() if isinstance(c, dict) else ""
         if kind == "preprint of" and c.get("id"):
             published_as, published_in = f"{c.get('source') or 'MED'}:{c['id']}", text(c.get("reference"))
         elif "preprint" in kind and c.get("id") and str(c.get("source")) == "PPR":
             earlier = f"PPR:{c['id']}"
-    pmid = text(result.get("pmid")) or (ext_id if source == "MED" else None)
-    pmcid = text(result.get("pmcid")) or (ext_id if source == "PMC" else None)
-    doi = normalise("doi", result["doi"]) if result.get("doi") else None
-    year = text(result.get("pubYear"))
+    pmid = read.text(result.get("pmid"), "pmid") or (ext_id if source == "MED" else None)
+    pmcid = read.text(result.get("pmcid"), "pmcid") or (ext_id if source == "PMC" else None)
+    given_doi = read.text(result.get("doi"), "doi")
+    doi = normalise("doi", given_doi) if given_doi else None
+    year = read.whole(result.get("pubYear"), "pubYear")  # written as text ("2020")
     identifiers: dict[tuple[str, str], str] = {}
     own = OWN_SCHEME.get(source)
     if own and normalise(own, ext_id):
@@ -192,7 +196,8 @@ def parse_result(result: dict[str, Any]) -> Work:
         identifiers.setdefault(("pmid", published_as[4:]), "preprint_of")  # the journal version: one work with it
     if earlier:
         identifiers.setdefault(("ppr", earlier[4:]), "has_preprint")
-    mined = tuple(t.lower() for t in listed(dig(result, "tmAccessionTypeList", "accessionType")) if isinstance(t, str))
+    mined = tuple(t.lower() for t in read.strings(read.obj(result.get("tmAccessionTypeList"), "tmAccessionTypeList").get("accessionType"), "accessionType"))
+    details = read.obj(result.get("bookOrReportDetails"), "bookOrReportDetails")
     return built(
         Work,
         epmc_id=epmc_id,
@@ -200,22 +205,23 @@ def parse_result(result: dict[str, Any]) -> Work:
         pmid=pmid,
         pmcid=pmcid,
         doi=doi,
-        title=text(result.get("title")),
-        abstract=text(result.get("abstractText")),
-        authors=_authors(result),
-        journal=text(journal_meta.get("title")) or text(result.get("journalTitle")),
-        journal_abbrev=text(journal_meta.get("isoabbreviation") or journal_meta.get("medlineAbbreviation")) or text(result.get("journalTitle")),
-        volume=text(journal.get("volume") or result.get("journalVolume")),
-        issue=text(journal.get("issue") or result.get("issue")),
-        pages=text(result.get("pageInfo")),
-        pub_date=text(journal.get("dateOfPublication")) or year,
-        sort_date=text(result.get("firstPublicationDate")),
-        index_date=text(result.get("firstIndexDate")),
-        pub_year=int(year) if year and year.isdigit() else None,
+        title=read.text(result.get("title"), "title"),
+        abstract=read.text(result.get("abstractText"), "abstractText"),
+        authors=_authors(read, result),
+        journal=read.text(journal_meta.get("title"), "journal.title") or read.text(result.get("journalTitle"), "journalTitle"),
+        journal_abbrev=read.text(journal_meta.get("isoabbreviation") or journal_meta.get("medlineAbbreviation"), "journal.isoabbreviation")
+        or read.text(result.get("journalTitle"), "journalTitle"),
+        volume=read.text(journal.get("volume") or result.get("journalVolume"), "journalVolume"),
+        issue=read.text(journal.get("issue") or result.get("issue"), "issue"),
+        pages=read.text(result.get("pageInfo"), "pageInfo"),
+        pub_date=read.text(journal.get("dateOfPublication"), "dateOfPublication") or (str(year) if year else None),
+        sort_date=read.iso_date(result.get("firstPublicationDate"), "firstPublicationDate"),
+        index_date=read.iso_date(result.get("firstIndexDate"), "firstIndexDate"),
+        pub_year=year,
         publication_types=types,
         is_preprint=preprint,
-        preprint_server=text((result.get("bookOrReportDetails") or {}).get("publisher")) if preprint and isinstance(result.get("bookOrReportDetails"), dict) else None,
-        version=text(result.get("versionNumber")),
+        preprint_server=read.text(details.get("publisher"), "bookOrReportDetails.publisher") if preprint else None,
+        version=read.text(result.get("versionNumber")),  # a number in some answers, text in others: either is the version
         published_as=published_as,
         published_in=published_in,
         preprint=earlier,

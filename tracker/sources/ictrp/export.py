@@ -15,7 +15,8 @@ from lxml import etree
 from ...errors import TrackerError
 from ...identifiers import SCHEMES, TRIAL_SCHEMES, WHO_TRIAL_URL, label_for, recognise
 from ...models import Registration, built
-from ..registrations import day, phases_of, text, trial_ids, whole_number
+from ..fields import CleanFields, text
+from ..registrations import phases_of, trial_ids
 
 ROOT = "Trials_downloaded_from_ICTRP"
 LEFT_OUT = ("Export_date",)  # the export's, not the trial's: an unchanged trial in a newer export is unchanged
@@ -98,6 +99,7 @@ def _registration(trial_id: str, copies: list[tuple[str | None, dict[str, str]]]
     """One trial from its copies (one, or one per EU member state): the first copy's fields, the countries of all,
     each copy's status where they differ."""
     first = copies[0][1]
+    read = CleanFields(trial_id)
     statuses = {country: text(fields.get("Recruitment_Status")) for country, fields in copies}
     distinct = sorted({s for s in statuses.values() if s}, key=str.lower)
     common = {STATUSES.get(s.lower(), "UNKNOWN") for s in distinct}
@@ -123,15 +125,15 @@ def _registration(trial_id: str, copies: list[tuple[str | None, dict[str, str]]]
         phases=phases_of(first.get("Phase")),
         registry_phase=text(first.get("Phase")),
         study_type=(text(first.get("Study_type")) or "").upper() or None,
-        enrollment=whole_number(first.get("Target_size")),
+        enrollment=read.whole(first.get("Target_size"), "Target_size", free_text=True),
         lead_sponsor=text(first.get("Primary_sponsor")),
         conditions=_split(first.get("Condition")),
         interventions=_split(first.get("Intervention")),
         countries=countries,
-        start_date=day(first.get("Date_enrollement")),
-        first_posted_date=day(first.get("Date_registration3")) or day(first.get("Date_registration")),
-        last_update_posted_date=day(first.get("Last_Refreshed_on")),
-        results_first_posted_date=day(first.get("results_date_posted")),
+        start_date=read.day(first.get("Date_enrollement"), "Date_enrollement"),
+        first_posted_date=read.day(first.get("Date_registration3"), "Date_registration3") or read.day(first.get("Date_registration"), "Date_registration"),
+        last_update_posted_date=read.day(first.get("Last_Refreshed_on"), "Last_Refreshed_on"),
+        results_first_posted_date=read.day(first.get("results_date_posted"), "results_date_posted"),
         has_results=(results or "").lower() == "yes" or bool(results_url),
         results_url=results_url,
         url=ictrp_url(trial_id),

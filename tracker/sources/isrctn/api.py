@@ -16,7 +16,8 @@ from ...http import HttpClient, RetryableBody
 from ...identifiers import TRIAL_SCHEMES, normalise, recognise, url_for
 from ...models import Query, Registration, built
 from ..base import Batch, not_xml, short_batch
-from ..registrations import day, phases_of, text, whole_number
+from ..fields import CleanFields, text
+from ..registrations import phases_of
 
 log = logging.getLogger("tracker.isrctn")
 
@@ -107,6 +108,7 @@ def parse_trial(trial: etree._Element) -> Registration:
     main = trial.find("main")
     get = lambda name: text(main.findtext(name)) if main is not None else None  # noqa: E731
     trial_id = get("trial_id") or ""
+    read = CleanFields(trial_id)
     status = get("recruitment_status")
     enrolment_type = (get("type_enrolment") or "").lower()
     results_posted = get("results_date_posted") or get("results_date_first_publication")
@@ -124,16 +126,16 @@ def parse_trial(trial: etree._Element) -> Registration:
         phases=phases_of(get("phase")),
         registry_phase=get("phase"),
         study_type=(get("study_type") or "").upper() or None,
-        enrollment=whole_number(get("target_size")),
+        enrollment=read.whole(get("target_size"), "target_size", free_text=True),
         enrollment_type="ACTUAL" if enrolment_type == "actual" else "ESTIMATED" if enrolment_type else None,
         lead_sponsor=get("primary_sponsor"),
         conditions=tuple(dict.fromkeys(c for c in (get("hc_freetext"), *_texts(trial, "health_condition_keyword/hc_keyword")) if c)),
         interventions=tuple(i for i in (get("i_freetext"),) if i),
         countries=_texts(trial, "countries/country2"),
-        start_date=day(get("date_enrolment")),
-        completion_date=day(get("results_date_completed")),
-        first_posted_date=day(get("date_registration")),
-        results_first_posted_date=day(results_posted),
+        start_date=read.day(get("date_enrolment"), "date_enrolment"),
+        completion_date=read.day(get("results_date_completed"), "results_date_completed"),
+        first_posted_date=read.day(get("date_registration"), "date_registration"),
+        results_first_posted_date=read.day(results_posted, "results_date_posted"),
         has_results=bool(results_posted or results_url or get("results_summary")),
         results_url=results_url,
         url=get("url") or url_for("isrctn", trial_id),

@@ -14,6 +14,7 @@ from ...errors import ApiError
 from ...gc_pause import gc_paused
 from ...http import RetryableBody
 from ...models import Correction, Publication, built
+from ..fields import drifted, valid_date
 from .identity import article_identifiers, registrations
 
 log = logging.getLogger("tracker.pubmed")
@@ -140,7 +141,7 @@ def parse_authors(container: ET.Element | None) -> tuple[str, ...]:
 def _month(text: str | None) -> int | None:
     if not text:
         return None
-    text = text.strip().lower()
+    text = text.strip().lower().split("-")[0].strip()  # a season range ("Winter-Spring") sorts by its first
     if text.isdigit():
         return int(text) if 1 <= int(text) <= 12 else None
     return MONTHS.get(text[:3]) or SEASONS.get(text)
@@ -148,7 +149,8 @@ def _month(text: str | None) -> int | None:
 
 def pub_date_fields(year: str | None, month_text: str | None, day: str | None, medline: str | None) -> tuple[str | None, str | None]:
     """(as printed, sortable YYYY-MM-DD) from a PubDate's parts: Year/Month/Day, Year/Season, or a MedlineDate
-    such as "1998 Dec-1999 Jan" (sorted by its first year and month)."""
+    such as "1998 Dec-1999 Jan" (sorted by its first year and month). A month or a day that does not exist
+    ("13", "Feb 30") leaves no sortable date: the printed one stays as PubMed gave it."""
     if medline:
         printed = medline.strip()
         found_year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)
@@ -159,10 +161,22 @@ def pub_date_fields(year: str | None, month_text: str | None, day: str | None, m
         return printed, f"{found_year.group(1)}-{month or 1:02d}-01"
     year, day = (year or "").strip(), (day or "").strip()
     printed = " ".join(str(p).strip() for p in (year, month_text, day) if p)
-    if not year.isdigit():
+    if not (len(year) == 4 and year.isdigit()):
         return printed or None, None
     month = _month(month_text) if month_text else None
-    return printed, f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
+    if month_text and month_text.strip() and month is None:
+        return printed, None
+    sortable = f"{year}-{month or 1:02d}-{int(day) if day.isdigit() and month else 1:02d}"
+    if day and month and not (day.isdigit() and valid_date(sortable)):
+        return printed, None
+    return printed, sortable
+
+
+def _dated(pmid: str, name: str, printed: str | None, sortable: str | None) -> str | None:
+    """A sortable date, or None said when PubMed printed a date that names no day that exists."""
+    if printed and sortable is None:
+        drifted(pmid, name, printed, None, why="not a date that exists")
+    return sortable
 
 
 def parse_pub_date(pub_date: ET.Element | None) -> tuple[str | None, str | None]:
@@ -181,20 +195,26 @@ def _texts(element: ET.Element) -> dict[Any, str]:
     return parts
 
 
-def _element_date(element: ET.Element | None) -> str | None:
+def _element_date(element: ET.Element | None, pmid: str = "", name: str = "") -> str | None:
+    """A Year/Month/Day element's date; one naming no day that exists is None, said when the caller names it."""
     if element is None:
         return None
     parts = _texts(element)
     try:
-        return f"{int(parts.get('Year')):04d}-{int(parts.get('Month') or 1):02d}-{int(parts.get('Day') or 1):02d}"
+        found = f"{int(parts.get('Year')):04d}-{int(parts.get('Month') or 1):02d}-{int(parts.get('Day') or 1):02d}"
     except (TypeError, ValueError):
+        found = None
+    if found is None or not valid_date(found):
+        if name and any(parts.values()):
+            drifted(pmid, name, {k: v for k, v in parts.items() if isinstance(k, str)}, None, why="not a date that exists")
         return None
+    return found
 
 
-def _history_date(history: ET.Element | None, status: str) -> str | None:
+def _history_date(history: ET.Element | None, status: str, pmid: str = "") -> str | None:
     for entry in history if history is not None else ():
         if entry.tag == "PubMedPubDate" and entry.get("PubStatus") == status:
-            return _element_date(entry)
+            return _element_date(entry, pmid, f"History/{status}")
     return None
 
 
@@ -281,6 +301,7 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
         if (bank.findtext("DataBankName") or "").lower().startswith("clinicaltrials"):
             nct_ids.extend(n.upper() for n in numbers)
     pmid = (pmid_el.text or "").strip()
+    sortable = _dated(pmid, "PubDate", printed, sortable)
     types = tuple((t.text or "").strip() for t in _all(art, "PublicationTypeList", "PublicationType"))
     corrections = _corrections(cit)
     title = flatten(_one(art, "ArticleTitle")) or flatten(_one(art, "VernacularTitle"))
@@ -302,8 +323,8 @@ def parse_article(article: ET.Element, raw: str = "") -> Publication:
         pages=pages,
         pub_date=printed,
         sort_date=sortable,
-        article_date=_element_date(_one(art, "ArticleDate")),
-        entrez_date=_history_date(_child(data, "History"), "entrez"),
+        article_date=_element_date(_one(art, "ArticleDate"), pmid, "ArticleDate"),
+        entrez_date=_history_date(_child(data, "History"), "entrez", pmid),
         doi=doi,
         pmcid=ids.get("pmc"),
         publication_types=types,
@@ -336,6 +357,7 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
             authors += parse_authors(author_list)
     pmid_el = doc.find("PMID")
     pmid = (pmid_el.text or "").strip()
+    sortable = _dated(pmid, "PubDate", printed, sortable)
     doi = _ids_by_type(_child(data, "ArticleIdList")).get("doi")
     return built(
         Publication,
@@ -346,8 +368,8 @@ def parse_book(article: ET.Element, raw: str = "") -> Publication:
         authors=authors,
         journal=_find_text(book, "BookTitle"),
         pub_date=printed,
-        sort_date=sortable or _element_date(doc.find("ContributionDate")),
-        entrez_date=_history_date(_child(data, "History"), "entrez"),
+        sort_date=sortable or _element_date(doc.find("ContributionDate"), pmid, "ContributionDate"),
+        entrez_date=_history_date(_child(data, "History"), "entrez", pmid),
         doi=doi,
         publication_types=tuple((t.text or "").strip() for t in doc.findall("PublicationType")),
         keywords=_keywords(doc),
