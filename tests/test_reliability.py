@@ -281,7 +281,7 @@ def test_a_directory_as_database_and_a_corrupt_file_get_one_line(env, settings, 
     for command in (["update"], ["search", "x"], ["digest"], ["claims", "--offline"]):
         result = invoke(env, *command, "--db", str(corrupt))
         assert result.exit_code == 1, result.output
-        assert result.output.strip().startswith(f"Error: {corrupt} is not a tracker database or is corrupt"), result.output
+        assert result.output.strip().startswith(f"Error: {corrupt} is not a tracker database, or its first page is damaged"), result.output
 
 
 def test_a_large_study_with_hundreds_of_locations_is_stored_whole(env, settings, fake_ctgov):

@@ -281,3 +281,79 @@ def test_a_database_written_by_a_newer_tracker_is_refused_and_not_written(env, s
         assert conn.execute("SELECT count(*), max(id) FROM runs").fetchone() == before  # nothing written
     finally:
         conn.close()
+
+
+def _stored_once(env, settings, fake_ctgov) -> list[dict]:
+    studies = real_studies()[:3]
+    fake_ctgov.set_studies(studies)
+    write_query(settings.queries_dir, "line", ctgov={"query.cond": "alopecia"})
+    assert CliRunner().invoke(cli, ["update"], env=env).exit_code == 0
+    return studies
+
+
+def _file_state(path) -> tuple[bytes, int]:
+    """The database file's digest and the bytes its WAL holds (a reader may leave an empty -wal file beside it)."""
+    import hashlib
+    from pathlib import Path
+
+    wal = Path(f"{path}-wal")
+    return hashlib.sha256(Path(path).read_bytes()).digest(), wal.stat().st_size if wal.exists() else 0
+
+
+def test_a_database_with_damaged_pages_is_refused_before_writing_and_named_by_doctor(env, settings, fake_ctgov):
+    import sqlite3
+
+    studies = _stored_once(env, settings, fake_ctgov)
+    word = max(studies[0]["protocolSection"]["identificationModule"]["briefTitle"].split(), key=len)
+    conn = sqlite3.connect(settings.db_path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").fetchone()[0]
+    conn.close()
+    with open(settings.db_path, "r+b") as db:  # HAND-MADE: the trials table's root page overwritten, as a failing disk would
+        db.seek((root - 1) * page_size)
+        db.write(bytes(range(256)) * (page_size // 256))
+    before = _file_state(settings.db_path)
+    result = CliRunner().invoke(cli, ["update"], env=env)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"the database {settings.db_path} is damaged (" in result.output and "nothing more was written" in result.output
+    assert ".recover | sqlite3 recovered.db" in result.output
+    assert _file_state(settings.db_path) == before  # not a byte written
+    for args in (["search", word], ["show", studies[0]["protocolSection"]["identificationModule"]["nctId"]], ["digest"]):
+        shown = CliRunner().invoke(cli, args, env=env)
+        assert shown.exit_code == 1 and shown.output.count("\n") == 1 and "is damaged (" in shown.output, (args, shown.output)
+        assert "Traceback" not in shown.output and "internal error" not in shown.output
+    doctor = CliRunner().invoke(cli, ["doctor"], env=env)
+    assert doctor.exit_code == 1 and "PROBLEM  quick_check: damaged:" in doctor.output, doctor.output
+    assert _file_state(settings.db_path) == before
+
+
+def test_text_that_is_not_utf8_is_said_as_damage_without_its_bytes(env, settings, fake_ctgov):
+    import sqlite3
+
+    studies = _stored_once(env, settings, fake_ctgov)
+    title = studies[0]["protocolSection"]["identificationModule"]["briefTitle"].encode("utf-8")
+    body = open(settings.db_path, "rb").read()
+    assert sqlite3.connect(settings.db_path).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    body = open(settings.db_path, "rb").read()
+    assert body.count(title) >= 1
+    with open(settings.db_path, "wb") as db:  # HAND-MADE: the title's bytes turned into bytes that are no UTF-8
+        db.write(body.replace(title, b"\xff\xfe" * (len(title) // 2) + b"\xff" * (len(title) % 2)))
+    shown = CliRunner().invoke(cli, ["search", "--line", "line"], env=env)
+    assert shown.exit_code == 1 and shown.output.count("\n") == 1, shown.output
+    assert "is damaged (text that is not UTF-8 in column" in shown.output and "\\x" not in shown.output and "\ufffd" not in shown.output
+    update = CliRunner().invoke(cli, ["update", "--full"], env=env)  # the stored row is read to compare: the update stops there
+    assert update.exit_code == 1 and "is damaged (text that is not UTF-8 in column" in update.output and "\\x" not in update.output, update.output
+    assert update.output.count("\n") == 1
+    doctor = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
+    assert doctor.exit_code == 1
+    found = {f["check"]: f for f in json.loads(doctor.output.split("\nError:")[0])}
+    assert found["quick_check"]["ok"] and not found["text encoding"]["ok"] and "trials.title" in found["text encoding"]["text"]
+
+
+def test_doctor_passes_a_sound_database_and_writes_nothing(env, settings, fake_ctgov):
+    _stored_once(env, settings, fake_ctgov)
+    before = _file_state(settings.db_path)
+    result = CliRunner().invoke(cli, ["doctor", "--thorough"], env=env)
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.splitlines()] == ["ok       schema", "ok       integrity_check", "ok       text encoding", "ok       runs"]
+    assert _file_state(settings.db_path) == before

@@ -22,7 +22,7 @@ from .settings import Settings, load_settings
 from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
 from .search import SEARCH_SOURCES
-from .store import RecordFilter, environment_problem
+from .store import RecordFilter, damage, damaged, environment_problem, undecodable
 from .topics import load_queries
 from .vocabulary import COMMON_STATUSES, PHASES
 
@@ -47,22 +47,30 @@ class TrackerGroup(click.Group):
             ctx.exit(141)  # the reader stopped reading (`tracker export ... | head`): end quietly, as a shell tool does on SIGPIPE
         except OSError as exc:
             raise click.ClickException(redact(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "), _secrets())) from None
-        except sqlite3.OperationalError as exc:
-            settings = ctx.find_object(Settings)
-            problem = environment_problem(exc, settings.db_path if settings else "the database")
-            if problem:
-                raise click.ClickException(problem) from None
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise click.ClickException("the database stayed busy for 30 s (another process is writing); try again") from None
-            raise click.ClickException(f"database error: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise click.ClickException(f"database error: {exc} (the file may be damaged; PRAGMA integrity_check tells)") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            raise click.ClickException(_database_failure(exc, ctx.find_object(Settings))) from None
         except Exception as exc:  # a bug: still one line, the traceback only on request
             if os.environ.get("TRACKER_DEBUG"):
                 raise
             raise click.ClickException(
                 redact(f"internal error: {type(exc).__name__}: {exc} (set TRACKER_DEBUG=1 for the traceback)", _secrets())
             ) from None
+
+
+def _database_failure(exc: BaseException, settings: Settings | None) -> str:
+    """One line for an SQLite error that reached the command: the disk or a limit; a busy database; a damaged one
+    (quick_check asked when the error could be damage, text that is not UTF-8 said without its bytes); else the
+    error itself."""
+    path = settings.db_path if settings else "the database"
+    if isinstance(exc, sqlite3.OperationalError) and (problem := environment_problem(exc, path)):
+        return problem
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return "the database stayed busy for 30 s (another process is writing); try again"
+    found = damage(path) if settings else None
+    what = found or undecodable(exc)
+    if what:
+        return str(damaged(path, what))
+    return f"database error: {' '.join(str(exc).split())[:300]}"
 
 
 def _stop_writing() -> None:
@@ -231,6 +239,29 @@ def update(settings: Settings, quiet: bool, sources: tuple[str, ...], names: tup
     console.note_missing_email(settings, sources, quiet)
     _fail_on(jobs.update(settings, sources=sources, names=names, full=full, sweep=sweep, now=jobs.utcnow(),
                          on_line=console.line_printer(quiet), progress_for=console.progress_for(quiet)))
+
+
+@cli.command()
+@click.option("--thorough", is_flag=True, help="SQLite's integrity_check (every index against its table) instead of quick_check.")
+@json_option
+@common_options
+def doctor(settings: Settings, quiet: bool, thorough: bool, as_json: bool) -> None:
+    """Check the database without writing to it: its schema against this version, SQLite's integrity check, every
+    stored text as UTF-8, runs left unfinished. Exits 1 when it finds a problem, saying how to recover.
+
+    \b
+    Example:
+        tracker doctor
+        tracker doctor --thorough --db archive/tracker-2026.db
+    """
+    findings = jobs.doctor(settings, thorough=thorough)
+    console.print_findings(findings, as_json=as_json)
+    failed = [f for f in findings if not f.ok]
+    if failed and all(f.check == "schema" for f in failed):
+        raise TrackerError(f"the database {settings.db_path} cannot be used by this version (above)")
+    if failed:
+        raise TrackerError(f"the database {settings.db_path} is damaged (above). Restore a backup, or recover what it holds with "
+                           f"`sqlite3 {settings.db_path} .recover | sqlite3 recovered.db` and point TRACKER_DB at recovered.db")
 
 
 @cli.command()

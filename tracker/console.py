@@ -293,3 +293,11 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, no
         if s["resolution"]:
             click.echo(whole(f"Resolved: {s['resolution']}.", pad, pad))
         click.echo(f"{pad}{s['url']}" + (f"  lines: {', '.join(s['lines'])}" if s["lines"] else ""))
+
+
+def print_findings(findings, *, as_json: bool) -> None:
+    if as_json:
+        echo_json([{"check": f.check, "ok": f.ok, "text": f.text} for f in findings])
+        return
+    for f in findings:
+        click.echo(f"{'ok' if f.ok else 'PROBLEM':<8} {f.check}: {f.text}")

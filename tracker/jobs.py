@@ -19,6 +19,7 @@ from .search import LiveResult, LocalResult, classify_id, fts_query, search_live
 from .settings import Settings
 from .studies import group_trials
 from .sources import SOURCES, TABLES, open_client
+from .store.health import Finding, examine
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
 from .imports import ImportResult, chosen_line, import_file as import_file_into
@@ -55,7 +56,7 @@ def update(
 ) -> list[LineResult]:
     queries = select_queries(load_queries(settings.queries_dir), names)
     cited = claim_citations(settings.queries_dir / "claims.toml")
-    with open_store(settings.db_path) as store, open_client(settings) as client:
+    with open_store(settings.db_path, check=True) as store, open_client(settings) as client:
         return run_update(store, client, settings, queries, sources=sources, now=now, full=full, on_line=on_line,
                           progress_for=progress_for, sweep=sweep, claim_pmids=cited)
 
@@ -64,7 +65,7 @@ def import_file(settings: Settings, source: str, path: Path, *, line: str | None
     """`tracker import SOURCE FILE`: the file's records saved under a topic line, while no update runs."""
     queries = load_queries(settings.queries_dir)
     chosen = chosen_line(queries, line)
-    with open_store(settings.db_path) as store, store.update_lock():
+    with open_store(settings.db_path, check=True) as store, store.update_lock():
         return import_file_into(store, source, path, line=chosen, now=now, thresholds=thresholds(settings),
                                 claim_pmids=claim_citations(settings.queries_dir / "claims.toml"))
 
@@ -109,7 +110,7 @@ def digest(
     formats: tuple[str, ...] = DIGEST_FORMATS, email: bool = False,
 ) -> DigestOutcome:
     queries = load_queries(settings.queries_dir)
-    with open_store(settings.db_path) as store:
+    with open_store(settings.db_path, check=True) as store:  # a damaged database must not write a digest saying "nothing new"
         start, end = digest_window(store, now=now, since=since, until=until)
         flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
         built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
@@ -196,6 +197,11 @@ def check_line(store: Store, line: str | None) -> None:
         hint = difflib.get_close_matches(line, known, n=1)
         raise TrackerError(f"no topic line named {line!r} in {store.path}" + (f"; did you mean {hint[0]!r}?" if hint else "")
                            + (f" (lines: {', '.join(known)})" if known else " (no line has matched a record yet)"))
+
+
+def doctor(settings: Settings, *, thorough: bool) -> list[Finding]:
+    """`tracker doctor`: the database's checks, read-only (nothing is created, migrated or written)."""
+    return examine(settings.db_path, thorough=thorough)
 
 
 def signals(settings: Settings, *, kind: str | None, line: str | None, include_resolved: bool) -> tuple[list[dict], bool]:

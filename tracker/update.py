@@ -27,7 +27,7 @@ from .sources import SOURCES, Source
 from .sources.fields import watching
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
-from .store import Store, environment_problem, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
+from .store import Store, damage, damaged, environment_problem, undecodable, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
 log = logging.getLogger("tracker.update")
 
@@ -249,6 +249,8 @@ def line_failure(store: Store, exc: Exception) -> str:
         raise StoreError(f"cannot write the update's spool file in {tempfile.gettempdir()}: {WRITE_PROBLEMS[exc.errno]}") from None
     if isinstance(exc, sqlite3.OperationalError) and (problem := environment_problem(exc, store.path)):
         raise StoreError(problem) from None
+    if isinstance(exc, (sqlite3.DatabaseError, UnicodeDecodeError)) and (what := damage(store.path) or undecodable(exc)):
+        raise damaged(store.path, what) from None  # every other line would read the same pages: the update stops here
     if os.environ.get("TRACKER_DEBUG"):
         raise exc
     return internal_error(exc)

@@ -2,7 +2,7 @@
 transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*). The rest of the project
 imports from here."""
 
-from .connection import Store, environment_problem, open_store
+from .connection import Store, damage, damaged, environment_problem, open_store, undecodable
 from .reads import (
     select_resolved_dois,
     select_citations,
@@ -90,7 +90,10 @@ __all__ = [
     "SEARCH_WINDOW",
     "Store",
     "decoded",
+    "damage",
+    "damaged",
     "environment_problem",
+    "undecodable",
     "iso",
     "open_store",
     "save_claim_check",

@@ -35,6 +35,47 @@ def environment_problem(exc: BaseException, path: Path | str) -> str | None:
     return None
 
 
+DAMAGE_SHOWN = 3  # quick_check's first findings named in the one line
+
+
+def damage(path: Path | str, conn: sqlite3.Connection | None = None) -> str | None:
+    """What SQLite's quick_check finds wrong with the database file (its first findings, in its words), or None
+    when it finds nothing. Read-only; on its own connection unless one is given."""
+    from urllib.parse import quote
+
+    own = conn is None
+    try:
+        if own:
+            conn = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            found = [str(row[0]) for row in conn.execute(f"PRAGMA quick_check({DAMAGE_SHOWN})")]
+        finally:
+            if own:
+                conn.close()
+    except sqlite3.DatabaseError as exc:
+        return " ".join(str(exc).split())
+    return None if found == ["ok"] else "; ".join(" ".join(f.split()) for f in found)
+
+
+def damaged(path: Path | str, what: str) -> StoreError:
+    """The one line a damaged database gets: what is wrong, that nothing more was written, how to recover."""
+    return StoreError(f"the database {path} is damaged ({what[:240]}); nothing more was written to it. Restore a backup, or recover "
+                      f"what it holds with `sqlite3 {path} .recover | sqlite3 recovered.db` and point TRACKER_DB at recovered.db "
+                      "(`tracker doctor` checks a database)")
+
+
+def undecodable(exc: BaseException) -> str | None:
+    """A column holding text that is not UTF-8 (SQLite's error names it, then quotes the raw bytes: they are not
+    repeated), said as damage: the tracker writes UTF-8 only. None for any other error."""
+    message = str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "text that is not UTF-8"
+    if "could not decode to utf-8" in message.lower():
+        column = message.split(" with text", 1)[0].split("column", 1)[-1].strip(" '")
+        return f"text that is not UTF-8 in column {column[:60]}" if column else "text that is not UTF-8"
+    return None
+
+
 def migration_sets() -> list:
     """The tracker's own migrations, then each source's own: the set that makes a table its shape declares, and any
     set of its own (a source added later brings its tables there)."""
@@ -165,9 +206,11 @@ def _open_read_only(path: Path) -> Store:
     return Store(db=db, path=path)
 
 
-def open_store(path: Path | str, *, create: bool = True) -> Store:
+def open_store(path: Path | str, *, create: bool = True, check: bool = False) -> Store:
     """Open the database: WAL, a busy timeout, the schema migrated. With create=False (commands that only read) a
-    missing database is a StoreError that says how to make one, and nothing is created. StoreError on any problem."""
+    missing database is a StoreError that says how to make one, and nothing is created. check (the commands that
+    write: update, run, import, digest): a damaged database is refused before anything is written (quick_check, a
+    fifth of a second on a warm 300 MB database). StoreError on any problem."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise StoreError(f"database path {path} is a directory")
@@ -184,6 +227,9 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
             conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if check and (what := damage(path, conn)):
+                conn.close()
+                raise damaged(path, what)
             db = sqlite_utils.Database(conn)
             if db.journal_mode != "wal":
                 db.enable_wal()
@@ -198,9 +244,11 @@ def open_store(path: Path | str, *, create: bool = True) -> Store:
                 named.apply(db)
     except sqlite3.DatabaseError as exc:
         message = str(exc)
-        if "not a database" in message or "malformed" in message:
-            raise StoreError(f"{path} is not a tracker database or is corrupt ({message}): restore a backup, or recover "
-                             f"what it holds with `sqlite3 {path} .recover | sqlite3 recovered.db`") from None
+        if "not a database" in message:
+            raise StoreError(f"{path} is not a tracker database, or its first page is damaged ({message}): point TRACKER_DB at the "
+                             f"database, or restore a backup, or recover what it holds with `sqlite3 {path} .recover | sqlite3 recovered.db`") from None
+        if "malformed" in message:
+            raise damaged(path, message) from None
         if "unable to open" in message:
             raise StoreError(f"cannot write to the database {path} ({message})") from None
         raise StoreError(environment_problem(exc, path) or f"cannot open the database {path}: {message}") from None
