@@ -76,7 +76,7 @@ def contestants_pubmed(batches: list[bytes], tmp: Path) -> dict[str, Callable[[]
             return N_ARTICLES
         return run
 
-    from tracker.sources import pubmed_xml
+    from tracker.sources.pubmed import articles as pubmed_xml
 
     old_split = re.compile(rb"<(PubmedArticle|PubmedBookArticle)>.*?</\1>", re.DOTALL)
 
