@@ -87,7 +87,7 @@ def test_digest_lists_exactly_the_upstream_changes_each_as_old_to_new(world, fak
     assert "Window: 23 Nov 2026, 07:00 UTC to 24 Nov 2026, 07:00 UTC." in md
     assert re.findall(r"\[(NCT\d{8})\]\(https://clinicaltrials.gov/study/\1\)", md) == [new_nct, "NCT03418623", "NCT04523987"]
     assert "  - Status: Recruiting → Completed" in md
-    assert "  - Results posted on 23 Nov 2026" in md
+    assert "  - **HIGH:** Results posted on 23 Nov 2026" in md  # results posted: a change of the highest level, listed first
     assert re.findall(r"\[PMID (\d+)\]", md) == [new_pmid]
     assert md.count("### New trials (1)") == 1 and md.count("### Changed trials (2)") == 1
     html = (reports / "digest-2026-11-24.html").read_text()
@@ -477,7 +477,7 @@ def test_dates_read_as_a_person_writes_them_and_a_date_made_precise_is_not_a_mov
     assert [date_label(v) for v in ("2026-00", "2026-13-01", "2026-3-1", "soon")] == ["2026-00", "2026-13-01", "2026-3-1", "soon"]
 
     def change(old, new):
-        return describe_changes([{"field": "primary_completion_date", "old_value": old, "new_value": new}], {})
+        return [said.text for said in describe_changes([{"field": "primary_completion_date", "old_value": old, "new_value": new}], {})]
 
     # an estimated month becoming an actual day inside it is the same date, stated more precisely
     assert change("2026-03", "2026-03-31") == ["Primary completion date: Mar 2026 → 31 Mar 2026"]
@@ -491,9 +491,9 @@ def test_results_submitted_and_not_yet_posted_is_a_change_a_clinician_reads(worl
     from tracker.labels import describe_changes
 
     submitted = {"field": "results_first_submit_date", "old_value": None, "new_value": "2026-11-27"}
-    assert describe_changes([submitted], {}) == ["Results submitted on 27 Nov 2026 (in quality control, not yet posted)"]
+    assert [(s.text, s.level) for s in describe_changes([submitted], {})] == [("Results submitted on 27 Nov 2026 (in quality control, not yet posted)", "medium")]
     posted = {"field": "has_results", "old_value": "false", "new_value": "true"}
-    assert describe_changes([submitted, posted], {"results_first_posted_date": "2026-11-28"}) == ["Results posted on 28 Nov 2026"]
+    assert [(s.text, s.level) for s in describe_changes([submitted, posted], {"results_first_posted_date": "2026-11-28"})] == [("Results posted on 28 Nov 2026", "high")]
     # through an update and the digest
     status = fake_ctgov.study("NCT04523987")["protocolSection"]["statusModule"]
     status["resultsFirstSubmitDate"] = "2026-11-27"

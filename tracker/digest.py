@@ -15,8 +15,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .briefing import brief_papers, brief_trials, by_evidence
 from .errors import TrackerError
 from .feeds import write_feeds
+from .materiality import LEVELS as CHANGE_LEVELS
 from .models import Query
 from .reports import EPOCH, digest_title, template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
@@ -326,20 +328,25 @@ def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]
         entry = entry_of(changed, study, row)
         entry["changes"].append(row)
     for entry in changed.values():
-        described = list(entry.get("descriptions") or [])
+        said = [{"text": text, "level": "medium"} for text in entry.get("descriptions") or []]  # newly registered elsewhere
         by_member: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for c in entry["changes"]:
             by_member.setdefault((c["source"], c["record_id"]), []).append(c)
         for key, changes in by_member.items():
-            said = describe_changes(changes, changes[0])
-            if key != (entry["source"], entry["record_id"]):  # another registration of the study changed: say which
-                label = next((m["label"] for m in entry["registrations"] if (m["source"], m["record_id"]) == key), key[0])
-                said = [f"{label} {key[1]}: {text}" for text in said]
-            described.extend(said)
-        entry["descriptions"] = described
+            own = key == (entry["source"], entry["record_id"])
+            label = "" if own else next((m["label"] for m in entry["registrations"] if (m["source"], m["record_id"]) == key), key[0]) + f" {key[1]}: "
+            said.extend({"text": label + s.text, "level": s.level} for s in describe_changes(changes, changes[0]))
+            entry["results_posted"] = entry.get("results_posted") or (own and any(c["field"] == "has_results" and c["new_value"] == "true" for c in changes))
+        entry["said"] = sorted(said, key=lambda s: CHANGE_LEVELS.index(s["level"]))
+        entry["descriptions"] = [s["text"] for s in entry["said"]]
+        entry["level"] = entry["said"][0]["level"] if entry["said"] else "low"
         entry["detected_at"] = max([c["detected_at"] for c in entry["changes"]] + [entry.get("detected_at") or ""])
+    for entry in trials.values():
+        entry["results_posted"] = bool(entry.get("has_results"))
     newest_first = sorted(sorted(changed.values(), key=lambda e: (e["source"], e["record_id"])), key=lambda e: e["detected_at"], reverse=True)
-    return list(trials.values()), newest_first
+    material_first = sorted(newest_first, key=lambda e: CHANGE_LEVELS.index(e["level"]))  # high first, newest first within a level
+    brief_trials(store, [*trials.values(), *material_first])
+    return list(trials.values()), material_first
 
 
 def id_label(source: str, record_id: str, pmid: str | None = None) -> str:
@@ -376,6 +383,8 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
         # the anchors it cites, through any version's citation channel (PubMed's citedin, Europe PMC's citations)
         p["cites"] = sorted({a for m in [p, *work.others] for a in (by_key.get((m["source"], m["record_id"]), {}).get("cited_anchors") or "").split(",") if a})
         pubs.append(p)
+    brief_papers(store, pubs)
+    pubs = by_evidence(pubs)
     grouped = _group_changes(changes, "record_id")
     for entry in grouped:
         entry["retracted_now"] = any(c["field"] == "is_retracted" and c["new_value"] == "true" for c in entry["changes"])

@@ -4,8 +4,10 @@ change as a sentence ("Status: Terminated → Completed"), correction notices wi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from .materiality import LEVELS, STOPPED, change_level
 from .models import PARTIAL_DATE_RE
 
 SIGNAL_LABELS = {
@@ -75,47 +77,65 @@ def _phase_text(value: str | None) -> str:
     return phase_label(json.dumps(value.split(", "))) if value else "not given"
 
 
-def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> list[str]:
-    """Changes of one trial as sentences a clinician reads: Terminated → Completed, Mar 2026 → Sep 2026."""
+@dataclass(frozen=True)
+class Said:
+    """One change as a clinician reads it, with how much it matters (materiality.py)."""
+
+    text: str
+    level: str
+
+
+def describe_changes(changes: list[dict[str, Any]], trial: dict[str, Any]) -> list[Said]:
+    """Changes of one trial as sentences a clinician reads (Terminated → Completed, Mar 2026 → Sep 2026), each with
+    its level, high first; a stop says why beside it (the registry's whyStopped, or that it gives none)."""
     by_field = {c["field"]: c for c in changes}
-    lines = []
+    said: list[Said] = []
     for c in changes:
         f, old, new = c["field"], c["old_value"], c["new_value"]
+        level = change_level(f, old, new)
         if f == "has_results":
             if new == "true":
                 posted = trial.get("results_first_posted_date")
-                lines.append(f"Results posted{f' on {date_label(posted)}' if posted else ''}")
+                text = f"Results posted{f' on {date_label(posted)}' if posted else ''}"
             else:
-                lines.append("Results withdrawn from the record")
+                text = "Results withdrawn from the record"
         elif f == "enrollment_type" and "enrollment" in by_field:
             continue
         elif f == "results_first_submit_date":
             if new and "has_results" not in by_field:  # posted in the same update: "Results posted" says it
-                lines.append(f"Results submitted on {date_label(new)} (in quality control, not yet posted)")
+                text = f"Results submitted on {date_label(new)} (in quality control, not yet posted)"
             elif not new:
-                lines.append("Results submission withdrawn from the record")
+                text = "Results submission withdrawn from the record"
+            else:
+                continue
         elif f == "enrollment":
             kind = by_field.get("enrollment_type")
             old_kind = f" ({kind['old_value'].lower()})" if kind and kind["old_value"] else ""
             new_kind = f" ({kind['new_value'].lower()})" if kind and kind["new_value"] else ""
-            lines.append(f"Enrollment: {old or 'none'}{old_kind} → {new or 'none'}{new_kind}")
+            text = f"Enrollment: {old or 'none'}{old_kind} → {new or 'none'}{new_kind}"
         elif f == "overall_status":
             own = by_field.get("registry_status")  # the registry's own words beside the common reading
-            said = f" ({own['old_value'] or 'none'} → {own['new_value'] or 'none'})" if own else ""
-            lines.append(f"Status: {status_label(old)} → {status_label(new)}{said}")
+            words = f" ({own['old_value'] or 'none'} → {own['new_value'] or 'none'})" if own else ""
+            text = f"Status: {status_label(old)} → {status_label(new)}{words}"
+            if new in STOPPED and "why_stopped" not in by_field:
+                why = trial.get("why_stopped")
+                text += f"; why stopped: {why}" if why else "; the registry gives no reason why it stopped"
         elif f == "registry_status" and "overall_status" in by_field:
             continue
         elif f == "phases":
-            lines.append(f"Phase: {_phase_text(old)} → {_phase_text(new)}")
+            text = f"Phase: {_phase_text(old)} → {_phase_text(new)}"
         elif f in ("completion_date", "primary_completion_date", "start_date"):
             label = f.replace("_", " ").capitalize()
             drift = date_drift(old, new) if f != "start_date" else ""
-            lines.append(f"{label}: {date_label(old)} → {date_label(new)}{drift}")
+            text = f"{label}: {date_label(old)} → {date_label(new)}{drift}"
         elif f == "why_stopped":
-            lines.append(f"Why stopped: {new}" if new and not old else f"Why stopped: {old or 'none'} → {new or 'none'}")
+            text = f"Why stopped: {new}" if new and not old else f"Why stopped: {old or 'none'} → {new or 'none'}"
+            stop = by_field.get("overall_status")
+            level = change_level("overall_status", stop["old_value"], stop["new_value"]) if stop else level
         else:
-            lines.append(f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}")
-    return lines
+            text = f"{f.replace('_', ' ').capitalize()}: {old or 'none'} → {new or 'none'}"
+        said.append(Said(text, level))
+    return sorted(said, key=lambda s: LEVELS.index(s.level))
 
 
 def describe_publication_changes(changes: list[dict[str, Any]], record: dict[str, Any] | None = None) -> tuple[list[str], list[dict[str, str]]]:

@@ -172,6 +172,10 @@ class Source:
     more_bases: Callable[["Settings"], tuple[str, ...]] | None = None  # other APIs of the same service, paced with it
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
+    # what a stored payload says that no column holds, read when a record is shown: a trial's posted results
+    # (ctgov/results.py), a paper's conclusions as its structured abstract states them
+    read_results: Callable[[str], Any] | None = None
+    read_conclusions: Callable[[str], "str | None"] | None = None
 
     def registry(self, record_id: str) -> str:
         """The registry a record is of: two records of one registry are two trials, never one study."""

@@ -162,8 +162,8 @@ def select_trial_changes(store: Store, start: str, end: str) -> list[dict[str, A
 PUBLICATION_KINDS = tuple(dict.fromkeys(k for k in KINDS.values() if k.record_kind == "publication"))
 PUBLICATION_COMMON = ("pmid", "title", "authors", "journal", "journal_abbrev", "volume", "issue", "pages", "pub_date", "sort_date",
                       "doi", "publication_types", "is_retracted", "is_deleted", "is_book", "corrections", "first_seen_at",
-                      "is_preprint", "preprint_server", "version", "published_in")
-PUBLICATION_STAND_INS = {"is_deleted": "0", "is_book": "0", "corrections": "'[]'", "is_preprint": "0"}  # what a table without the column means
+                      "is_preprint", "preprint_server", "version", "published_in", "mesh_terms")
+PUBLICATION_STAND_INS = {"is_deleted": "0", "is_book": "0", "corrections": "'[]'", "is_preprint": "0", "mesh_terms": "'[]'"}  # what a table without the column means
 
 
 def _publication_columns(k: Kind, alias: str) -> str:
@@ -771,10 +771,21 @@ def select_window_registrations(store: Store, start: str, end: str) -> list[dict
     lines that matched them: the digest's new trials."""
     parts = []
     for k in TRIAL_KINDS:
-        extra = "phases, lead_sponsor, enrollment_type, countries, first_posted_date"
+        extra = "phases, lead_sponsor, enrollment_type, countries, first_posted_date, interventions"
         parts.append(f"SELECT '{k.source}' AS source, {k.key} AS record_id, {_common_columns(k)}, {extra}, "
                      f"{_lines_of(k.source, k.key)} AS queries FROM {k.table} WHERE {_in_window('first_seen_at')}")
     return store.rows(" UNION ALL ".join(parts) + " ORDER BY first_seen_at DESC, source, record_id", {"start": start, "end": end})
+
+
+def select_payloads(store: Store, source: str, ids: list[str]) -> dict[str, str]:
+    """The raw payloads (the service's record as received) of stored records of one source, by id."""
+    kind = KINDS[source]
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), CHUNK_IDS):
+        chunk = ids[start:start + CHUNK_IDS]
+        found.update(store.execute(f"SELECT {kind.key}, {kind.shape.payload} FROM {kind.table} WHERE {kind.key} IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall())
+    return found
 
 
 def select_window_registration_changes(store: Store, start: str, end: str) -> list[dict[str, Any]]:
@@ -783,7 +794,7 @@ def select_window_registration_changes(store: Store, start: str, end: str) -> li
     for k in TRIAL_KINDS:
         parts.append(
             f"SELECT '{k.source}' AS source, c.{k.key} AS record_id, c.id, c.field, c.old_value, c.new_value, c.detected_at, "
-            f"t.title, t.overall_status, t.results_first_posted_date, t.url, {_lines_of(k.source, f'c.{k.key}')} AS queries "
+            f"t.title, t.overall_status, t.why_stopped, t.results_first_posted_date, t.has_results, t.interventions, t.url, {_lines_of(k.source, f'c.{k.key}')} AS queries "
             f"FROM {k.changes_table} c JOIN {k.table} t ON t.{k.key} = c.{k.key} "
             f"WHERE {_in_window('c.detected_at')} AND t.first_seen_at < :start")
     return store.rows(" UNION ALL ".join(parts) + " ORDER BY detected_at DESC, source, record_id, id", {"start": start, "end": end})

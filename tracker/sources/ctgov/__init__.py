@@ -28,6 +28,7 @@ from .api import (  # the module's entry points, importable from the package as 
     search_params,
 )
 from .params import parse_table
+from .results import read_results
 from .shape import SHAPE, trial_row
 from .signals import resolution as signal_resolution
 from .signals import rules as signal_rules
@@ -85,4 +86,5 @@ SOURCE = Source(
     ),
     signal_rules=signal_rules,
     signal_resolution=signal_resolution,
+    read_results=read_results,
 )

@@ -12,6 +12,7 @@ from typing import Any
 from ...expressions import check_balanced, search_table
 from ..base import Count, Source
 from .api import ARTICLE_URL, count as _count, fetch_citers, fetch_ids, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
+from .api import conclusions_of
 from .shape import SHAPE
 
 
@@ -49,4 +50,5 @@ SOURCE = Source(
     revisit=revisit,
     fetch_ids=fetch_ids,
     citers=fetch_citers,
+    read_conclusions=conclusions_of,
 )

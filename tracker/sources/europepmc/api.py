@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from ...errors import TrackerError
 from ...http import HttpClient, RetryableBody
+from ...evidence import CONCLUSIONS_RE
 from ...identifiers import TRIAL_SCHEMES, normalise, recognise
 from ...models import Query, Work, built
 from ..base import Batch, json_answer, short_batch
@@ -231,6 +232,25 @@ def parse_result(result: dict[str, Any]) -> Work:
         identifiers=tuple((scheme, value, via) for (scheme, value), via in identifiers.items()),
         raw_json=json.dumps(result, ensure_ascii=False, sort_keys=True),
     )
+
+
+HEADING_RE = re.compile(r"<h4>(.*?)</h4>", re.IGNORECASE | re.DOTALL)
+TAG_RE = re.compile(r"<[^>]+>")
+
+
+def conclusions_of(raw_json: str | None) -> str | None:
+    """A stored record's conclusions, as its structured abstract states them (Europe PMC writes a section's heading
+    as <h4>Conclusions</h4>); None for an unstructured abstract."""
+    try:
+        abstract = json.loads(raw_json or "{}").get("abstractText")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(abstract, str) or "<h4>" not in abstract.lower():
+        return None
+    parts = HEADING_RE.split(abstract)  # [before, heading, body, heading, body ...]
+    chosen = [body for heading, body in zip(parts[1::2], parts[2::2]) if CONCLUSIONS_RE.match(TAG_RE.sub("", heading))]
+    said = " ".join(t for t in (text(TAG_RE.sub(" ", body)) for body in chosen) if t)
+    return said or None
 
 
 # -- citations -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from .articles import parse_pubmed_xml
 from .eutils import CAP, Search, date_windows, efetch_history, efetch_ids, esearch, fetch_line, fetch_search, read_xml
 from .citations import fetch_citers, parse_elink, resolve_doi  # noqa: F401  (parse_elink: the package's entry point)
 from .params import parse_table
+from .articles import conclusions_of
 from .shape import SHAPE, publication_row
 
 
@@ -56,4 +57,5 @@ SOURCE = Source(
     resolve_doi=resolve_doi,
     notice=lambda settings: None if settings.ncbi_email else
     "NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.",
+    read_conclusions=conclusions_of,
 )

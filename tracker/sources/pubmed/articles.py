@@ -14,6 +14,7 @@ from ...errors import ApiError
 from ...gc_pause import gc_paused
 from ...http import RetryableBody
 from ...models import Correction, Publication, built
+from ...evidence import CONCLUSIONS_RE
 from ..fields import drifted, valid_date
 from .identity import article_identifiers, registrations
 
@@ -115,6 +116,23 @@ def parse_abstract(abstract: ET.Element | None) -> str | None:
         label = section.get("Label")
         parts.append(f"{label}: {text}" if label else text)
     return "\n".join(parts) or None
+
+
+def conclusions_of(raw_xml: str | None) -> str | None:
+    """A stored article's conclusions, as its structured abstract states them: the AbstractText sections NLM
+    categorised CONCLUSIONS, else those labelled as conclusions (evidence.CONCLUSIONS_RE). None for an unstructured
+    abstract: its first or last sentences are not dressed up as conclusions."""
+    if not raw_xml or "<AbstractText" not in raw_xml:
+        return None
+    try:
+        element = ET.fromstring(raw_xml.encode("utf-8"), PARSER)
+    except ET.XMLSyntaxError:
+        return None
+    sections = [s for s in element.iter("AbstractText") if s.getparent() is not None and s.getparent().tag == "Abstract"]
+    chosen = [s for s in sections if (s.get("NlmCategory") or "").upper() == "CONCLUSIONS"] \
+        or [s for s in sections if CONCLUSIONS_RE.match(s.get("Label") or "")]
+    text = " ".join(t for t in (flatten(s) for s in chosen) if t)
+    return text or None
 
 
 def parse_authors(container: ET.Element | None) -> tuple[str, ...]:
