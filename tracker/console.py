@@ -202,6 +202,18 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
         if isinstance(value, list):
             value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
         click.echo(f"  {key:28} {one_line(str(value), 160)}")
+    if shown.get("approach"):
+        approach = shown["approach"]
+        click.echo(f"Approach: {approach['name']}{'; also ' + ', '.join(approach['also']) if approach['also'] else ''} (from the {approach['basis']})")
+    if shown.get("results_text"):
+        click.echo("Results (as posted on the registry):")
+        for line in shown["results_text"]:
+            click.echo(whole(line.strip(), "  " + ("  " if line.startswith("  ") else ""), "      "))
+    if shown.get("evidence_level"):
+        level = shown["evidence_level"]
+        click.echo(f"Evidence: {level['name']} ({level['basis']})")
+    if shown.get("conclusions"):
+        click.echo(whole(shown["conclusions"], "Conclusions (the abstract's): ", "  "))
     click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
     for c in shown["changes"]:
         click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")

@@ -443,10 +443,16 @@ BASELINE_RECENCY = {
 
 def _keep_most_recent(line: Line) -> None:
     """The baseline shows the BASELINE_SHOWN most recent records per section (registry posting date for trials,
-    publication date for papers); the rest stay counted in `hidden`."""
+    publication date for papers), papers by evidence level and changes high first as every digest orders them; the
+    rest stay counted in `hidden`."""
     for attr, recency in BASELINE_RECENCY.items():
         records = sorted(getattr(line, attr), key=recency, reverse=True)
-        setattr(line, attr, records[:BASELINE_SHOWN])
+        shown = records[:BASELINE_SHOWN]  # the most recent, shown in the digest's own order
+        if attr == "new_publications":
+            shown = by_evidence(shown)
+        elif attr == "changed_trials":
+            shown.sort(key=lambda e: CHANGE_LEVELS.index(e.get("level", "low")))
+        setattr(line, attr, shown)
         if len(records) > BASELINE_SHOWN:
             line.hidden[attr] = records[BASELINE_SHOWN:]
 

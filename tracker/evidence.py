@@ -73,11 +73,11 @@ CONCLUSIONS_RE = re.compile(r"^\s*(?:conclusions?|(?:summary|discussion) and con
 # with its source cells ("ADSC conditioned medium", "MSC exosomes") is cell-free, so derivatives come first
 APPROACHES = (
     ("cell-free derivative", r"exosome|extracellular vesicle|\bs?EVs?\b|conditioned (?:medium|media)|secretome|\blysate\b|component extract"
-                             r"|hair stimulating complex|\bHSC\b(?=.*histogen)|growth factor concentrate"),
+                             r"|hair stimulating complex|\bHST[- ]?001\b|growth factor concentrate"),
     ("cell-based", r"stromal vascular|\bt?SVF\b|\bc?SVF\b|adipose[- ]derived (?:stem|stromal|regenerative)|\bADSCs?\b|\bADRCs?\b|\bASCs?\b"
                    r"|dermal sheath|\bDSCs?\b|dermal papilla|follicle[- ](?:derived|stem)|hair follicle (?:cells|stem)|mesenchymal"
-                   r"|\bMSCs?\b|stem cells?|iPSC|induced pluripotent|progenitor|micrograft|nanofat|fat graft|autologous (?:cultured )?cells"
-                   r"|cell therapy|cell suspension|cord blood|stem cell educator|celution|puregraft|regenera"),
+                   r"|\bMSCs?\b|stem cells?|iPSC|induced pluripotent|progenitor|micrograft|nanofat|fat graft|autologous[\w\s,()+-]*\bcells\b"
+                   r"|cell therapy|cell suspension|cord blood|stem cell educator|celution|puregraft|rigenera"),
     ("PRP", r"platelet[- ]rich (?:plasma|fibrin)|\bPRP\b|\bPRF\b|platelet concentrate|platelet lysate"),
 )
 _COMPILED = tuple((name, re.compile(pattern, re.IGNORECASE)) for name, pattern in APPROACHES)

@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from .briefing import shown_paper, shown_trial
 from .errors import TrackerError
 from .http import HttpClient
 from .identifiers import label_for, recognise, url_for
@@ -274,7 +275,9 @@ def show_record(store: Store, identifier: str) -> dict[str, Any]:
     record = select_record(store, table, record_id)
     identifiers = [{**i, "label": label_for(i["scheme"]), "url": url_for(i["scheme"], i["value"])}
                    for i in select_identifiers(store, source, record_id)]
-    return {"kind": service.kind, "source": source, "id": record_id, "record": decoded(record),
+    record = decoded(record)
+    reading = shown_trial(store, source, record_id, record) if service.kind == "trial" else shown_paper(store, source, record_id, record)
+    return {"kind": service.kind, "source": source, "id": record_id, "record": record, **reading,
             "identifiers": identifiers, "same": same, "disagreements": disagreements, "supplements": supplements,
             "cited_by": select_cited_by(store, source, record_id) if service.kind == "publication" else None,
             "changes": select_changes(store, table, record_id), "links": select_links(store, source, record_id),
