@@ -35,6 +35,7 @@ def _payloads(store: Store, records: list[tuple[str, str]], wanted: str) -> dict
 
 
 def results_of(source: str, payload: str | None):
+    """A stored trial's posted results as its source reads them (an object with glance() and complete()), or None."""
     reader = SOURCES[source].read_results if source in SOURCES else None
     return reader(payload) if reader and payload else None
 
@@ -43,15 +44,13 @@ def brief_trials(store: Store, entries: list[dict[str, Any]]) -> None:
     """Each digest trial entry gains its approach and, when its results are posted (a new trial with results, or
     results posted in the window), their glance: the first primary outcome, what more there is, serious adverse
     events."""
-    from .sources.ctgov.results import glance  # the Results shape is CT.gov's, the only registry posting them as data
-
     posting = [e for e in entries if e.get("results_posted")]
     payloads = _payloads(store, [(e["source"], e["record_id"]) for e in posting], "read_results")
     for entry in entries:
         approach = trial_approach(_list(entry.get("interventions")), entry.get("title"))
         entry["approach"] = approach.name + (f"; also {', '.join(approach.also)}" if approach.also else "")
         results = results_of(entry["source"], payloads.get((entry["source"], entry["record_id"]))) if entry.get("results_posted") else None
-        entry["results"] = glance(results) if results else []
+        entry["results"] = results.glance() if results else []
 
 
 def brief_papers(store: Store, entries: list[dict[str, Any]]) -> None:
@@ -75,13 +74,11 @@ def by_evidence(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def shown_trial(store: Store, source: str, record_id: str, record: dict[str, Any]) -> dict[str, Any]:
     """`show`'s reading of a trial: its approach, and its posted results whole (structured, and as lines)."""
-    from .sources.ctgov.results import complete
-
     approach = trial_approach(_list(record.get("interventions")), record.get("title"))
     payload = _payloads(store, [(source, record_id)], "read_results").get((source, record_id))
     results = results_of(source, payload)
     return {"approach": asdict(approach), "results": asdict(results) if results else None,
-            "results_text": complete(results) if results else []}
+            "results_text": results.complete() if results else []}
 
 
 def shown_paper(store: Store, source: str, record_id: str, record: dict[str, Any]) -> dict[str, Any]:

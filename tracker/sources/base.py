@@ -173,7 +173,8 @@ class Source:
     url_of: Callable[[str], str] | None = None  # a record's public page, where its own scheme's URL is not it (ICTRP's many registries)
     registry_of: Callable[[str], str] | None = None  # the registry a record belongs to, where the source holds several's
     # what a stored payload says that no column holds, read when a record is shown: a trial's posted results
-    # (ctgov/results.py), a paper's conclusions as its structured abstract states them
+    # (ctgov/results.py: an object with glance() and complete() lines, and its fields), a paper's conclusions as its
+    # structured abstract states them
     read_results: Callable[[str], Any] | None = None
     read_conclusions: Callable[[str], "str | None"] | None = None
 

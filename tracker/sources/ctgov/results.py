@@ -78,6 +78,12 @@ class Results:
     secondary: int  # the secondary and other outcomes posted, counted (show names where to read them)
     serious: tuple[Serious, ...]
 
+    def glance(self) -> list[str]:
+        return glance(self)
+
+    def complete(self) -> list[str]:
+        return complete(self)
+
 
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list, bool)):
