@@ -136,14 +136,16 @@ class HttpClient:
         return f"{parts.scheme}://{parts.netloc}", parts.netloc, 0.0
 
     def _pace(self, key: str, interval: float) -> None:
+        """Wait for this service's next slot. The slot is reserved under the lock and waited for outside it, so
+        threads asking different services (an update fetches them side by side) never wait for each other."""
         if interval <= 0:
             return
         with self._lock:
             now = self._clock()
-            wait = self._last_request.get(key, -1e9) + interval - now
-            if wait > 0:
-                self._sleep(wait)
-            self._last_request[key] = max(now, now + wait)
+            slot = max(now, self._last_request.get(key, -1e9) + interval)
+            self._last_request[key] = slot
+        if slot > now:
+            self._sleep(slot - now)
 
     def _clean(self, text: str) -> str:
         return redact(" ".join(str(text).split()), self.settings.secrets)
@@ -172,7 +174,8 @@ class HttpClient:
             self._pace(key, interval)
             retry_after: float | None = None
             try:
-                self.requests_made += 1
+                with self._lock:
+                    self.requests_made += 1
                 deadline = self._clock() + self.settings.response_timeout
                 response = self.session.request(
                     method,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Callable, Iterator
+from typing import Any, Callable
 
 from .errors import HttpError, StoreError, TrackerError
 from .gc_pause import gc_paused
@@ -25,6 +24,7 @@ from .rules import Thresholds
 from .signals import refresh_signals
 from .sources import SOURCES, Source
 from .sources.fields import watching
+from .fetching import Fetched, Job, NotTried, Progress, ServiceWorker, fetch_into
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
 from .store import Store, damage, damaged, environment_problem, undecodable, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
@@ -56,30 +56,15 @@ class LineResult:
         return f"{label}: fetched {r.fetched}, new {r.new}, changed {r.changed}"
 
 
-Progress = Callable[[int, "int | None"], None]  # (records so far, total if known)
-
-
-class Spool:
-    """Batches of parsed records in an anonymous temporary file (deleted on close, even after a crash)."""
-
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.TemporaryFile(prefix="tracker-spool-")
-        self.count = 0
-
-    def add(self, batch: list[Any]) -> None:
-        pickle.dump(batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += len(batch)
-
-    def batches(self) -> Iterator[list[Any]]:
-        self.file.seek(0)
-        while True:
-            try:
-                yield pickle.load(self.file)
-            except EOFError:
-                return
-
-    def close(self) -> None:
-        self.file.close()
+def write_fetched(store: Store, fetched: Fetched, query: Query, source: Source, *, run_id: int, now: datetime) -> SaveResult:
+    """Store a fetched line whole, with its new cursor and its run's end, in one transaction."""
+    total = SaveResult()
+    with gc_paused(), store.transaction():
+        for records in fetched.spool.batches():
+            total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
+        save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(),
+                     shortfall="; ".join(fetched.shortfalls) or None, drift=fetched.drift)
+    return total
 
 
 def update_line(
@@ -94,48 +79,35 @@ def update_line(
     progress: Progress | None = None,
     seen_into: set[str] | None = None,
 ) -> SaveResult:
-    """Fetch one line of one source into a spool, then write it and its new cursor in one transaction. Any failure
-    marks the run failed with its cause (a bug too: a run is never left 'running' for the next update to call
-    interrupted) and is raised again."""
+    """Fetch one line of one source into a spool, then write it and its new cursor in one transaction (the two
+    phases run_update runs side by side across services). Any failure marks the run failed with its cause (a bug
+    too: a run is never left 'running' for the next update to call interrupted) and is raised again."""
     run_id = save_run_start(store, source.name, query.name, now)
-    spool = Spool()
-    seen: set[str] = set()  # PubMed's entry- and modification-date windows overlap; pages may repeat while paging
-    shortfalls: list[str] = []
+    cursor = None if full else select_last_cursor(store, source.name, query.name)
+    versions = (lambda ids: select_versions(store, source.name, ids)) if source.compares_versions else None
+    fetched: Fetched | None = None
     try:
-        # The collector stays paused for the whole line: each page's million young objects die by reference count
-        # before any pass walks them, where a pause per page left them alive for the first pass after it.
-        with gc_paused(), watching() as drift:  # drift: the fields met in an unexpected form, for the run's row
-            cursor = None if full else select_last_cursor(store, source.name, query.name)
-            versions = (lambda ids: select_versions(store, source.name, ids)) if source.compares_versions else None
-            for batch in source.batches(client, settings, query, cursor=cursor, now=now, stored_versions=versions):
-                fresh = [r for r in batch.records if r.record_id not in seen]
-                seen.update(r.record_id for r in fresh)
-                seen.update(batch.unchanged)  # returned by the line today, as stored: the sweep need not ask again
-                spool.add(fresh)
-                if batch.shortfall:
-                    shortfalls.append(batch.shortfall)
-                if progress:
-                    progress(spool.count, batch.expected)
-            total = SaveResult()
-            with store.transaction():
-                for records in spool.batches():
-                    total.add(save_records(store, source.name, records, query=query.name, run_id=run_id, now=now))
-                save_run_end(store, run_id, status="ok", now=now, result=total, cursor=now.date().isoformat(),
-                             shortfall="; ".join(shortfalls) or None, drift=drift.as_json())
-            if seen_into is not None:
-                seen_into.update(seen)
-            return total
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run is said to be what it is, at once
-        _mark_failed(store, run_id, now, "stopped by a signal (SIGTERM or Ctrl-C) before the run finished", status="interrupted")
-        raise
-    except TrackerError as exc:
-        _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
-        raise
-    except Exception as exc:
-        _mark_failed(store, run_id, now, internal_error(exc))
+        fetched = fetch_into(client, settings, query, source, cursor=cursor, now=now, progress=progress, versions=versions)
+        total = write_fetched(store, fetched, query, source, run_id=run_id, now=now)
+        if seen_into is not None:
+            seen_into.update(fetched.seen)
+        return total
+    except BaseException as exc:
+        _mark_run(store, run_id, now, exc)
         raise
     finally:
-        spool.close()
+        if fetched is not None:
+            fetched.spool.close()
+
+
+def _mark_run(store: Store, run_id: int, now: datetime, exc: BaseException) -> None:
+    """A run that raised, recorded as what it is: interrupted by a signal, failed with its cause, or a bug."""
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C or SIGTERM: the run is said to be what it is, at once
+        _mark_failed(store, run_id, now, "stopped by a signal (SIGTERM or Ctrl-C) before the run finished", status="interrupted")
+    elif isinstance(exc, TrackerError):
+        _mark_failed(store, run_id, now, str(exc) or type(exc).__name__)
+    else:
+        _mark_failed(store, run_id, now, internal_error(exc))
 
 
 def internal_error(exc: BaseException) -> str:
@@ -164,79 +136,105 @@ def run_update(
     progress_for: Callable[[str, str], Progress | None] | None = None,
     sweep: bool = False,
     claim_pmids: dict[str, list[str]] | None = None,
+    side_by_side: bool = True,
 ) -> list[LineResult]:
-    """Update every (line, source) pair; a failing pair is reported and the others still run. When a service cannot
-    be reached (every retry of a request failed), its remaining lines are not tried, so a dead network fails in
-    bounded time; the next run fetches their windows. Then the registry sweep when it is due (or `sweep` forces
-    it), and the evidence signals are recomputed from what is stored."""
+    """Update every (line, source) pair; a failing pair is reported and the others still run. Each service's lines
+    are fetched on a thread of their own (side_by_side; False: one service after another), and this thread, the
+    one writer, stores each line whole in the order the lines are configured, reporting it as it goes. When a
+    service cannot be reached (every retry of a request failed), its remaining lines are not tried, so a dead
+    network fails in bounded time; the next run fetches their windows. Then each source's citation watches, the
+    registry sweep when it is due (or `sweep` forces it), and the evidence signals recomputed from what is stored."""
     results = []
     seen: dict[str, dict[str, set[str]]] = {}  # per swept source and line, the records it returned: the sweep need not ask again
     dead: set[str] = set()
+    report: Callable[[LineResult], None] = on_line or (lambda line: None)
     with store.update_lock(), watching():  # a record met drifted by several lines is said once
         interrupted = save_interrupted_runs(store, now)
         if interrupted:
             log.warning("%d earlier update(s) were interrupted before finishing; their windows are fetched again", interrupted)
+        workers = []
         for source in (SOURCES[name] for name in sources):
-            unreachable: str | None = None
-            for query in (q for q in queries if source.applies(q)):
-                if unreachable:
-                    line = _not_tried(store, source, query, unreachable, now)
-                else:
-                    progress = progress_for(query.name, source.name) if progress_for else None
-                    line, returned, exhausted = _update_pair(store, client, settings, query, source, now=now, full=full, progress=progress)
+            jobs = [Job(query=q, cursor=None if full else select_last_cursor(store, source.name, q.name),
+                        run_id=save_run_start(store, source.name, q.name, now)) for q in queries if source.applies(q)]
+            workers.append(ServiceWorker(source, jobs, client=client, settings=settings, now=now, db_path=store.path, progress_for=progress_for))
+        try:
+            if side_by_side:
+                for worker in workers:
+                    worker.start()
+            for worker in workers:
+                if not side_by_side:
+                    worker.run()
+                source = worker.source
+                for job in worker.jobs:
+                    line, returned = _write_job(store, job, source, now=now)
                     if returned is not None and (source.presence or source.revisit):
-                        seen.setdefault(source.name, {})[query.name] = returned
-                    if exhausted:
-                        unreachable = f"gave up on line {query.name}"
-                if line.error:
-                    log.debug("%s", line.summary())
-                results.append(line)
-                if on_line:
-                    on_line(line)
-            for query in (q for q in queries if q.cites and source.citers):  # the line's anchors: who cites them
-                line = _not_tried(store, source, query, unreachable, now) if unreachable else _watch(store, client, settings, query, source, now=now)
-                results.append(line)
-                if on_line:
-                    on_line(line)
-            if unreachable:
-                dead.add(source.name)
+                        seen.setdefault(source.name, {})[job.query.name] = returned
+                    if line.error:
+                        log.debug("%s", line.summary())
+                    results.append(line)
+                    report(line)
+                for query in (q for q in queries if q.cites and source.citers):  # the line's anchors: who cites them
+                    line = (_not_tried(store, source, query, worker.unreachable, now) if worker.unreachable
+                            else _watch(store, client, settings, query, source, now=now))
+                    results.append(line)
+                    report(line)
+                if worker.unreachable:
+                    dead.add(source.name)
+        except BaseException as exc:
+            for worker in workers:  # the others stop at their next line; what is unwritten is marked as what it is
+                worker.stop.set()
+            for worker in workers:
+                for job in worker.jobs:
+                    if not job.written:
+                        _mark_run(store, job.run_id, now, exc)
+            raise
         # with its service unreachable a source's sweep stays due; the failed lines already say why
         for source in (SOURCES[name] for name in sources if name not in dead):
             if source.revisit and (sweep or sweep_due(store, source, now, settings.sweep_days)):
                 line = _revisit(store, client, settings, queries, source, now=now, seen=seen.get(source.name, {}))
                 if line.error:
                     results.append(line)
-                if on_line:
-                    on_line(line)
+                report(line)
             if source.presence and (sweep or sweep_due(store, source, now, settings.sweep_days)):
                 line = _sweep(store, client, settings, queries, source, now=now, seen=seen.get(source.name, {}))
                 if line.error:  # a sweep that went well is reported, not counted among the updates
                     results.append(line)
-                if on_line:
-                    on_line(line)
+                report(line)
         opened, resolved = refresh_signals(store, now=now, thresholds=thresholds(settings), claim_pmids=claim_pmids or {})
         if opened or resolved:
             log.info("evidence signals: %d raised, %d resolved (tracker signals)", opened, resolved)
     return results
 
 
-def _update_pair(
-    store: Store, client: HttpClient, settings: Settings, query: Query, source: Source, *, now: datetime, full: bool,
-    progress: Progress | None,
-) -> tuple[LineResult, set[str] | None, bool]:
-    """One (line, source) pair: its result, or its error as one line; the records it returned (None when it failed);
-    and whether the service could not be reached (every retry of a request failed)."""
-    line = LineResult(query=query.name, source=source.name)
-    returned: set[str] = set()
+def _write_job(store: Store, job: Job, source: Source, *, now: datetime) -> tuple[LineResult, set[str] | None]:
+    """One (line, source) pair, once its fetch has ended: stored whole with its cursor, or its failure recorded as
+    one line; with the records it returned (None when it failed)."""
+    line = LineResult(query=job.query.name, source=source.name)
+    fetched = None
     try:
-        line.result = update_line(store, client, settings, query, source, now=now, full=full, progress=progress, seen_into=returned)
-        return line, returned, False
+        outcome = job.future.result()
+        if isinstance(outcome, NotTried):
+            line.error = f"not tried: {source.label} could not be reached ({outcome.why})"
+            save_run_end(store, job.run_id, status="failed", now=now, error=line.error)
+            job.written = True
+            return line, None
+        fetched = outcome
+        line.result = write_fetched(store, fetched, job.query, source, run_id=job.run_id, now=now)
+        job.written = True
+        return line, fetched.seen
     except HttpError as exc:
+        _mark_run(store, job.run_id, now, exc)
+        job.written = True
         line.error = str(exc)
-        return line, None, exc.exhausted
+        return line, None
     except Exception as exc:
-        line.error = line_failure(store, exc)
-    return line, None, False
+        _mark_run(store, job.run_id, now, exc)
+        job.written = True
+        line.error = line_failure(store, exc)  # may raise: a failure of the surroundings stops the update
+        return line, None
+    finally:
+        if fetched is not None:
+            fetched.spool.close()
 
 
 def line_failure(store: Store, exc: Exception) -> str:
