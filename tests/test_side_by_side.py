@@ -92,6 +92,14 @@ def test_side_by_side_stores_what_one_after_another_stores(tmp_path, settings, f
 
 
 def test_a_ctis_trial_two_lines_return_is_retrieved_once_when_it_changed(env, settings, fake_ctis):
+    """The worker alone (no writer stores line one before line two asks what is stored): line two must know what
+    line one fetched this run."""
+    from datetime import datetime, timezone
+
+    from tracker.fetching import Job, ServiceWorker
+    from tracker.sources import SOURCES, open_client
+    from tracker.topics import load_queries
+
     _ctis(fake_ctis)
     write_query(settings.queries_dir, "one", ctis={"containAll": "trial"})
     write_query(settings.queries_dir, "two", ctis={"containAny": "trial"})
@@ -99,7 +107,14 @@ def test_a_ctis_trial_two_lines_return_is_retrieved_once_when_it_changed(env, se
     changed = fake_ctis.overviews[0]
     changed.update(lastUpdated="01/12/2026")
     fake_ctis.requests.clear()
-    result = invoke(env, "update", "--source", "ctis", now=LATER)
-    assert result.exit_code == 0, result.output
+    jobs = [Job(query=q, cursor="2026-12-04", run_id=0) for q in load_queries(settings.queries_dir)]
+    with open_client(settings) as client:
+        worker = ServiceWorker(SOURCES["ctis"], jobs, client=client, settings=settings, now=datetime(2026, 12, 11, tzinfo=timezone.utc),
+                               db_path=settings.db_path)
+        worker.run()
+    outcomes = [job.future.result() for job in jobs]
+    assert [sorted(o.versions) for o in outcomes] == [[changed["ctNumber"]], []]
     retrieved = [r["path"] for r in fake_ctis.requests if "retrieve" in r["path"]]
     assert retrieved == [f"/ctis/retrieve/{changed['ctNumber']}"]  # line two knew line one had fetched it this run
+    for outcome in outcomes:
+        outcome.spool.close()
