@@ -1,8 +1,10 @@
 """`tracker update`: for each topic line and source, fetch the window since its cursor, then save it in one
 transaction together with the advanced cursor. A failed line records itself and leaves the last good state.
 
-The network phase spools parsed records to a temporary file, so retries and slow pages never hold the database's
-write lock; the write phase is one short transaction. Memory stays flat however large the window."""
+The network phase (fetching.py) runs each service's lines on a thread of their own, so paced services wait side by
+side; it spools parsed records to temporary files, so retries and slow pages never hold the database's write lock.
+This module is the one writer: each line's spool is stored in one short transaction, in the order the lines are
+configured, and reported as it is. Memory stays flat however large the window."""
 
 from __future__ import annotations
 

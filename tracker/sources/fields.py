@@ -217,6 +217,9 @@ YMD_RE = re.compile(r"^(\d{4})/?(\d{2})/?(\d{2})$")  # 20161206, or 2016/12/06 a
 
 def text(value: Any) -> str | None:
     """A registry's free text as one clean line (its trailing newlines, indents and runs of spaces gone); None when empty."""
+    if type(value) is str and value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value or None  # already one clean line (most are): no split and join (isprintable is false for every
+        # whitespace character but the space)
     if value is None or isinstance(value, (dict, list)):
         return None
     cleaned = " ".join(str(value).split())
