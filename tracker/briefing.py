@@ -40,28 +40,33 @@ def results_of(source: str, payload: str | None):
     return reader(payload) if reader and payload else None
 
 
-def brief_trials(store: Store, entries: list[dict[str, Any]]) -> None:
-    """Each digest trial entry gains its approach and, when its results are posted (a new trial with results, or
-    results posted in the window), their glance: the first primary outcome, what more there is, serious adverse
-    events."""
-    posting = [e for e in entries if e.get("results_posted")]
-    payloads = _payloads(store, [(e["source"], e["record_id"]) for e in posting], "read_results")
+def brief_trials(entries: list[dict[str, Any]]) -> None:
+    """Each digest trial entry gains its approach (from its interventions: no payload is read)."""
     for entry in entries:
         approach = trial_approach(_list(entry.get("interventions")), entry.get("title"))
         entry["approach"] = approach.name + (f"; also {', '.join(approach.also)}" if approach.also else "")
-        results = results_of(entry["source"], payloads.get((entry["source"], entry["record_id"]))) if entry.get("results_posted") else None
-        entry["results"] = results.glance() if results else []
 
 
-def brief_papers(store: Store, entries: list[dict[str, Any]]) -> None:
-    """Each new paper gains its evidence level (with what it was read from) and its conclusions where its abstract
-    states them; then the list is ordered by level, then date (newest first)."""
-    payloads = _payloads(store, [(e["source"], e["record_id"]) for e in entries], "read_conclusions")
+def brief_papers(entries: list[dict[str, Any]]) -> None:
+    """Each new paper gains its evidence level, with what it was read from (its columns: no payload is read)."""
     for entry in entries:
         level = paper_level(_list(entry.get("publication_types")), _list(entry.get("mesh_terms")))
         entry["level"] = {"rank": level.rank, "name": level.name, "basis": level.basis}
+
+
+def read_shown(store: Store, trials: list[dict[str, Any]], papers: list[dict[str, Any]]) -> None:
+    """What only a payload says, read for the entries a digest shows (a baseline shows ten of thousands): a trial's
+    results at a glance when they are posted (a new trial with results, or results posted in the window), a paper's
+    conclusions where its abstract states them."""
+    posting = [e for e in trials if e.get("results_posted")]
+    results = _payloads(store, [(e["source"], e["record_id"]) for e in posting], "read_results")
+    for entry in trials:
+        found = results_of(entry["source"], results.get((entry["source"], entry["record_id"]))) if entry.get("results_posted") else None
+        entry["results"] = found.glance() if found else []
+    abstracts = _payloads(store, [(e["source"], e["record_id"]) for e in papers], "read_conclusions")
+    for entry in papers:
         reader = SOURCES[entry["source"]].read_conclusions if entry["source"] in SOURCES else None
-        payload = payloads.get((entry["source"], entry["record_id"]))
+        payload = abstracts.get((entry["source"], entry["record_id"]))
         entry["conclusions"] = reader(payload) if reader and payload else None
 
 

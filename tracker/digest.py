@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .briefing import brief_papers, brief_trials, by_evidence
+from .briefing import brief_papers, brief_trials, by_evidence, read_shown
 from .errors import TrackerError
 from .feeds import write_feeds
 from .materiality import LEVELS as CHANGE_LEVELS
@@ -264,6 +264,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     else:
         window = select_window_signals(store, start, end)
         digest.raised, digest.resolved = window["raised"], window["resolved"]
+    read_shown(store, [t for line in ordered for t in (*line.new_trials, *line.changed_trials)],
+               [p for line in ordered for p in line.new_publications])
     return digest
 
 
@@ -345,7 +347,7 @@ def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]
         entry["results_posted"] = bool(entry.get("has_results"))
     newest_first = sorted(sorted(changed.values(), key=lambda e: (e["source"], e["record_id"])), key=lambda e: e["detected_at"], reverse=True)
     material_first = sorted(newest_first, key=lambda e: CHANGE_LEVELS.index(e["level"]))  # high first, newest first within a level
-    brief_trials(store, [*trials.values(), *material_first])
+    brief_trials([*trials.values(), *material_first])
     return list(trials.values()), material_first
 
 
@@ -383,7 +385,7 @@ def _publication_news(store: Store, start: str, end: str) -> tuple[list[dict[str
         # the anchors it cites, through any version's citation channel (PubMed's citedin, Europe PMC's citations)
         p["cites"] = sorted({a for m in [p, *work.others] for a in (by_key.get((m["source"], m["record_id"]), {}).get("cited_anchors") or "").split(",") if a})
         pubs.append(p)
-    brief_papers(store, pubs)
+    brief_papers(pubs)
     pubs = by_evidence(pubs)
     grouped = _group_changes(changes, "record_id")
     for entry in grouped:
