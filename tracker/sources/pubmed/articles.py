@@ -122,13 +122,18 @@ def conclusions_of(raw_xml: str | None) -> str | None:
     """A stored article's conclusions, as its structured abstract states them: the AbstractText sections NLM
     categorised CONCLUSIONS, else those labelled as conclusions (evidence.CONCLUSIONS_RE). None for an unstructured
     abstract: its first or last sentences are not dressed up as conclusions."""
-    if not raw_xml or "<AbstractText" not in raw_xml:
+    start = raw_xml.find("<Abstract>") if raw_xml else -1
+    end = raw_xml.find("</Abstract>", start) if start != -1 else -1
+    if end == -1:
+        return None
+    fragment = raw_xml[start:end + len("</Abstract>")]  # only the abstract is parsed: a digest reads hundreds
+    if "NlmCategory=" not in fragment and "Label=" not in fragment:  # unstructured
         return None
     try:
-        element = ET.fromstring(raw_xml.encode("utf-8"), PARSER)
+        element = ET.fromstring(fragment.encode("utf-8"), PARSER)
     except ET.XMLSyntaxError:
         return None
-    sections = [s for s in element.iter("AbstractText") if s.getparent() is not None and s.getparent().tag == "Abstract"]
+    sections = [s for s in element if s.tag == "AbstractText"]
     chosen = [s for s in sections if (s.get("NlmCategory") or "").upper() == "CONCLUSIONS"] \
         or [s for s in sections if CONCLUSIONS_RE.match(s.get("Label") or "")]
     text = " ".join(t for t in (flatten(s) for s in chosen) if t)
