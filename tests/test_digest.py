@@ -292,6 +292,7 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
             "TRACKER_SMTP_FROM": "tracker@example.org",
             "TRACKER_SMTP_TO": "clinic@example.org, editor@example.org",
             "TRACKER_SMTP_STARTTLS": "false",
+            "TRACKER_BASE_URL": "https://tracker.example.org/reports/",
         }
         change_upstream(world, fake_ctgov, fake_pubmed)
         result = invoke(env, "run", "--email", now="2026-11-24T06:00:00Z")
@@ -312,8 +313,13 @@ def test_digest_is_emailed_through_a_real_local_smtp_server(world, fake_ctgov, f
     assert email.utils.parsedate_to_datetime(parsed["Date"]).isoformat() == "2026-11-24T06:00:01+00:00"
     assert re.fullmatch(r"<[^@<>\s]+@example\.org>", parsed["Message-ID"].strip())
     assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["List-Id"] == "Hair-loss stem-cell tracker digest <digest.tracker.example.org>"  # mail clients group and offer to leave
+    assert parsed["List-Unsubscribe"] == "<mailto:tracker@example.org?subject=unsubscribe>"
     assert parsed.get_content_type() == "multipart/alternative"
     text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    page = "https://tracker.example.org/reports/digest-2026-11-24.html"
+    assert text.get_content().startswith(f"View this digest in a browser: {page}\r\n")  # CRLF: mail line ends
+    assert f'<a href="{page}">View this digest in a browser</a>' in html.get_content()
     assert "  - Status: Recruiting → Completed" in text.get_content()
     assert "Status: Recruiting → Completed" in html.get_content() and html.get_content().lstrip().startswith("<!DOCTYPE html>")
 

@@ -257,6 +257,90 @@ def test_reference_manager_exports_round_trip_through_rispy_and_bibtexparser(fil
         assert unlatex(e["abstract"]) == " ".join(pubs[pmid].abstract.split())
 
 
+def test_dates_are_as_precise_as_pubmed_gives_them_and_page_ranges_whole(filled):
+    import bibtexparser
+    import rispy
+
+    env, pubs = filled["env"], filled["pubs"]
+    records = {r["accession_number"]: r for r in rispy.loads(export(env, "publications", "--format", "ris"))}
+    entries = {e["ID"]: e for e in bibtexparser.loads(export(env, "publications", "--format", "bibtex")).entries}
+    year_only = [p for p, pub in pubs.items() if pub.pub_date and re.fullmatch(r"\d{4}", pub.pub_date)]
+    to_the_day = [p for p, pub in pubs.items() if pub.pub_date and re.fullmatch(r"\d{4} [A-Z][a-z]{2} \d{1,2}", pub.pub_date)]
+    abbreviated = [p for p, pub in pubs.items() if pub.pages and re.fullmatch(r"(\d+)-(\d+)", pub.pages)
+                   and len(pub.pages.split("-")[1]) < len(pub.pages.split("-")[0])]
+    assert year_only and to_the_day and abbreviated
+    for pmid in year_only:  # never the invented 1987/01/01 of the sort date
+        assert records[f"PMID:{pmid}"]["date"] == pubs[pmid].pub_date and "month" not in entries[f"pmid{pmid}"]
+    for pmid in to_the_day:
+        year, month, day = pubs[pmid].pub_date.split()
+        assert records[f"PMID:{pmid}"]["date"] == f"{year}/{MONTH_NUMBERS[month]:02d}/{int(day):02d}"
+        assert entries[f"pmid{pmid}"]["month"] == month.lower()
+    for pmid in abbreviated:  # MEDLINE's 217-64 is 217-264
+        first, last = pubs[pmid].pages.split("-")
+        whole = first[: len(first) - len(last)] + last
+        assert entries[f"pmid{pmid}"]["pages"] == f"{first}--{whole}" and records[f"PMID:{pmid}"]["end_page"] == whole
+
+
+MONTH_NUMBERS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+
+
+def test_csl_json_of_papers_and_trials_is_read_by_citeproc(filled):
+    """CSL-JSON is what Zotero, Pandoc and Mendeley read; citeproc-py (a CSL processor) renders a bibliography from it."""
+    from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle, formatter
+    from citeproc.source.json import CiteProcJSON
+
+    env, pubs, trials = filled["env"], filled["pubs"], filled["trials"]
+    papers = json.loads(export(env, "publications", "--format", "csljson"))
+    registered = json.loads(export(env, "trials", "--format", "csljson"))
+    assert {p["id"] for p in papers} == {f"pmid:{p}" for p in pubs} and {t["id"] for t in registered} == set(trials)
+    for item in papers:
+        pub = pubs[item["PMID"]]
+        assert item["title"] == pub.title and item.get("DOI") == pub.doi and item["type"] in ("article-journal", "chapter")
+        assert item["issued"]["date-parts"][0][0] == int(pub.sort_date[:4]) if pub.sort_date else "issued" not in item
+    for item in registered:
+        trial = trials[item["id"]]
+        assert item["type"] == "webpage" and item["number"] == trial.nct_id and item["URL"] == f"https://clinicaltrials.gov/study/{trial.nct_id}"
+    import citeproc
+    from pathlib import Path as _Path
+
+    style = CitationStylesStyle(str(next((_Path(citeproc.__file__).parent / "data" / "styles").glob("*.csl"))), validate=False)
+    source = CiteProcJSON(papers[:20] + registered[:10])
+    bibliography = CitationStylesBibliography(style, source, formatter.plain)
+    for item in papers[:20] + registered[:10]:
+        bibliography.register(Citation([CitationItem(item["id"])]))
+    rendered = [str(entry) for entry in bibliography.bibliography()]
+    assert len(rendered) == 30
+    assert any(trials[t["id"]].title[:30] in " ".join(rendered) for t in registered[:10])
+
+
+def test_trials_export_as_ris_registry_records(filled):
+    import rispy
+
+    env, trials = filled["env"], filled["trials"]
+    records = rispy.loads(export(env, "trials", "--format", "ris"))
+    assert {r["accession_number"] for r in records} == set(trials)
+    for r in records:
+        assert r["type_of_reference"] == "ELEC" and r["name_of_database"] == "ClinicalTrials.gov"
+
+
+def test_h_is_help_on_every_command():
+    for args in (["-h"], ["export", "-h"], ["doctor", "-h"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0 and "Usage: " in result.output, (args, result.output)
+
+
+def test_csv_for_excel_carries_a_byte_order_mark_and_crlf(filled, tmp_path):
+    out = tmp_path / "trials.csv"
+    result = CliRunner().invoke(cli, ["export", "trials", "--excel", "-o", str(out)], env=filled["env"])
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and raw.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert {r["nct_id"] for r in rows} == set(filled["trials"]) and "url" in rows[0]
+    plain = CliRunner().invoke(cli, ["export", "trials"], env=filled["env"]).output
+    assert not plain.startswith("\ufeff")
+
+
 def unlatex(text: str) -> str:
     """Undo BibTeX's escapes of special characters, as a reference manager displays the field."""
     text = text.replace(r"\textbackslash{}", "\\").replace(r"\textasciitilde{}", "~").replace(r"\textasciicircum{}", "^")
@@ -264,8 +348,8 @@ def unlatex(text: str) -> str:
 
 
 def test_export_refuses_formats_and_filters_that_do_not_fit(filled):
-    result = CliRunner().invoke(cli, ["export", "trials", "--format", "ris"], env=filled["env"])
-    assert result.exit_code == 1 and result.output.strip() == "Error: trials can be exported as csv, json, not ris"
+    result = CliRunner().invoke(cli, ["export", "trials", "--format", "bibtex"], env=filled["env"])
+    assert result.exit_code == 1 and result.output.strip() == "Error: trials can be exported as csv, json, csljson, ris, not bibtex"
     result = CliRunner().invoke(cli, ["export", "publications", "--status", "RECRUITING"], env=filled["env"])
     assert result.exit_code == 1 and result.output.strip() == "Error: --status, --phase and --has-results apply to trials only"
 

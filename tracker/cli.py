@@ -201,7 +201,7 @@ EXPORT_TABLES = [s.shape.table for s in SOURCES.values()]  # trials, ctis_trials
 
 # -- commands --------------------------------------------------------------------------------------
 
-@click.group(cls=TrackerGroup)
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracker")
 def cli() -> None:
     """Track clinical trials and publications on stem-cell approaches to hair loss.
@@ -398,21 +398,22 @@ def show(settings: Settings, quiet: bool, identifier: str, as_json: bool) -> Non
 
 @cli.command()
 @click.argument("kind", type=click.Choice(EXPORT_TABLES))
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ris", "bibtex"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "csljson", "ris", "bibtex"]), default="csv", show_default=True)
 @click.option("--search", "text", help="Only records matching this text (as in `tracker search`).")
 @filter_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @click.option("--keep-formulas", is_flag=True, help="CSV: write cells beginning =, +, - or @ as they are (by default a ' keeps a spreadsheet from running them).")
+@click.option("--excel", is_flag=True, help="CSV for Excel: a UTF-8 byte-order mark and CRLF line ends, so accents read as written.")
 @common_options
 def export(settings: Settings, quiet: bool, kind: str, fmt: str, text: str | None, f: RecordFilter, output: Path | None,
-           keep_formulas: bool) -> None:
-    """Export trials (CSV, JSON) or publications (CSV, JSON, RIS, BibTeX) with the search filters.
+           keep_formulas: bool, excel: bool) -> None:
+    """Export trials (CSV, JSON, CSL-JSON, RIS) or publications (CSV, JSON, CSL-JSON, RIS, BibTeX) with the search filters.
 
     \b
     Example:
         tracker export publications --format ris --line hfsc-ageing -o hfsc.ris
     """
-    jobs.export(settings, kind=kind, fmt=fmt, f=f, text=text, out=sys.stdout, output=output, keep_formulas=keep_formulas)
+    jobs.export(settings, kind=kind, fmt=fmt, f=f, text=text, out=sys.stdout, output=output, keep_formulas=keep_formulas, excel=excel)
     if output and not quiet:
         click.echo(f"wrote {output}", err=True)
 

@@ -610,6 +610,13 @@ def digest_subject(digest: Digest) -> str:
     return f"Hair-loss stem-cell tracker: {short} to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
 
 
+def _page_url(settings: Settings, digest: Digest) -> str | None:
+    """The digest's page under TRACKER_BASE_URL (where reports/ is served), or None."""
+    if not settings.base_url or not getattr(digest, "file_stem", None):
+        return None
+    return f"{settings.base_url.rstrip('/')}/{digest.file_stem}.html"
+
+
 def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *, now: datetime) -> str:
     """E-mail the HTML digest (Markdown as the plain-text part) through the configured SMTP server, with the Date and
     Message-ID headers RFC 5322 asks for (mail servers and spam filters penalise their absence) and RFC 3834's
@@ -627,6 +634,15 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
     sender_domain = smtp["from"].rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = email.utils.make_msgid(idstring=f"digest-{digest.window_end[:10]}", domain=sender_domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-reply comes back to the sender
+    # RFC 2919 and 2369: mail clients group the digests as one list and offer to leave it (by mail to the sender,
+    # unless TRACKER_SMTP_UNSUBSCRIBE names an address or a page)
+    message["List-Id"] = f"Hair-loss stem-cell tracker digest <digest.tracker.{sender_domain}>"
+    leave = smtp.get("unsubscribe") or f"mailto:{email.utils.parseaddr(smtp['from'])[1]}?subject=unsubscribe"
+    message["List-Unsubscribe"] = f"<{leave}>" if ":" in leave else f"<mailto:{leave}?subject=unsubscribe>"
+    page = _page_url(settings, digest)
+    if page:  # where the whole digest reads as a page: the mail may be clipped, its charts not shown
+        markdown = f"View this digest in a browser: {page}\n\n{markdown}"
+        html = html.replace("<body>", f'<body>\n<p class="meta"><a href="{page}">View this digest in a browser</a></p>', 1)
     message.set_content(markdown)
     message.add_alternative(html, subtype="html")
     port = int(smtp.get("port") or 587)

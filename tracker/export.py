@@ -1,4 +1,5 @@
-"""`tracker export`: trials as CSV or JSON; publications as CSV, JSON, RIS or BibTeX. Pure renderers over rows."""
+"""`tracker export`: trials as CSV, JSON, CSL-JSON or RIS (a registry record, citable); publications as CSV, JSON,
+CSL-JSON, RIS or BibTeX. Dates only as precise as the source gives them, page ranges whole. Pure renderers over rows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,30 @@ from typing import Any, Iterable, Iterator
 from .reports import spreadsheet_safe
 from .store import JSON_COLUMNS
 
-FORMATS = {"trial": ("csv", "json"), "publication": ("csv", "json", "ris", "bibtex")}  # by the kind of record a table keeps
+FORMATS = {"trial": ("csv", "json", "csljson", "ris"), "publication": ("csv", "json", "csljson", "ris", "bibtex")}  # by the kind of record a table keeps
+MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+PRINTED_DATE_RE = re.compile(r"^(\d{4})(?:\s+([A-Za-z]{3})[a-z]*\.?(?:\s+(\d{1,2}))?)?$")  # PubMed's "2024 Mar 15", "2024 Mar", "2024"
+
+
+def date_parts(p: dict[str, Any]) -> list[int]:
+    """[year], [year, month] or [year, month, day]: only as precise as the source. PubMed's sort date is made up to
+    the day from what it printed ("1987" sorts as 1987-01-01), so its printed date says the precision; a record
+    without one (Europe PMC, a registry) has its date as given."""
+    printed = (p.get("pub_date") or "").strip()
+    if printed:
+        found = PRINTED_DATE_RE.match(printed)
+        if found:
+            year, month, day = found.groups()
+            parts = [int(year)]
+            if month and month.lower() in MONTHS:
+                parts.append(MONTHS[month.lower()])
+                if day:
+                    parts.append(int(day))
+            return parts
+        year = re.search(r"\b(1[6-9]\d\d|20\d\d)\b", printed)  # "1998 Dec-1999 Jan", "2024 Winter-Spring": its first year
+        return [int(year.group(1))] if year else []
+    given = p.get("sort_date") or p.get("first_posted_date") or ""
+    return [int(x) for x in given.split("-") if x.isdigit()][:3]
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
@@ -26,10 +50,13 @@ def render_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     yield "\n]\n"
 
 
-def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False) -> Iterator[str]:
+def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False, excel: bool = False) -> Iterator[str]:
     """CSV with a header; list columns are joined with '; '; a cell a spreadsheet would run as a formula is written
-    with a leading ' unless keep_formulas."""
+    with a leading ' unless keep_formulas. excel: a UTF-8 byte-order mark and CRLF line ends, so Excel reads
+    "Hôpitaux" as it is written rather than as Windows-1252."""
     buffer = io.StringIO()
+    if excel:
+        buffer.write("\ufeff")
     writer = None
     for row in rows:
         flat = {}
@@ -38,7 +65,7 @@ def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False) -
                 value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
             flat[key] = value if keep_formulas else spreadsheet_safe(value)
         if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
+            writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\r\n" if excel else "\n")
             writer.writeheader()
         writer.writerow(flat)
         yield buffer.getvalue()
@@ -79,9 +106,10 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             out.append(_ris_line("T2", p["journal"]))
         if p.get("journal_abbrev"):
             out.append(_ris_line("J2", p["journal_abbrev"]))
-        if p.get("sort_date"):
-            out.append(_ris_line("PY", p["sort_date"][:4]))
-            out.append(_ris_line("DA", p["sort_date"].replace("-", "/")))
+        parts = date_parts(p)
+        if parts:
+            out.append(_ris_line("PY", parts[0]))
+            out.append(_ris_line("DA", "/".join(f"{n:02d}" if i else str(n) for i, n in enumerate(parts))))
         for tag, key in (("VL", "volume"), ("IS", "issue"), ("DO", "doi"), ("LA", "language"), ("AB", "abstract")):
             if p.get(key):
                 out.append(_ris_line(tag, p[key]))
@@ -131,13 +159,17 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             fields.append(("author", " and ".join(_bib_author(a) for a in p["authors"])))
         if p.get("journal"):
             fields.append(("journal", bib_escape(p["journal"])))
-        if p.get("sort_date"):
-            fields.append(("year", p["sort_date"][:4]))
+        parts = date_parts(p)
+        if parts:
+            fields.append(("year", str(parts[0])))
+        if len(parts) > 1:
+            fields.append(("month", ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")[parts[1] - 1]))
         for key, column in (("volume", "volume"), ("number", "issue")):
             if p.get(column):
                 fields.append((key, bib_escape(p[column])))
-        if p.get("pages"):
-            fields.append(("pages", bib_escape(p["pages"]).replace("-", "--")))
+        start, end = _pages(p.get("pages"))
+        if start:
+            fields.append(("pages", bib_escape(f"{start}--{end}" if end else start)))  # 217-64 in MEDLINE is 217--264
         if p.get("doi"):
             fields.append(("doi", bib_escape(p["doi"])))
         if p.get("abstract"):
@@ -159,4 +191,83 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield f"@{entry}{{{key},\n{body}\n}}\n\n"
 
 
-RENDERERS = {"csv": render_csv, "json": render_json, "ris": render_ris, "bibtex": render_bibtex}
+def _csl_names(authors: list[str]) -> list[dict[str, str]]:
+    """'Doe JA' -> {family: Doe, given: J. A.}; a collective name as a literal."""
+    names = []
+    for name in authors:
+        family, _, initials = name.rpartition(" ")
+        if family and initials.isupper() and initials.isalpha() and len(initials) <= 4:
+            names.append({"family": family, "given": " ".join(c + "." for c in initials)})
+        else:
+            names.append({"literal": name})
+    return names
+
+
+def csl_item(p: dict[str, Any]) -> dict[str, Any]:
+    """One record as CSL-JSON (what Zotero, Pandoc, Mendeley and citeproc read): a paper as article-journal (a
+    preprint as article, genre preprint, its server the publisher), a trial as a registry's webpage entry with the
+    sponsor as its author and its registration number."""
+    if "nct_id" in p or "trial_id" in p:
+        number = p.get("nct_id") or p.get("trial_id")
+        registry = p.get("registry") or "ClinicalTrials.gov"
+        item = {"id": number, "type": "webpage", "title": p.get("title") or number, "container-title": registry,
+                "number": number, "URL": p.get("url"), "genre": "clinical trial registration"}
+        if p.get("lead_sponsor"):
+            item["author"] = [{"literal": p["lead_sponsor"]}]
+        parts = [int(x) for x in (p.get("first_posted_date") or "").split("-") if x.isdigit()][:3]
+        if parts:
+            item["issued"] = {"date-parts": [parts]}
+        if p.get("overall_status"):
+            item["note"] = f"Status: {p['overall_status'].replace('_', ' ').lower()}"
+        return {k: v for k, v in item.items() if v}
+    item: dict[str, Any] = {"id": f"pmid:{p['pmid']}" if p.get("pmid") else p.get("epmc_id") or p.get("doi"),
+                            "type": "article" if p.get("is_preprint") else "chapter" if p.get("is_book") else "article-journal",
+                            "title": p.get("title"), "author": _csl_names(p.get("authors") or []),
+                            "container-title": p.get("journal"), "container-title-short": p.get("journal_abbrev"),
+                            "volume": p.get("volume"), "issue": p.get("issue"), "DOI": p.get("doi"), "PMID": p.get("pmid"),
+                            "PMCID": p.get("pmcid"), "URL": _page(p), "abstract": p.get("abstract"), "language": p.get("language")}
+    parts = date_parts(p)
+    if parts:
+        item["issued"] = {"date-parts": [parts]}
+    start, end = _pages(p.get("pages"))
+    if start:
+        item["page"] = f"{start}-{end}" if end else start
+    if p.get("is_preprint"):
+        item.update(genre="preprint", publisher=p.get("preprint_server"), note=PREPRINT_NOTE)
+    if p.get("is_retracted"):
+        item["note"] = "RETRACTED publication"
+    return {k: v for k, v in item.items() if v}
+
+
+def render_csljson(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A CSL-JSON array, written record by record."""
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n  " + json.dumps(csl_item(_decoded(row)), ensure_ascii=False)
+    yield "\n]\n"
+
+
+def render_trial_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A registry record for reference managers: RIS type ELEC (a web page), the sponsor as author, the registry as
+    the database, the registration number as its accession number."""
+    for row in rows:
+        t = _decoded(row)
+        number = t.get("nct_id") or t.get("trial_id")
+        out = [_ris_line("TY", "ELEC"), _ris_line("TI", t.get("title") or number)]
+        if t.get("lead_sponsor"):
+            out.append(_ris_line("AU", t["lead_sponsor"]))
+        if t.get("first_posted_date"):
+            out.append(_ris_line("PY", t["first_posted_date"][:4]))
+            out.append(_ris_line("DA", t["first_posted_date"].replace("-", "/")))
+        out.append(_ris_line("DB", t.get("registry") or "ClinicalTrials.gov"))
+        out.append(_ris_line("AN", number))
+        if t.get("url"):
+            out.append(_ris_line("UR", t["url"]))
+        if t.get("overall_status"):
+            out.append(_ris_line("N1", f"Status: {t['overall_status'].replace('_', ' ').lower()}"))
+        out.append("ER  - \n\n")
+        yield "".join(out)
+
+
+RENDERERS = {"csv": render_csv, "json": render_json, "csljson": render_csljson, "ris": render_ris, "bibtex": render_bibtex}
+TRIAL_RENDERERS = {**RENDERERS, "ris": render_trial_ris}

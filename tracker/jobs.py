@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 from .claims import ClaimResult, Context, check_claims, claim_flips, write_claims_report
 from .digest import Digest, build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
 from .errors import ConfigError, TrackerError
-from .export import FORMATS as EXPORT_FORMATS, RENDERERS
+from .export import FORMATS as EXPORT_FORMATS, RENDERERS, TRIAL_RENDERERS
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
 from .studies import group_trials
@@ -244,7 +244,7 @@ def show(settings: Settings, identifier: str) -> dict:
 
 
 def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None,
-           keep_formulas: bool = False) -> None:
+           keep_formulas: bool = False, excel: bool = False) -> None:
     """Stream the chosen records to `output` (written whole, then renamed) or to the `out` stream."""
     formats = EXPORT_FORMATS[TABLES[kind].kind]
     if fmt not in formats:
@@ -255,7 +255,8 @@ def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: st
     with open_store(settings.db_path, create=False) as store:
         check_line(store, f.line)
         rows = select_export(store, kind=kind, f=f, match=match)
-        chunks = RENDERERS[fmt](rows, keep_formulas=True) if fmt == "csv" and keep_formulas else RENDERERS[fmt](rows)
+        renderers = TRIAL_RENDERERS if TABLES[kind].kind == "trial" else RENDERERS
+        chunks = renderers[fmt](rows, keep_formulas=keep_formulas, excel=excel) if fmt == "csv" else renderers[fmt](rows)
         if output is None:
             for chunk in chunks:
                 out.write(chunk)

@@ -112,7 +112,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     ncbi_rate = env.get("TRACKER_NCBI_RATE")
     smtp = {
         key.lower(): env[f"TRACKER_SMTP_{key}"]
-        for key in ("HOST", "PORT", "USER", "PASSWORD", "FROM", "TO", "STARTTLS")
+        for key in ("HOST", "PORT", "USER", "PASSWORD", "FROM", "TO", "STARTTLS", "UNSUBSCRIBE")
         if env.get(f"TRACKER_SMTP_{key}")
     }
     return Settings(
