@@ -85,8 +85,12 @@ def test_two_digests_in_one_day_keep_their_own_pages_and_feed_links(env, setting
     assert stems == ["digest-2026-11-23", "digest-2026-11-23-190000"]
     reports = Path(env["TRACKER_REPORTS"])
     assert (reports / "digest-2026-11-23.html").read_text(encoding="utf-8") != (reports / "digest-2026-11-23-190000.html").read_text(encoding="utf-8")
-    links = {entry.link for entry in feedparser.parse(str(reports / "feed.xml")).entries}
+    feed = feedparser.parse(str(reports / "feed.xml"))
+    links = {entry.link for entry in feed.entries}
     assert links == {"digest-2026-11-23.html", "digest-2026-11-23-190000.html"}
+    for entry in feed.entries:  # each entry's content is the page's body as a fragment, not a whole document
+        content = entry.content[0].value
+        assert "<h1" in content and "<!DOCTYPE" not in content and "<head" not in content and "<style" not in content
     line_links = {entry.link for entry in feedparser.parse(str(reports / "lines" / "first" / "feed.xml")).entries}
     assert line_links == {"lines/first/digest-2026-11-23.html", "lines/first/digest-2026-11-23-190000.html"}
 

@@ -519,9 +519,11 @@ def chart_svg(series: list[tuple[int, int]], *, width: int = 320, height: int = 
     return {"width": width, "height": height, "bars": bars, "first": first, "last": last, "top": top, "total": sum(counts.values())}
 
 
-def render_html(digest: Digest) -> str:
+def render_html(digest: Digest, *, mail: bool = False) -> str:
+    """The digest page; for mail (mail=True) without its charts: inline SVG is dropped by Gmail and Outlook, and the
+    page keeps them."""
     charts = {line.name: {k: chart_svg(v) for k, v in line.chart.items()} for line in digest.lines}
-    return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS)
+    return _environment(True).get_template("digest.html.j2").render(d=digest, charts=charts, labels=SIGNAL_LABELS, mail=mail)
 
 
 # -- output ----------------------------------------------------------------------------------------
@@ -610,6 +612,20 @@ def digest_subject(digest: Digest) -> str:
     return f"Hair-loss stem-cell tracker: {short} to {digest.window_end[:10]}" + (" (incomplete)" if digest.failures else "")
 
 
+MAIL_CLIPPED = 95_000  # bytes of HTML a mail body keeps to, under Gmail's clipping at about 102 kB
+
+
+def _mail_top(html: str, page: str | None) -> str:
+    """A digest too long for a mail body: its head (title, summary, warnings, what needs attention) up to the first
+    topic line, then where the rest is: attached, and at its page when TRACKER_BASE_URL says where that is."""
+    cut = html.find("<section>\n<h2>")
+    if not 0 < cut <= MAIL_CLIPPED - 400:  # a head past the limit itself: cut after its last whole item
+        cut = html.rfind("</li>", 0, MAIL_CLIPPED - 400) + len("</li>")
+    where = f' and <a href="{page}">at its page</a>' if page else ""
+    return (html[:cut] + f'<p class="warning">This digest is longer than a mail body shows: the whole digest is attached{where}.</p>\n'
+            "</body>\n</html>\n")
+
+
 def _page_url(settings: Settings, digest: Digest) -> str | None:
     """The digest's page under TRACKER_BASE_URL (where reports/ is served), or None."""
     if not settings.base_url or not getattr(digest, "file_stem", None):
@@ -643,8 +659,19 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
     if page:  # where the whole digest reads as a page: the mail may be clipped, its charts not shown
         markdown = f"View this digest in a browser: {page}\n\n{markdown}"
         html = html.replace("<body>", f'<body>\n<p class="meta"><a href="{page}">View this digest in a browser</a></p>', 1)
+    if len(html.encode("utf-8")) > MAIL_CLIPPED:  # Gmail clips a message's HTML past about 102 kB, hiding the rest
+        whole = html
+        html = _mail_top(html, page)
+        if len(markdown.encode("utf-8")) > MAIL_CLIPPED:
+            head = markdown[: MAIL_CLIPPED - 400]
+            markdown = head[: head.rfind("\n\n")] + "\n\n(This digest is longer than a mail body shows: the whole digest is attached" \
+                + (f" and at {page}" if page else "") + ".)\n"
+    else:
+        whole = None
     message.set_content(markdown)
     message.add_alternative(html, subtype="html")
+    if whole is not None:
+        message.add_attachment(whole.encode("utf-8"), maintype="text", subtype="html", filename=f"{digest.file_stem}.html")
     port = int(smtp.get("port") or 587)
     try:
         with smtplib.SMTP(smtp["host"], port, timeout=30) as server:

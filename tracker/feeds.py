@@ -5,6 +5,7 @@ link that is absolute when TRACKER_BASE_URL says where the reports are served.""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,20 @@ def render_feed(entries: list[Entry], *, feed_id: str, title: str, updated: str,
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
 
 
+BODY_RE = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
+
+
 def _html_or_summary(path: Path | None, summary: str) -> str:
-    """The digest file's HTML; if it was removed, its summary, so the entry still says something."""
+    """The digest page's body, as an HTML fragment (a feed entry's content is not a document: readers drop or
+    mangle its <html>, <head> and styles); if the page was removed, its summary, so the entry still says something."""
     try:
-        return path.read_text(encoding="utf-8") if path is not None else f"<p>{_escape(summary)}</p>"
+        page = path.read_text(encoding="utf-8") if path is not None else None
     except OSError:
+        page = None
+    if page is None:
         return f"<p>{_escape(summary)}</p>"
+    body = BODY_RE.search(page)
+    return body.group(1).strip() if body else page
 
 
 def _escape(text: str) -> str:

@@ -117,7 +117,7 @@ def digest(
         sent: list[str] = []
 
         def deliver() -> None:  # the e-mail is part of the delivery: a refused one leaves the window to the next run
-            sent.append(send_digest(settings, built, render_html(built), render_markdown(built), now=now))
+            sent.append(send_digest(settings, built, render_html(built, mail=True), render_markdown(built), now=now))
 
         paths = write_digest(store, built, settings.reports_dir, formats=formats, now=now, base_url=settings.base_url,
                              deliver=deliver if email else None, ad_hoc=bool(since or until))
