@@ -323,6 +323,16 @@ def test_trials_export_as_ris_registry_records(filled):
         assert r["type_of_reference"] == "ELEC" and r["name_of_database"] == "ClinicalTrials.gov"
 
 
+def test_search_says_how_many_it_shows_and_when_more_match(filled):
+    env, trials = filled["env"], filled["trials"]
+    many = CliRunner().invoke(cli, ["search", "--source", "trials", "--line", "trials-line", "--limit", "3"], env=env)
+    assert many.exit_code == 0 and "showing the 3 best matches; more match (--limit N shows more" in many.output, many.output
+    few = CliRunner().invoke(cli, ["search", "--source", "trials", "--line", "second-line", "--limit", "50"], env=env)
+    assert few.exit_code == 0 and "\n5 matches\n" in "\n" + few.output, few.output  # every match shown: counted
+    as_json = CliRunner().invoke(cli, ["search", "--source", "trials", "--line", "second-line", "--json"], env=env)
+    assert len(json.loads(as_json.stdout)) == 5  # --json stays the list alone
+
+
 def test_h_is_help_on_every_command():
     for args in (["-h"], ["export", "-h"], ["doctor", "-h"]):
         result = CliRunner().invoke(cli, args)

@@ -115,6 +115,7 @@ def _hit(row: dict[str, Any], table: str) -> Hit:
 class LocalResult:
     hits: list[Hit]
     windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
+    more: bool = False  # more records match than were shown (a table gave `limit` rows, or the tables together more)
 
 
 SEARCH_SOURCES = ("all", "trials", "publications", *(n for n in SOURCES), *(s.shape.table for s in SOURCES.values() if s.shape.table not in ("trials", "publications")))
@@ -170,9 +171,11 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
     the records the filters select, newest first (`tracker search --line NAME` lists a topic line)."""
     kinds = searched_tables(source, f)
     if text is None and not raw:
-        hits = [_hit(r, kind) for kind in kinds for r in select_listing(store, kind=kind, f=f, limit=limit)]
+        listed = [select_listing(store, kind=kind, f=f, limit=limit) for kind in kinds]
+        hits = [_hit(r, kind) for kind, found in zip(kinds, listed) for r in found]
         hits.sort(key=lambda h: h.rank)
-        return LocalResult(hits=once_per_study(store, hits)[:limit], windowed=[])
+        shown = once_per_study(store, hits)
+        return LocalResult(hits=shown[:limit], windowed=[], more=len(shown) > limit or any(len(found) >= limit for found in listed))
     text = text or ""
     if raw:
         if not text.strip():
@@ -184,18 +187,21 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
         match = fts_query(text)
     hits: list[Hit] = []
     windowed = []
+    full = False
     try:
         for kind in kinds:
             rows, window = select_search(store, match, kind=kind, f=f, limit=limit)
             if window:
                 windowed.append((kind, window))
+            full = full or len(rows) >= limit
             hits.extend(_hit(r, kind) for r in rows)
     except sqlite3.OperationalError as exc:
         if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
             raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
         raise
     hits.sort(key=lambda h: h.rank)
-    return LocalResult(hits=once_per_study(store, hits)[:limit], windowed=windowed)
+    shown = once_per_study(store, hits)
+    return LocalResult(hits=shown[:limit], windowed=windowed, more=full or len(shown) > limit)
 
 
 @dataclass
