@@ -172,9 +172,11 @@ def print_local_search(found, *, as_json: bool, as_csv: bool) -> None:
     print_hits(found.hits, as_json=as_json, as_csv=as_csv)
     if not found.hits and not (as_json or as_csv):
         click.echo("no stored record matches; try --live to ask ClinicalTrials.gov and PubMed", err=True)
+    elif as_json or as_csv:
+        pass  # data only
     elif found.more and not found.windowed:
         click.echo(f"showing the {len(found.hits)} best matches; more match (--limit N shows more, filters narrow)", err=True)
-    elif not (as_json or as_csv):
+    else:
         click.echo(f"{len(found.hits)} match{'es' if len(found.hits) != 1 else ''}", err=True)
     for kind, window in found.windowed:
         click.echo(
