@@ -371,6 +371,29 @@ def test_a_mail_keeps_no_charts_and_a_long_digest_comes_attached(world, fake_ctg
     assert len(text.encode()) < limit and "the whole digest is attached and at https://x.example/r/" in text
 
 
+def test_a_stored_paper_retracted_in_the_window_is_said_at_the_top(world, fake_ctgov, fake_pubmed):
+    """HAND-MADE: a recorded article, stored in the first window, gains a retraction notice (as PubMed adds one)."""
+    from datetime import date
+
+    article = fake_pubmed.articles[0]
+    pmid = fake_pubmed.pmid(article)
+    retracted = article.replace("</PublicationTypeList>", "<PublicationType UI=\"D016441\">Retracted Publication</PublicationType></PublicationTypeList>", 1)
+    assert retracted != article
+    fake_pubmed.articles[0] = retracted
+    fake_pubmed.modified[pmid] = date(2026, 11, 24)
+    assert invoke(world["env"], "update", now="2026-11-24T06:00:00Z").exit_code == 0
+    result = invoke(world["env"], "digest", "--format", "all", now="2026-11-24T07:00:00Z")
+    assert result.exit_code == 0, result.output
+    reports = Path(world["env"]["TRACKER_REPORTS"])
+    md = (reports / "digest-2026-11-24.md").read_text()
+    top = md.split("\n## Line ", 1)[0]
+    assert "## Needs attention" in top and "**Retracted in this window**" in top
+    assert f"[PMID {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" in top
+    assert "### Corrected or retracted publications (1)" in md  # and still under its line
+    html = (reports / "digest-2026-11-24.html").read_text()
+    assert html.index('<section id="retracted">') < html.index("<section>\n<h2>")
+
+
 def test_bad_dates_get_one_line(env, settings):
     write_query(settings.queries_dir, "line", ctgov=LINE_CT)
     result = CliRunner().invoke(cli, ["digest", "--since", "2026-13-01"], env=env)

@@ -119,6 +119,16 @@ class Digest:
         }
 
     @property
+    def retracted_now(self) -> list[dict[str, Any]]:
+        """Papers stored before the window and retracted in it, once each: said at the top, in "Needs attention"."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for line in self.lines:
+            for c in line.all("changed_publications"):
+                if c.get("retracted_now"):
+                    found.setdefault((c["source"], c["record_id"]), c)
+        return list(found.values())
+
+    @property
     def drift_notes(self) -> list[str]:
         """One sentence per source whose answers drifted in the window: how many records, which fields."""
         fields = 6
