@@ -329,6 +329,9 @@ def test_search_says_how_many_it_shows_and_when_more_match(filled):
     assert many.exit_code == 0 and "showing the 3 best matches; more match (--limit N shows more" in many.output, many.output
     few = CliRunner().invoke(cli, ["search", "--source", "trials", "--line", "second-line", "--limit", "50"], env=env)
     assert few.exit_code == 0 and "\n5 matches\n" in "\n" + few.output, few.output  # every match shown: counted
+    statuses = {t.overall_status for t in trials.values() if t.overall_status}
+    assert not any(f"{s} ·" in many.output + few.output for s in statuses)  # statuses as a person reads them, never the codes
+    assert any(f"{s.replace('_', ' ').capitalize()} ·" in few.output for s in statuses), few.output
     as_json = CliRunner().invoke(cli, ["search", "--source", "trials", "--line", "second-line", "--json"], env=env)
     assert len(json.loads(as_json.stdout)) == 5  # --json stays the list alone
 

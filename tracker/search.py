@@ -13,6 +13,7 @@ from .briefing import shown_paper, shown_trial
 from .errors import TrackerError
 from .http import HttpClient
 from .identifiers import label_for, recognise, url_for
+from .labels import phase_label, status_label
 from .settings import Settings
 from .sources import SOURCES, TABLES
 from .studies import group_trials, group_works
@@ -72,7 +73,7 @@ class Hit:
 
 
 def _trial_hit(row: dict[str, Any], source: str) -> Hit:
-    phases = ", ".join(json.loads(row["phases"] or "[]")) or "no phase"
+    phases = phase_label(row["phases"]) if json.loads(row["phases"] or "[]") else "phase not given"
     # a copy the registry sweep found gone, or merged into another number, says so, as a retracted paper does
     gone = " · REMOVED from the registry" if row.get("removed_at") else f" · MERGED into {row['merged_into']}" if row.get("merged_into") else ""
     return Hit(
@@ -80,7 +81,7 @@ def _trial_hit(row: dict[str, Any], source: str) -> Hit:
         id=row.get("record_id") or row[SOURCES[source].shape.key],
         title=row["title"] or "",
         date=row["start_date"],
-        detail=f"{row['overall_status'] or 'no status'} · {phases}{' · results' if row['has_results'] else ''}{gone}",
+        detail=f"{status_label(row['overall_status'])} · {phases}{' · results posted' if row['has_results'] else ''}{gone}",  # as a person reads them; JSON keeps the codes
         snippet=row.get("snippet") or "",  # plain text: the index reads list columns as "a; b" (m007)
         url=SOURCES[source].url(row.get("record_id") or row[SOURCES[source].shape.key]),
         rank=row.get("rank") or 0.0,
