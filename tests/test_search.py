@@ -336,6 +336,19 @@ def test_search_says_how_many_it_shows_and_when_more_match(filled):
     assert len(json.loads(as_json.stdout)) == 5  # --json stays the list alone
 
 
+def test_show_reads_codes_and_dates_as_a_person_does_and_json_keeps_them(filled):
+    env, trials = filled["env"], filled["trials"]
+    trial = next(t for t in trials.values() if t.overall_status and t.start_date and len(t.start_date) == 10 and t.phases)
+    text = CliRunner().invoke(cli, ["show", trial.nct_id], env=env).output
+    status = next(line for line in text.splitlines() if line.strip().startswith("overall_status"))
+    assert status.split()[-1] != trial.overall_status and trial.overall_status.replace("_", " ").capitalize() in status
+    from tracker.labels import date_label, phase_label
+
+    assert date_label(trial.start_date) in text and phase_label(json.dumps(list(trial.phases))) in text
+    record = json.loads(CliRunner().invoke(cli, ["show", trial.nct_id, "--json"], env=env).output)["record"]
+    assert (record["overall_status"], record["start_date"]) == (trial.overall_status, trial.start_date)
+
+
 def test_h_is_help_on_every_command():
     for args in (["-h"], ["export", "-h"], ["doctor", "-h"]):
         result = CliRunner().invoke(cli, args)

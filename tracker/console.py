@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from .http import redact
+from .labels import date_label, phase_label, status_label
 from .reports import clean_text, csv_row, record_url
 from .settings import Settings
 from .sources import SOURCES
@@ -196,6 +197,17 @@ def print_live_search(results, *, as_json: bool, as_csv: bool) -> None:
         print_hits(r.hits, as_json=False, as_csv=as_csv)
 
 
+HUMAN: dict[str, Callable[[Any], Any]] = {
+    "overall_status": status_label,
+    "phases": lambda v: phase_label(json.dumps(v) if isinstance(v, list) else v),
+    "has_results": lambda v: "yes" if v else "no",
+    "is_retracted": lambda v: "RETRACTED" if v else "no",
+    "is_preprint": lambda v: "yes, not peer reviewed" if v else "no",
+    **{k: date_label for k in ("start_date", "primary_completion_date", "completion_date", "first_posted_date",
+                               "last_update_posted_date", "results_first_posted_date")},
+}
+
+
 def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         echo_json(shown)
@@ -205,6 +217,8 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
     for key, value in record.items():
         if key in ("title",) or value in (None, "", []):
             continue
+        if key in HUMAN:  # as a person reads it (--json keeps the stored value)
+            value = HUMAN[key](value)
         if isinstance(value, list):
             value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
         click.echo(f"  {key:28} {one_line(str(value), 160)}")
