@@ -8,7 +8,6 @@ so its links are reported as the records Europe PMC flags as carrying text-mined
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import tempfile
 from datetime import datetime, timezone

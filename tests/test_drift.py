@@ -11,10 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 
 from .conftest import ICTRP_EXPORT, digest_md, fixture_path, invoke_cli, load_json, real_studies, rows, write_query
 from .test_pubmed import real_articles

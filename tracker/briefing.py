@@ -40,6 +40,12 @@ def results_of(source: str, payload: str | None):
     return reader(payload) if reader and payload else None
 
 
+def conclusions_of(source: str, payload: str | None) -> str | None:
+    """A stored paper's conclusions as its source reads them from its abstract, or None."""
+    reader = SOURCES[source].read_conclusions if source in SOURCES else None
+    return reader(payload) if reader and payload else None
+
+
 def brief_trials(entries: list[dict[str, Any]]) -> None:
     """Each digest trial entry gains its approach (from its interventions: no payload is read)."""
     for entry in entries:
@@ -50,8 +56,7 @@ def brief_trials(entries: list[dict[str, Any]]) -> None:
 def brief_papers(entries: list[dict[str, Any]]) -> None:
     """Each new paper gains its evidence level, with what it was read from (its columns: no payload is read)."""
     for entry in entries:
-        level = paper_level(_list(entry.get("publication_types")), _list(entry.get("mesh_terms")))
-        entry["level"] = {"rank": level.rank, "name": level.name, "basis": level.basis}
+        entry["level"] = asdict(paper_level(_list(entry.get("publication_types")), _list(entry.get("mesh_terms"))))
 
 
 def read_shown(store: Store, trials: list[dict[str, Any]], papers: list[dict[str, Any]]) -> None:
@@ -65,9 +70,7 @@ def read_shown(store: Store, trials: list[dict[str, Any]], papers: list[dict[str
         entry["results"] = found.glance() if found else []
     abstracts = _payloads(store, [(e["source"], e["record_id"]) for e in papers], "read_conclusions")
     for entry in papers:
-        reader = SOURCES[entry["source"]].read_conclusions if entry["source"] in SOURCES else None
-        payload = abstracts.get((entry["source"], entry["record_id"]))
-        entry["conclusions"] = reader(payload) if reader and payload else None
+        entry["conclusions"] = conclusions_of(entry["source"], abstracts.get((entry["source"], entry["record_id"])))
 
 
 def by_evidence(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,6 +92,5 @@ def shown_trial(store: Store, source: str, record_id: str, record: dict[str, Any
 def shown_paper(store: Store, source: str, record_id: str, record: dict[str, Any]) -> dict[str, Any]:
     """`show`'s reading of a paper: its evidence level and its conclusions."""
     level = paper_level(_list(record.get("publication_types")), _list(record.get("mesh_terms")))
-    reader = SOURCES[source].read_conclusions
     payload = _payloads(store, [(source, record_id)], "read_conclusions").get((source, record_id))
-    return {"evidence_level": asdict(level), "conclusions": reader(payload) if reader and payload else None}
+    return {"evidence_level": asdict(level), "conclusions": conclusions_of(source, payload)}

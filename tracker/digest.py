@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from .briefing import brief_papers, brief_trials, by_evidence, read_shown
 from .errors import TrackerError
 from .feeds import write_feeds
-from .materiality import LEVELS as CHANGE_LEVELS
+from .materiality import by_level
 from .models import Query
 from .reports import EPOCH, digest_title, template_environment, write_text_atomic
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
@@ -349,14 +349,14 @@ def _trial_news(store: Store, start: str, end: str) -> tuple[list[dict[str, Any]
             label = "" if own else next((m["label"] for m in entry["registrations"] if (m["source"], m["record_id"]) == key), key[0]) + f" {key[1]}: "
             said.extend({"text": label + s.text, "level": s.level} for s in describe_changes(changes, changes[0]))
             entry["results_posted"] = entry.get("results_posted") or (own and any(c["field"] == "has_results" and c["new_value"] == "true" for c in changes))
-        entry["said"] = sorted(said, key=lambda s: CHANGE_LEVELS.index(s["level"]))
+        entry["said"] = by_level(said)
         entry["descriptions"] = [s["text"] for s in entry["said"]]
         entry["level"] = entry["said"][0]["level"] if entry["said"] else "low"
         entry["detected_at"] = max([c["detected_at"] for c in entry["changes"]] + [entry.get("detected_at") or ""])
     for entry in trials.values():
         entry["results_posted"] = bool(entry.get("has_results"))
     newest_first = sorted(sorted(changed.values(), key=lambda e: (e["source"], e["record_id"])), key=lambda e: e["detected_at"], reverse=True)
-    material_first = sorted(newest_first, key=lambda e: CHANGE_LEVELS.index(e["level"]))  # high first, newest first within a level
+    material_first = by_level(newest_first)  # high first, newest first within a level
     brief_trials([*trials.values(), *material_first])
     return list(trials.values()), material_first
 
@@ -463,7 +463,7 @@ def _keep_most_recent(line: Line) -> None:
         if attr == "new_publications":
             shown = by_evidence(shown)
         elif attr == "changed_trials":
-            shown.sort(key=lambda e: CHANGE_LEVELS.index(e.get("level", "low")))
+            shown = by_level(shown)
         setattr(line, attr, shown)
         if len(records) > BASELINE_SHOWN:
             line.hidden[attr] = records[BASELINE_SHOWN:]
@@ -638,7 +638,7 @@ def _mail_top(html: str, page: str | None) -> str:
 
 def _page_url(settings: Settings, digest: Digest) -> str | None:
     """The digest's page under TRACKER_BASE_URL (where reports/ is served), or None."""
-    if not settings.base_url or not getattr(digest, "file_stem", None):
+    if not settings.base_url:
         return None
     return f"{settings.base_url.rstrip('/')}/{digest.file_stem}.html"
 
@@ -669,6 +669,7 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
     if page:  # where the whole digest reads as a page: the mail may be clipped, its charts not shown
         markdown = f"View this digest in a browser: {page}\n\n{markdown}"
         html = html.replace("<body>", f'<body>\n<p class="meta"><a href="{page}">View this digest in a browser</a></p>', 1)
+    whole = None
     if len(html.encode("utf-8")) > MAIL_CLIPPED:  # Gmail clips a message's HTML past about 102 kB, hiding the rest
         whole = html
         html = _mail_top(html, page)
@@ -676,8 +677,6 @@ def send_digest(settings: Settings, digest: Digest, html: str, markdown: str, *,
             head = markdown[: MAIL_CLIPPED - 400]
             markdown = head[: head.rfind("\n\n")] + "\n\n(This digest is longer than a mail body shows: the whole digest is attached" \
                 + (f" and at {page}" if page else "") + ".)\n"
-    else:
-        whole = None
     message.set_content(markdown)
     message.add_alternative(html, subtype="html")
     if whole is not None:

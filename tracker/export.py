@@ -9,11 +9,12 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
+from .labels import MONTH_NAMES
 from .reports import spreadsheet_safe
 from .store import JSON_COLUMNS
 
 FORMATS = {"trial": ("csv", "json", "csljson", "ris"), "publication": ("csv", "json", "csljson", "ris", "bibtex")}  # by the kind of record a table keeps
-MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+MONTHS = {m.lower(): i for i, m in enumerate(MONTH_NAMES, 1)}
 PRINTED_DATE_RE = re.compile(r"^(\d{4})(?:\s+([A-Za-z]{3})[a-z]*\.?(?:\s+(\d{1,2}))?)?$")  # PubMed's "2024 Mar 15", "2024 Mar", "2024"
 
 
@@ -42,12 +43,16 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (json.loads(v) if k in JSON_COLUMNS and isinstance(v, str) and v else v) for k, v in row.items()}
 
 
-def render_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """A JSON array, written record by record."""
+def _json_array(items: Iterable[Any]) -> Iterator[str]:
+    """A JSON array, written item by item."""
     yield "["
-    for i, row in enumerate(rows):
-        yield ("," if i else "") + "\n  " + json.dumps(_decoded(row), ensure_ascii=False)
+    for i, item in enumerate(items):
+        yield ("," if i else "") + "\n  " + json.dumps(item, ensure_ascii=False)
     yield "\n]\n"
+
+
+def render_json(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    return _json_array(_decoded(row) for row in rows)
 
 
 def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False, excel: bool = False) -> Iterator[str]:
@@ -94,6 +99,20 @@ def _ris_line(tag: str, value: Any) -> str:
     return f"{tag}  - {' '.join(str(value).split())}\n"
 
 
+def _ris_date(parts: list[int]) -> list[str]:
+    """PY and DA as precise as the date: DA 1987, 1987/03 or 1987/03/15."""
+    if not parts:
+        return []
+    return [_ris_line("PY", parts[0]), _ris_line("DA", "/".join(f"{n:02d}" if i else str(n) for i, n in enumerate(parts)))]
+
+
+def _registration(t: dict[str, Any]) -> tuple[str, str, str | None]:
+    """A trial row's number, registry and status note, as both citation formats give them."""
+    number = t.get("nct_id") or t.get("trial_id")
+    status = f"Status: {t['overall_status'].replace('_', ' ').lower()}" if t.get("overall_status") else None
+    return number, t.get("registry") or "ClinicalTrials.gov", status
+
+
 def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """RIS for reference managers (Zotero, EndNote, Mendeley): one TY..ER block per publication."""
     for row in rows:
@@ -106,10 +125,7 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             out.append(_ris_line("T2", p["journal"]))
         if p.get("journal_abbrev"):
             out.append(_ris_line("J2", p["journal_abbrev"]))
-        parts = date_parts(p)
-        if parts:
-            out.append(_ris_line("PY", parts[0]))
-            out.append(_ris_line("DA", "/".join(f"{n:02d}" if i else str(n) for i, n in enumerate(parts))))
+        out.extend(_ris_date(date_parts(p)))
         for tag, key in (("VL", "volume"), ("IS", "issue"), ("DO", "doi"), ("LA", "language"), ("AB", "abstract")):
             if p.get(key):
                 out.append(_ris_line(tag, p[key]))
@@ -163,7 +179,7 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         if parts:
             fields.append(("year", str(parts[0])))
         if len(parts) > 1:
-            fields.append(("month", ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")[parts[1] - 1]))
+            fields.append(("month", MONTH_NAMES[parts[1] - 1].lower()))  # BibTeX's month macros: jan, feb ...
         for key, column in (("volume", "volume"), ("number", "issue")):
             if p.get(column):
                 fields.append((key, bib_escape(p[column])))
@@ -208,17 +224,13 @@ def csl_item(p: dict[str, Any]) -> dict[str, Any]:
     preprint as article, genre preprint, its server the publisher), a trial as a registry's webpage entry with the
     sponsor as its author and its registration number."""
     if "nct_id" in p or "trial_id" in p:
-        number = p.get("nct_id") or p.get("trial_id")
-        registry = p.get("registry") or "ClinicalTrials.gov"
+        number, registry, status = _registration(p)
         item = {"id": number, "type": "webpage", "title": p.get("title") or number, "container-title": registry,
-                "number": number, "URL": p.get("url"), "genre": "clinical trial registration"}
+                "number": number, "URL": p.get("url"), "genre": "clinical trial registration", "note": status}
         if p.get("lead_sponsor"):
             item["author"] = [{"literal": p["lead_sponsor"]}]
-        parts = [int(x) for x in (p.get("first_posted_date") or "").split("-") if x.isdigit()][:3]
-        if parts:
+        if parts := date_parts(p):
             item["issued"] = {"date-parts": [parts]}
-        if p.get("overall_status"):
-            item["note"] = f"Status: {p['overall_status'].replace('_', ' ').lower()}"
         return {k: v for k, v in item.items() if v}
     item: dict[str, Any] = {"id": f"pmid:{p['pmid']}" if p.get("pmid") else p.get("epmc_id") or p.get("doi"),
                             "type": "article" if p.get("is_preprint") else "chapter" if p.get("is_book") else "article-journal",
@@ -240,11 +252,7 @@ def csl_item(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_csljson(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """A CSL-JSON array, written record by record."""
-    yield "["
-    for i, row in enumerate(rows):
-        yield ("," if i else "") + "\n  " + json.dumps(csl_item(_decoded(row)), ensure_ascii=False)
-    yield "\n]\n"
+    return _json_array(csl_item(_decoded(row)) for row in rows)
 
 
 def render_trial_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -252,19 +260,17 @@ def render_trial_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     the database, the registration number as its accession number."""
     for row in rows:
         t = _decoded(row)
-        number = t.get("nct_id") or t.get("trial_id")
+        number, registry, status = _registration(t)
         out = [_ris_line("TY", "ELEC"), _ris_line("TI", t.get("title") or number)]
         if t.get("lead_sponsor"):
             out.append(_ris_line("AU", t["lead_sponsor"]))
-        if t.get("first_posted_date"):
-            out.append(_ris_line("PY", t["first_posted_date"][:4]))
-            out.append(_ris_line("DA", t["first_posted_date"].replace("-", "/")))
-        out.append(_ris_line("DB", t.get("registry") or "ClinicalTrials.gov"))
+        out.extend(_ris_date(date_parts(t)))
+        out.append(_ris_line("DB", registry))
         out.append(_ris_line("AN", number))
         if t.get("url"):
             out.append(_ris_line("UR", t["url"]))
-        if t.get("overall_status"):
-            out.append(_ris_line("N1", f"Status: {t['overall_status'].replace('_', ' ').lower()}"))
+        if status:
+            out.append(_ris_line("N1", status))
         out.append("ER  - \n\n")
         yield "".join(out)
 

@@ -26,7 +26,8 @@ from .models import Query
 from .settings import Settings
 from .sources import Source
 from .sources.fields import watching
-from .store import Store, select_versions
+from .store import Store, read_only_uri, select_versions
+from .store.connection import BUSY_TIMEOUT_S
 
 Progress = Callable[[int, "int | None"], None]  # (records so far, total if known)
 
@@ -141,7 +142,8 @@ class ServiceWorker:
                 versions = None
                 if self.source.compares_versions:
                     if reader is None:
-                        reader = Store(db=sqlite_utils.Database(sqlite3.connect(str(self.db_path), timeout=30)), path=self.db_path)
+                        connection = sqlite3.connect(read_only_uri(self.db_path), uri=True, timeout=BUSY_TIMEOUT_S)
+                        reader = Store(db=sqlite_utils.Database(connection), path=self.db_path)
                     versions = _versions(reader, self.source.name, fetched_here)
                 progress = self.progress_for(job.query.name, self.source.name) if self.progress_for else None
                 try:

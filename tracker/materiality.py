@@ -5,6 +5,8 @@ enrolment. Low: the rest (titles, sponsors, phases written differently ...). Pur
 
 from __future__ import annotations
 
+from typing import Any
+
 from .models import PARTIAL_DATE_RE
 
 LEVELS = ("high", "medium", "low")  # the digest shows a trial's changes, and its trials, in this order
@@ -13,6 +15,11 @@ SLIP_MONTHS = 6
 CUT = 0.25  # enrolment cut by at least this share of what was planned
 DATES = ("start_date", "primary_completion_date", "completion_date", "results_first_posted_date")
 MEDIUM = ("overall_status", "registry_status", "enrollment", "enrollment_type", "why_stopped", "results_first_submit_date", *DATES)
+
+
+def by_level(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries with a "level" (a change said, or a trial by its highest change), high first; stable within a level."""
+    return sorted(entries, key=lambda entry: LEVELS.index(entry.get("level", "low")))
 
 
 def months_apart(old: str | None, new: str | None) -> int | None:

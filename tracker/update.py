@@ -14,9 +14,9 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
-from .errors import HttpError, StoreError, TrackerError
+from .errors import StoreError, TrackerError
 from .gc_pause import gc_paused
 from .http import HttpClient
 from .models import Query, SaveResult
@@ -216,19 +216,12 @@ def _write_job(store: Store, job: Job, source: Source, *, now: datetime) -> tupl
     try:
         outcome = job.future.result()
         if isinstance(outcome, NotTried):
-            line.error = f"not tried: {source.label} could not be reached ({outcome.why})"
-            save_run_end(store, job.run_id, status="failed", now=now, error=line.error)
             job.written = True
-            return line, None
+            return _not_tried(store, source, job.query, outcome.why, now, run_id=job.run_id), None
         fetched = outcome
         line.result = write_fetched(store, fetched, job.query, source, run_id=job.run_id, now=now)
         job.written = True
         return line, fetched.seen
-    except HttpError as exc:
-        _mark_run(store, job.run_id, now, exc)
-        job.written = True
-        line.error = str(exc)
-        return line, None
     except Exception as exc:
         _mark_run(store, job.run_id, now, exc)
         job.written = True
@@ -275,10 +268,12 @@ def _watch(store: Store, client: HttpClient, settings: Settings, query: Query, s
     return line
 
 
-def _not_tried(store: Store, source: Source, query: Query, unreachable: str, now: datetime) -> LineResult:
-    """A line left out because its service could not be reached: recorded as a failed run, so the digest says so."""
+def _not_tried(store: Store, source: Source, query: Query, unreachable: str, now: datetime, *, run_id: int | None = None) -> LineResult:
+    """A line left out because its service could not be reached: recorded as a failed run (its own, or a new one),
+    so the digest says so."""
     line = LineResult(query=query.name, source=source.name, error=f"not tried: {source.label} could not be reached ({unreachable})")
-    save_run_end(store, save_run_start(store, source.name, query.name, now), status="failed", now=now, error=line.error)
+    run = run_id if run_id is not None else save_run_start(store, source.name, query.name, now)
+    save_run_end(store, run, status="failed", now=now, error=line.error)
     return line
 
 

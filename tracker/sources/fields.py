@@ -155,10 +155,10 @@ class Fields:
         return []
 
     def whole(self, value: Any, name: str = "", *, documented_text: bool = False, free_text: bool = False) -> int | None:
-        """A count: an integer as it is; its digits as text ("37") or an integral float as that integer, said (where
-        the service documents it as text, its digits are as documented and a number is said); past what SQLite holds, negative, fractional or anything else
-        absent (said). free_text: the field is the registry's free text ("control group:50;sepsis group:50"),
-        which names no one count: absent, and not said."""
+        """A count: an integer as it is; its digits as text ("37") or an integral float as that integer, said
+        (documented_text: the service writes it as text, so its digits are as documented and a number is said);
+        past what SQLite holds, negative, fractional or anything else absent, said. free_text: the field is the
+        registry's free text ("control group:50;sepsis group:50"), which names no one count: absent, not said."""
         read: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             read = value
@@ -248,11 +248,6 @@ def day(value: Any) -> str | None:
                 continue
             return parsed.strftime("%Y-%m" if form == "%B %Y" else "%Y-%m-%d")
     return read if read and valid_date(read) else None
-
-
-def whole_number(value: Any) -> int | None:
-    raw = text(value)
-    return int(raw) if raw and raw.isdigit() and int(raw) <= 2 ** 63 - 1 else None
 
 
 class CleanFields(Fields):

@@ -2,7 +2,7 @@
 transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*). The rest of the project
 imports from here."""
 
-from .connection import Store, damage, damaged, environment_problem, open_store, undecodable
+from .connection import Store, damage, damaged, environment_problem, open_store, read_only_uri, undecodable
 from .reads import (
     select_resolved_dois,
     select_citations,
@@ -92,6 +92,7 @@ __all__ = [
     "Store",
     "decoded",
     "damage",
+    "read_only_uri",
     "damaged",
     "environment_problem",
     "undecodable",

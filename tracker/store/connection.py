@@ -38,23 +38,35 @@ def environment_problem(exc: BaseException, path: Path | str) -> str | None:
 DAMAGE_SHOWN = 3  # quick_check's first findings named in the one line
 
 
-def damage(path: Path | str, conn: sqlite3.Connection | None = None) -> str | None:
-    """What SQLite's quick_check finds wrong with the database file (its first findings, in its words), or None
-    when it finds nothing. Read-only; on its own connection unless one is given."""
+def read_only_uri(path: Path | str) -> str:
+    """The SQLite URI that opens a database for reading only (nothing created, migrated or written)."""
     from urllib.parse import quote
 
+    return f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+
+
+def integrity(conn: sqlite3.Connection, *, thorough: bool = False) -> list[str]:
+    """SQLite's own check, ["ok"] or its first findings in its words: quick_check, or integrity_check (every index
+    against its table too)."""
+    pragma = "integrity_check" if thorough else "quick_check"
+    return [" ".join(str(row[0]).split()) for row in conn.execute(f"PRAGMA {pragma}({DAMAGE_SHOWN})")]
+
+
+def damage(path: Path | str, conn: sqlite3.Connection | None = None) -> str | None:
+    """What SQLite's quick_check finds wrong with the database file, or None when it finds nothing. Read-only; on
+    its own connection unless one is given."""
     own = conn is None
     try:
         if own:
-            conn = sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+            conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
         try:
-            found = [str(row[0]) for row in conn.execute(f"PRAGMA quick_check({DAMAGE_SHOWN})")]
+            found = integrity(conn)
         finally:
             if own:
                 conn.close()
     except sqlite3.DatabaseError as exc:
         return " ".join(str(exc).split())
-    return None if found == ["ok"] else "; ".join(" ".join(f.split()) for f in found)
+    return None if found == ["ok"] else "; ".join(found)
 
 
 def damaged(path: Path | str, what: str) -> StoreError:
@@ -189,9 +201,7 @@ def _open_read_only(path: Path) -> Store:
     """A database where nothing can be written (a read-only mount, an archive copy), opened for reading: SQLite's WAL
     needs its -shm file beside the database, so without one the file is read as immutable (nothing else writes
     there either). A database that needs an upgrade cannot be upgraded in place and says so."""
-    from urllib.parse import quote
-
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("" if Path(f"{path}-shm").exists() else "&immutable=1")
+    uri = read_only_uri(path) + ("" if Path(f"{path}-shm").exists() else "&immutable=1")
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
         db = sqlite_utils.Database(conn)

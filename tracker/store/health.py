@@ -6,10 +6,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from ..errors import StoreError
-from .connection import BUSY_TIMEOUT_S, DAMAGE_SHOWN, migration_sets
+from .connection import BUSY_TIMEOUT_S, integrity, migration_sets, read_only_uri
 
 SHOWN = 5  # rows named per finding
 
@@ -27,7 +26,7 @@ def examine(path: Path, *, thorough: bool = False) -> list[Finding]:
     if not path.exists():
         raise StoreError(f"no database at {path}")
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the database {path} ({exc})") from None
     checks = (("schema", _schema), ("integrity_check" if thorough else "quick_check", lambda c: _integrity(c, thorough)),
@@ -64,11 +63,8 @@ def _schema(conn: sqlite3.Connection) -> Finding:
 
 
 def _integrity(conn: sqlite3.Connection, thorough: bool) -> Finding:
-    pragma = "integrity_check" if thorough else "quick_check"
-    found = [" ".join(str(r[0]).split()) for r in conn.execute(f"PRAGMA {pragma}({DAMAGE_SHOWN})")]
-    if found == ["ok"]:
-        return Finding(pragma, True, "ok")
-    return Finding(pragma, False, "damaged: " + "; ".join(found))
+    found = integrity(conn, thorough=thorough)
+    return Finding("integrity_check" if thorough else "quick_check", found == ["ok"], "ok" if found == ["ok"] else "damaged: " + "; ".join(found))
 
 
 def _encoding(conn: sqlite3.Connection) -> Finding:
