@@ -218,33 +218,36 @@ def test_export_publications_ris_and_bibtex_parse_back(filled, tmp_path):
     records = parse_ris(out.read_text())
     assert records
     for rec in records:
-        pmid = rec["AN"][0].removeprefix("PMID:")
+        pmid = rec["M2"][0].removeprefix("PMID: ")
         p = pubs[pmid]
-        assert rec["TY"] == ["JOUR"] and rec["TI"] == [p.title] and rec.get("AU", []) == list(p.authors)
+        assert "AN" not in rec  # Zotero would file an accession number under "Loc. in Archive"
+        assert rec["TY"] == ["JOUR"] and rec["TI"] == [p.title.removesuffix(".")] and rec.get("AU", []) == list(p.authors)
         assert rec.get("DO") == ([p.doi] if p.doi else None) and rec["PY"] == [p.sort_date[:4]]
         assert rec["UR"] == [f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"]
-    nejm = next(r for r in records if r["AN"] == ["PMID:29768149"])
+    nejm = next(r for r in records if r["M2"] == ["PMID: 29768149"])
     assert (nejm["SP"], nejm["EP"], nejm["VL"], nejm["IS"], nejm["J2"]) == (["1865"], ["1876"], ["378"], ["20"], ["N Engl J Med"])
+    assert nejm["T2"] == ["The New England Journal of Medicine"]  # NLM's "The New England journal of medicine", title-cased
     entries = parse_bibtex(export(env, "publications", "--format", "bibtex", "--search", "asthma"))
-    assert [e[1] for e in entries] == sorted(f"pmid{r['AN'][0][5:]}" for r in records)
+    assert [e[1] for e in entries] == sorted(f"pmid{r['M2'][0][6:]}" for r in records)
     kind, key, fields = next(e for e in entries if e[1] == "pmid29768149")
     assert kind == "article" and fields["year"] == "2018" and fields["doi"] == "10.1056/NEJMoa1715274"
     assert fields["pages"] == "1865--1876" and fields["author"].startswith("O'Byrne, P. M. and FitzGerald, J. M. and")
-    assert fields["title"] == "{Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma.}"
+    assert fields["title"] == "{Inhaled Combined Budesonide-Formoterol as Needed in Mild Asthma}"  # the style adds the period
+    assert (fields["journal"], fields["shortjournal"]) == ("The New England Journal of Medicine", "N Engl J Med")
 
 
 def test_reference_manager_exports_round_trip_through_rispy_and_bibtexparser(filled, tmp_path):
     import bibtexparser
-    import rispy
 
     env, pubs = filled["env"], filled["pubs"]
     with_abstracts = sorted(p for p, pub in pubs.items() if pub.abstract)
     assert with_abstracts
-    records = {r["accession_number"]: r for r in rispy.loads(export(env, "publications", "--format", "ris"))}
-    assert set(records) == {f"PMID:{p}" for p in pubs}
+    records = ris_by_pmid(export(env, "publications", "--format", "ris"))
+    assert set(records) == set(pubs)
     for pmid, pub in pubs.items():
-        r = records[f"PMID:{pmid}"]
-        assert r["type_of_reference"] == ("BOOK" if pub.is_book else "JOUR") and r["title"] == " ".join(pub.title.split())
+        r = records[pmid]
+        assert r["type_of_reference"] == ("BOOK" if pub.is_book else "JOUR")
+        assert r["title"] == " ".join(pub.title.split()).removesuffix(".")
         assert r["urls"] == [f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"]
         assert r.get("abstract") == (" ".join(pub.abstract.split()) if pub.abstract else None)
         assert r.get("keywords", []) == list(dict.fromkeys([*pub.mesh_terms, *pub.keywords]))
@@ -255,14 +258,43 @@ def test_reference_manager_exports_round_trip_through_rispy_and_bibtexparser(fil
         e = entries[f"pmid{pmid}"]
         assert e["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" and e["pmid"] == pmid
         assert unlatex(e["abstract"]) == " ".join(pubs[pmid].abstract.split())
+    with_comma = [p for p, pub in pubs.items() if any("," in k for k in pub.mesh_terms)]
+    assert with_comma  # MeSH has "Receptors, Androgen": a plain comma-joined list would split it in two
+    for pmid in with_comma:
+        pub = pubs[pmid]
+        assert [unlatex(k) for k in biblatex_list(entries[f"pmid{pmid}"]["keywords"])] == list(dict.fromkeys([*pub.mesh_terms, *pub.keywords]))
+
+
+def ris_by_pmid(text):
+    """RIS records by the PMID Zotero reads from M2 ("PMID: 123" into its Extra field); rispy keeps M2 among its unknown tags."""
+    import rispy
+
+    records = {}
+    for r in rispy.loads(text):
+        [line] = [m for m in r["unknown_tag"]["M2"] if m.startswith("PMID: ")]
+        records[line.removeprefix("PMID: ")] = r
+    return records
+
+
+def biblatex_list(value):
+    """A biblatex list field split as etoolbox splits it: at commas outside braces, an item's outer braces removed."""
+    items, depth, current = [], 0, ""
+    for c in value:
+        if c == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+            continue
+        depth += (c == "{") - (c == "}")
+        current += c
+    items.append(current.strip())
+    return [i[1:-1] if i.startswith("{") and i.endswith("}") else i for i in items if i]
 
 
 def test_dates_are_as_precise_as_pubmed_gives_them_and_page_ranges_whole(filled):
     import bibtexparser
-    import rispy
 
     env, pubs = filled["env"], filled["pubs"]
-    records = {r["accession_number"]: r for r in rispy.loads(export(env, "publications", "--format", "ris"))}
+    records = ris_by_pmid(export(env, "publications", "--format", "ris"))
     entries = {e["ID"]: e for e in bibtexparser.loads(export(env, "publications", "--format", "bibtex")).entries}
     year_only = [p for p, pub in pubs.items() if pub.pub_date and re.fullmatch(r"\d{4}", pub.pub_date)]
     to_the_day = [p for p, pub in pubs.items() if pub.pub_date and re.fullmatch(r"\d{4} [A-Z][a-z]{2} \d{1,2}", pub.pub_date)]
@@ -270,15 +302,15 @@ def test_dates_are_as_precise_as_pubmed_gives_them_and_page_ranges_whole(filled)
                    and len(pub.pages.split("-")[1]) < len(pub.pages.split("-")[0])]
     assert year_only and to_the_day and abbreviated
     for pmid in year_only:  # never the invented 1987/01/01 of the sort date
-        assert records[f"PMID:{pmid}"]["date"] == pubs[pmid].pub_date and "month" not in entries[f"pmid{pmid}"]
+        assert records[pmid]["date"] == pubs[pmid].pub_date and "month" not in entries[f"pmid{pmid}"]
     for pmid in to_the_day:
         year, month, day = pubs[pmid].pub_date.split()
-        assert records[f"PMID:{pmid}"]["date"] == f"{year}/{MONTH_NUMBERS[month]:02d}/{int(day):02d}"
+        assert records[pmid]["date"] == f"{year}/{MONTH_NUMBERS[month]:02d}/{int(day):02d}"
         assert entries[f"pmid{pmid}"]["month"] == month.lower()
     for pmid in abbreviated:  # MEDLINE's 217-64 is 217-264
         first, last = pubs[pmid].pages.split("-")
         whole = first[: len(first) - len(last)] + last
-        assert entries[f"pmid{pmid}"]["pages"] == f"{first}--{whole}" and records[f"PMID:{pmid}"]["end_page"] == whole
+        assert entries[f"pmid{pmid}"]["pages"] == f"{first}--{whole}" and records[pmid]["end_page"] == whole
 
 
 MONTH_NUMBERS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
@@ -295,7 +327,7 @@ def test_csl_json_of_papers_and_trials_is_read_by_citeproc(filled):
     assert {p["id"] for p in papers} == {f"pmid:{p}" for p in pubs} and {t["id"] for t in registered} == set(trials)
     for item in papers:
         pub = pubs[item["PMID"]]
-        assert item["title"] == pub.title and item.get("DOI") == pub.doi and item["type"] in ("article-journal", "chapter")
+        assert item["title"] == " ".join(pub.title.split()).removesuffix(".") and item.get("DOI") == pub.doi and item["type"] in ("article-journal", "chapter")
         assert item["issued"]["date-parts"][0][0] == int(pub.sort_date[:4]) if pub.sort_date else "issued" not in item
     for item in registered:
         trial = trials[item["id"]]
@@ -517,3 +549,17 @@ def test_show_a_trial_lists_its_other_registrations_with_their_registry_pages_an
         ("nct", "NCT02513394", "own"), ("eudract", "2014-005181-30", "secondary_id"),
         ("other", "ABCSG 42", "secondary_id"), ("other", "BIG 14-03", "secondary_id")]
     assert by_eudract["same"] == []  # no other source holds this study yet
+
+
+@pytest.mark.parametrize("catalogued, printed", [
+    ("The New England journal of medicine", "The New England Journal of Medicine"),
+    ("The Journal of investigative dermatology", "The Journal of Investigative Dermatology"),
+    ("Stem cell research & therapy", "Stem Cell Research & Therapy"),
+    ("eLife", "eLife"),
+    ("JAMA dermatology", "JAMA Dermatology"),
+    ("Cells", "Cells"),
+])
+def test_journal_titles_are_printed_in_title_case_keeping_words_already_cased(catalogued, printed):
+    from tracker.export import journal_title
+
+    assert journal_title(catalogued) == printed

@@ -90,6 +90,37 @@ def _pages(pages: str | None) -> tuple[str | None, str | None]:
 PREPRINT_NOTE = "Preprint, not peer reviewed"
 
 
+SMALL_WORDS = frozenset("a an and as at but by for from in into nor of on or the to with via vs".split())
+
+
+def journal_title(title: str | None) -> str | None:
+    """NLM catalogues a journal in sentence case ("The New England journal of medicine"); a citation prints it in
+    title case, as Zotero does on import. A word with a capital or a digit already in it (eLife, JAMA, BMJ, 3D)
+    is kept as it is; small words stay lower case but the first."""
+    if not title:
+        return title
+    words = " ".join(title.split()).split(" ")
+    return " ".join(w if (i and w.lower() in SMALL_WORDS) or any(c.isupper() or c.isdigit() for c in w) or not w[:1].isalpha()
+                    else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def citation_title(title: str | None) -> str:
+    """An article title as a citation prints it: PubMed ends every title with a period and every style adds its
+    own, so one trailing period goes (not an ellipsis, not "?" or "!")."""
+    title = " ".join((title or "").split())
+    return title[:-1] if title.endswith(".") and not title.endswith("..") else title
+
+
+def identifier_lines(p: dict[str, Any]) -> list[str]:
+    """PMID and PMCID as Zotero's Extra field keeps and exports them ("PMID: 123"), which its CSL-JSON then carries."""
+    return [f"{label}: {p[key]}" for label, key in (("PMID", "pmid"), ("PMCID", "pmcid")) if p.get(key)]
+
+
+def keyword_list(p: dict[str, Any]) -> list[str]:
+    """MeSH headings then author keywords, each once."""
+    return list(dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
+
+
 def _page(p: dict[str, Any]) -> str:
     """The record's page: its own (Europe PMC's) where it keeps one, else PubMed's."""
     return p.get("url") or f"https://pubmed.ncbi.nlm.nih.gov/{p['pmid']}/"
@@ -119,10 +150,10 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         p = _decoded(row)
         # a preprint is an unpublished work to reference managers (RIS has no preprint type; UNPB is what they read)
         out = [_ris_line("TY", "UNPB" if p.get("is_preprint") else "BOOK" if p.get("is_book") else "JOUR")]
-        out.append(_ris_line("TI", p.get("title") or ""))
+        out.append(_ris_line("TI", citation_title(p.get("title"))))
         out.extend(_ris_line("AU", a) for a in p.get("authors") or [])
         if p.get("journal"):
-            out.append(_ris_line("T2", p["journal"]))
+            out.append(_ris_line("T2", journal_title(p["journal"])))
         if p.get("journal_abbrev"):
             out.append(_ris_line("J2", p["journal_abbrev"]))
         out.extend(_ris_date(date_parts(p)))
@@ -134,8 +165,12 @@ def render_ris(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             out.append(_ris_line("SP", start))
         if end:
             out.append(_ris_line("EP", end))
-        out.extend(_ris_line("KW", k) for k in dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
-        out.append(_ris_line("AN", f"PMID:{p['pmid']}" if p.get("pmid") else p.get("epmc_id")))
+        out.extend(_ris_line("KW", k) for k in keyword_list(p))  # one KW line each: RIS's list form
+        # M2 is what Zotero reads into Extra, where "PMID: 123" is its own place for the id (AN would land in
+        # "Loc. in Archive"); a record with neither id (a preprint) keeps its Europe PMC id as its accession number
+        out.extend(_ris_line("M2", line) for line in identifier_lines(p))
+        if not p.get("pmid") and p.get("epmc_id"):
+            out.append(_ris_line("AN", p["epmc_id"]))
         out.append(_ris_line("UR", _page(p)))
         if p.get("is_preprint"):
             out.append(_ris_line("PB", p.get("preprint_server") or "preprint server not given"))
@@ -170,11 +205,13 @@ def _bib_author(name: str) -> str:
 def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
         p = _decoded(row)
-        fields = [("title", "{" + bib_escape(p.get("title") or "") + "}")]
+        fields = [("title", "{" + bib_escape(citation_title(p.get("title"))) + "}")]
         if p.get("authors"):
             fields.append(("author", " and ".join(_bib_author(a) for a in p["authors"])))
         if p.get("journal"):
-            fields.append(("journal", bib_escape(p["journal"])))
+            fields.append(("journal", bib_escape(journal_title(p["journal"]))))
+        if p.get("journal_abbrev"):
+            fields.append(("shortjournal", bib_escape(p["journal_abbrev"])))  # biblatex's field; Zotero reads it
         parts = date_parts(p)
         if parts:
             fields.append(("year", str(parts[0])))
@@ -190,11 +227,12 @@ def render_bibtex(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
             fields.append(("doi", bib_escape(p["doi"])))
         if p.get("abstract"):
             fields.append(("abstract", bib_escape(p["abstract"])))
-        keywords = list(dict.fromkeys([*(p.get("mesh_terms") or []), *(p.get("keywords") or [])]))
-        if keywords:
-            fields.append(("keywords", bib_escape(", ".join(keywords))))
-        if p.get("pmid"):
-            fields.append(("pmid", p["pmid"]))
+        keywords = keyword_list(p)
+        if keywords:  # biblatex's comma-separated list, where an item with a comma in it ("Receptors, Androgen") is braced
+            fields.append(("keywords", ", ".join("{" + bib_escape(k) + "}" if "," in k else bib_escape(k) for k in keywords)))
+        for key in ("pmid", "pmcid"):  # the fields Zotero and biblatex's pubmed handling read
+            if p.get(key):
+                fields.append((key, bib_escape(p[key])))
         fields.append(("url", _page(p)))
         notes = ([PREPRINT_NOTE] if p.get("is_preprint") else []) + (["RETRACTED publication"] if p.get("is_retracted") else [])
         if p.get("is_preprint"):
@@ -234,10 +272,12 @@ def csl_item(p: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if v}
     item: dict[str, Any] = {"id": f"pmid:{p['pmid']}" if p.get("pmid") else p.get("epmc_id") or p.get("doi"),
                             "type": "article" if p.get("is_preprint") else "chapter" if p.get("is_book") else "article-journal",
-                            "title": p.get("title"), "author": _csl_names(p.get("authors") or []),
-                            "container-title": p.get("journal"), "container-title-short": p.get("journal_abbrev"),
+                            "title": citation_title(p.get("title")), "author": _csl_names(p.get("authors") or []),
+                            "container-title": journal_title(p.get("journal")), "container-title-short": p.get("journal_abbrev"),
                             "volume": p.get("volume"), "issue": p.get("issue"), "DOI": p.get("doi"), "PMID": p.get("pmid"),
                             "PMCID": p.get("pmcid"), "URL": _page(p), "abstract": p.get("abstract"), "language": p.get("language")}
+    if keywords := keyword_list(p):
+        item["keyword"] = ", ".join(keywords)  # CSL's keyword is one string
     parts = date_parts(p)
     if parts:
         item["issued"] = {"date-parts": [parts]}
