@@ -201,10 +201,10 @@ def digest_md(env: dict[str, str], now: str) -> str:
 
 
 def write_query(directory: Path, name: str, *, ctgov: dict | None = None, pubmed: str | None = None, prefix: str = "",
-                **tables: dict) -> Path:
+                short: str | None = None, **tables: dict) -> Path:
     """A topic line; `tables` adds any other source's table (ctis={...}, isrctn={"q": ...})."""
     directory.mkdir(parents=True, exist_ok=True)
-    lines = [f'name = "{name}"', f'title = "Line {name}"', 'description = "test line"']
+    lines = [f'name = "{name}"', f'title = "Line {name}"', 'description = "test line"'] + ([f"short = {json.dumps(short)}"] if short else [])
     if ctgov:
         lines.append("[ctgov]")
         lines += [f'"{k}" = {json.dumps(v)}' for k, v in ctgov.items()]

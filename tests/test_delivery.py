@@ -115,7 +115,7 @@ def test_a_lines_page_lists_its_records_placed_under_another_line(env, settings,
     second = (Path(env["TRACKER_REPORTS"]) / "lines" / "second" / "digest-2026-11-23.html").read_text(encoding="utf-8")
     # a study both lines return is placed once, under "first", in the combined digest; the second line's page lists it
     in_both = [n for n in shared if n in second and n in combined]
-    assert in_both and "Also in: first" in second
+    assert in_both and 'Also in: <a href="../../lines/first/digest-2026-11-23.html">first</a>' in second
     assert "A quiet week" not in second
 
 

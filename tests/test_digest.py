@@ -1,5 +1,6 @@
 """The digest end to end: update, change upstream, update, digest; formats, escaping, bookkeeping, e-mail, `run`."""
 
+import asyncio
 import copy
 from datetime import datetime, timezone
 import json
@@ -42,7 +43,7 @@ def world(env, settings, fake_ctgov, fake_pubmed):
     articles = real_articles()
     fake_pubmed.articles = articles[:20]
     write_query(settings.queries_dir, "first", ctgov=LINE_CT, pubmed="hair AND stem cells", prefix="1-")
-    write_query(settings.queries_dir, "second", ctgov={"query.term": "stem"}, prefix="2-")
+    write_query(settings.queries_dir, "second", ctgov={"query.term": "stem"}, prefix="2-", short="Stem trials")
     assert invoke(env, "update", now="2026-11-23T06:00:00Z").exit_code == 0
     first = invoke(env, "digest", now="2026-11-23T07:00:00Z")
     assert first.exit_code == 0, first.output
@@ -136,7 +137,12 @@ def test_a_record_in_two_lines_is_shown_once_under_the_first_naming_the_other(wo
     assert md.count(f"[{both}]") == 1
     section = md.split("## Line second")[0]
     assert f"[{both}]" in section
-    assert "Also in: Line second" in section
+    assert "Also in: Stem trials" in section  # the line's short name, not its whole title
+    html = (Path(world["env"]["TRACKER_REPORTS"]) / "digest-2026-11-24.html").read_text()
+    assert '<span class="meta">Also in: <a href="lines/second/digest-2026-11-24.html">Stem trials</a></span>' in html
+    assert (Path(world["env"]["TRACKER_REPORTS"]) / "lines/second/digest-2026-11-24.html").is_file()  # the link leads somewhere
+    on_its_page = (Path(world["env"]["TRACKER_REPORTS"]) / "lines/first/digest-2026-11-24.html").read_text()
+    assert '<a href="../../lines/second/digest-2026-11-24.html">Stem trials</a>' in on_its_page
 
 
 def test_the_first_digest_is_a_baseline_counts_per_line_and_source_the_ten_most_recent_and_the_command_for_the_rest(world):
@@ -156,16 +162,36 @@ def test_the_first_digest_is_a_baseline_counts_per_line_and_source_the_ten_most_
     posted = dict(conn.execute("SELECT m.record_id, coalesce(t.first_posted_date, t.start_date, '') FROM query_matches m JOIN trials t ON t.nct_id = m.record_id "
                                "WHERE m.query = 'first' AND m.source = 'ctgov'"))
     assert [posted[n] for n in shown] == sorted(posted.values(), reverse=True)[:10]
-    command = re.search(rf"^{total - 10} more: `(tracker search --line first --source trials[^`]*)`$", trials, re.M).group(1)
-    listed = CliRunner().invoke(cli, [*command.split()[1:], "--json"], env=env)
-    assert listed.exit_code == 0, listed.output
-    assert sorted(h["id"] for h in json.loads(listed.output)) == sorted(
-        n for (n,) in conn.execute("SELECT record_id FROM query_matches WHERE query='first' AND source='ctgov'"))
+    # a clinician gets a link, never a command: the line's own search on the registry's site
+    assert f"{total - 10} more: [the same search on ClinicalTrials.gov](https://clinicaltrials.gov/search?cond=alopecia)." in trials
     assert "### New publications (20)" in first and len(re.findall(r"^- \*\*", first.split("### New publications", 1)[1], re.M)) == 10
-    assert "10 more: `tracker search --line first --source publications`" in first
+    assert "10 more: [the same search on PubMed](https://pubmed.ncbi.nlm.nih.gov/?term=hair%20AND%20stem%20cells)." in first
+    assert "`tracker " not in md
     html = (Path(env["TRACKER_REPORTS"]) / "digest-2026-11-23.html").read_text()
     assert "<title>Baseline digest to 2026-11-23" in html and f"<td>{stored['first', 'ctgov']}</td>" in html
-    assert "more: <code>tracker search --line first --source trials" in html
+    assert 'more: <a href="https://clinicaltrials.gov/search?cond=alopecia">the same search on ClinicalTrials.gov</a>.' in html
+    assert "<code>tracker" not in html
+
+
+def test_with_the_database_served_the_baseline_links_every_record_of_the_line_there(world, monkeypatch):
+    """TRACKER_SERVE_URL set: the rest of a line is one link into `tracker serve`, and that page lists exactly the line's records."""
+    from tracker import serve
+
+    env = world["env"]
+    again = invoke({**env, "TRACKER_SERVE_URL": "http://tracker.example:8001/"}, "digest", "--since", "1970-01-01",
+                   "--until", "2026-11-24", "--format", "md", now="2026-11-24T08:00:00Z")
+    assert again.exit_code == 0, again.output
+    md = next(p for p in sorted(Path(env["TRACKER_REPORTS"]).glob("digest-2026-11-24*.md"))).read_text()
+    first = md.split("## Line first", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"more: \[every one stored, in the tracker's database\]\(http://tracker\.example:8001(/tracker/trials\?[^)]*)\)", first)
+    assert found, first[-600:]
+    app = serve.datasette_app(Path(env["TRACKER_DB"]))
+
+    async def fetch():
+        return await app.client.get(found.group(1).replace("/trials?", "/trials.json?", 1) + "&_shape=array&_size=max")
+    listed = {row["nct_id"] for row in asyncio.run(fetch()).json()}
+    conn = sqlite3.connect(env["TRACKER_DB"])
+    assert listed == {n for (n,) in conn.execute("SELECT record_id FROM query_matches WHERE query='first' AND source='ctgov' AND unmatched_at IS NULL")}
 
 
 def test_hostile_titles_are_escaped_in_html_and_markdown(env, settings, fake_ctgov):

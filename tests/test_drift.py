@@ -101,7 +101,7 @@ def test_ctgov_fields_that_drift_are_read_faithfully_or_kept_absent_each_said_on
     assert "{'value'" not in invoke(env, "show", studies[8]["protocolSection"]["identificationModule"]["nctId"]).output  # never a repr
     note = digest_md(env, "2026-12-04T07:00:00Z")
     assert f"ClinicalTrials.gov: {len(CTGOV_TABLE)} records had fields in an unexpected form (" in note
-    assert "see `tracker update` output" in note.replace("\\", "")
+    assert "the update's log names each record and field" in note.replace("\\", "")
 
 
 def test_a_drifted_record_met_by_two_lines_is_said_once_and_noted_for_both(env, settings, fake_ctgov):

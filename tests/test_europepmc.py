@@ -86,7 +86,7 @@ def test_preprints_are_stored_and_read_as_preprints_everywhere(env, settings, fa
     assert rows(env["TRACKER_DB"], "SELECT is_preprint, preprint_server, sort_date, doi FROM europepmc_works") == [
         (1, "medRxiv", "2020-06-22", "10.1101/2020.06.22.20137273")]
     md = digest_md(env, "2026-12-04T07:00:00Z")
-    assert "**PREPRINT, not peer reviewed (medRxiv).** **Effect of Dexamethasone" in md
+    assert "**PREPRINT, not peer reviewed (medRxiv).** **[Effect of Dexamethasone" in md
     assert "[PPR179288](https://europepmc.org/article/PPR/PPR179288)" in md
     [hit] = json.loads(invoke(env, "search", "dexamethasone", "--json").output)
     assert hit["detail"].startswith("PREPRINT, not peer reviewed (medRxiv)") and hit["is_preprint"] is True

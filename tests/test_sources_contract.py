@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +19,19 @@ from werkzeug import Response
 from tracker.identifiers import url_for
 from tracker.sources import SOURCES
 
-from .conftest import (ICTRP_EXPORT, fixture_path, invoke_cli, load_json, real_ctis_overviews, real_europepmc_pages, real_europepmc_preprint,
-                       real_isrctn_trials, real_studies, rows, write_query)
+from .conftest import (
+    ICTRP_EXPORT,
+    fixture_path,
+    invoke_cli,
+    load_json,
+    real_ctis_overviews,
+    real_europepmc_pages,
+    real_europepmc_preprint,
+    real_isrctn_trials,
+    real_studies,
+    rows,
+    write_query,
+)
 from .faults import cut_off, status
 from .test_pubmed import real_articles
 
@@ -164,7 +176,9 @@ def test_a_sources_records_appear_in_digest_search_show_and_export_with_their_ur
     # the page names the record by its id, or by the number under its prefix (ICTRP's JPRN-, Europe PMC's MED:)
     assert url.startswith("https://") and any(part in url for part in (record_id, record_id.split("-", 1)[-1], record_id.split(":", 1)[-1]))
 
-    digest = invoke({**env, "TRACKER_NOW": "2026-12-05T07:00:00Z"}, "digest", "--format", "md")
+    # the records were brought at the clock's time: the digest's window ends an hour after it, whatever today is
+    later = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = invoke({**env, "TRACKER_NOW": later}, "digest", "--format", "md")
     assert digest.exit_code == 0, digest.output
     markdown = "".join(p.read_text(encoding="utf-8") for p in Path(env["TRACKER_REPORTS"]).rglob("*.md"))
     stored = [i for (i,) in rows(source["db"], f"SELECT {s.shape.key} FROM {s.shape.table}")]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from .http import redact
-from .labels import date_label, phase_label, status_label
+from .labels import date_label, phase_label, plural, status_label
 from .reports import clean_text, csv_row, record_url
 from .settings import Settings
 from .sources import SOURCES
@@ -124,7 +124,7 @@ def print_queries(lines, queries_dir, *, as_json: bool, quiet: bool) -> None:
                    for q in lines])
         return
     for q in lines:
-        sources = ", ".join([s.label for s in SOURCES.values() if s.applies(q)] + ([f"citers of {len(q.cites)} anchor papers"] if q.cites else []))
+        sources = ", ".join([s.label for s in SOURCES.values() if s.applies(q)] + ([f"citers of {plural(len(q.cites), 'anchor paper')}"] if q.cites else []))
         click.echo(f"{q.name:28} {q.title}  [{sources}]")
     if not quiet:
         click.echo(f"{len(lines)} topic lines in {queries_dir}, all valid.")

@@ -14,6 +14,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Callable, Iterable
+from urllib.parse import urlencode
 
 from .briefing import brief_papers, brief_trials, by_evidence, read_shown
 from .errors import TrackerError
@@ -21,7 +22,8 @@ from .feeds import write_feeds
 from .materiality import by_level
 from .models import Query
 from .reports import EPOCH, digest_title, template_environment, write_text_atomic
-from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, status_label, time_label
+from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, plural, status_label, time_label
+from .settings import SERVE_DATABASE as DATASETTE_DATABASE
 from .settings import Settings
 from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
@@ -56,10 +58,6 @@ BADGES = (
 )
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 @dataclass
 class Line:
     name: str
@@ -71,6 +69,8 @@ class Line:
     new_links: list[dict[str, Any]] = field(default_factory=list)
     chart: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     hidden: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the baseline's records beyond the first BASELINE_SHOWN
+    short: str = ""  # its short name, where another line's record says it is here too
+    searches: list[dict[str, str]] = field(default_factory=list)  # the line's search on each service's own site: kind, label, url
 
     def more(self, attr: str) -> int:
         return len(self.hidden.get(attr, ()))
@@ -98,6 +98,10 @@ class Digest:
     signal_counts: dict[str, int] | None = None  # the first digest: open signals per kind instead of a list
     baseline: list[dict[str, Any]] | None = None  # the first digest: records per topic line and source (name, title, trials, publications)
     drift: list[dict[str, Any]] = field(default_factory=list)  # per source: records whose fields came in an unexpected form
+    shorts: dict[str, str] = field(default_factory=dict)  # every line's short name, by name
+    serve_url: str | None = None  # where `tracker serve` is reachable (TRACKER_SERVE_URL): stored records are linked there
+    base_url: str | None = None  # where reports/ is served (TRACKER_BASE_URL): line pages are linked there from a mail
+    line_page: bool = False  # the page is one line's (reports/lines/NAME/), not the combined digest
 
     @property
     def attention(self) -> bool:
@@ -133,7 +137,7 @@ class Digest:
         """One sentence per source whose answers drifted in the window: how many records, which fields."""
         fields = 6
         return [f"{d['source']}: {plural(d['records'], 'record')} had fields in an unexpected form "
-                f"({', '.join(d['fields'][:fields])}{' ...' if len(d['fields']) > fields else ''}); see `tracker update` output. "
+                f"({', '.join(d['fields'][:fields])}{' ...' if len(d['fields']) > fields else ''}); the update's log names each record and field. "
                 "Each such field was read where its meaning was certain and left absent otherwise; the stored payload keeps what came."
                 for d in self.drift]
 
@@ -246,9 +250,10 @@ def _authors(authors_json: str | None) -> str:
     return ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
 
 
-def build_digest(store: Store, queries: list[Query], *, start: str, end: str, claim_flips: list[dict[str, Any]] | None = None) -> Digest:
+def build_digest(store: Store, queries: list[Query], *, start: str, end: str, claim_flips: list[dict[str, Any]] | None = None,
+                 serve_url: str | None = None, base_url: str | None = None) -> Digest:
     order = _order(queries)
-    lines = {q.name: Line(name=q.name, title=q.title) for q in queries}
+    lines = {q.name: Line(name=q.name, title=q.title, short=q.short or q.name, searches=website_searches(q)) for q in queries}
 
     trials, changed = _trial_news(store, start, end)
     _place(trials, order, lines, "new_trials")
@@ -264,7 +269,8 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
         line.chart = select_year_counts(store, line.name, end)
     failures = select_incomplete_runs(store, start, end) + _not_updated(store, queries, start, end)
     digest = Digest(window_start=start, window_end=end, lines=ordered, failures=failures, claim_flips=claim_flips or [],
-                    drift=_drift(store, start, end))
+                    drift=_drift(store, start, end), shorts={line.name: line.short or line.name for line in ordered},
+                    serve_url=serve_url, base_url=base_url)
     # The first digest of a database (or the first with records): the backlog as counts, not a list nobody reads.
     if start == EPOCH or not select_baseline_given(store):
         digest.baseline = _baseline_counts(ordered, trials, pubs)
@@ -277,6 +283,13 @@ def build_digest(store: Store, queries: list[Query], *, start: str, end: str, cl
     read_shown(store, [t for line in ordered for t in (*line.new_trials, *line.changed_trials)],
                [p for line in ordered for p in line.new_publications])
     return digest
+
+
+def website_searches(query: Query) -> list[dict[str, str]]:
+    """The line's search on each service's own site (ClinicalTrials.gov, PubMed, Europe PMC, ISRCTN), for a reader
+    who wants every record the service holds for it, not only what the digest shows."""
+    return [{"kind": source.kind, "label": source.label, "url": url} for source in SOURCES.values()
+            if source.website and source.name in query.params and (url := source.website(query.params[source.name]))]
 
 
 def _drift(store: Store, start: str, end: str) -> list[dict[str, Any]]:
@@ -490,22 +503,38 @@ def _environment(html: bool):
     env = template_environment(html)
     env.filters["when"] = time_label
     env.filters["day"] = date_label
-    env.globals["more_command"] = more_command
+    env.globals["more_links"] = more_links
+    env.globals["line_href"] = line_href
     return env
 
 
-MORE_SOURCE = {"new_trials": "trials", "changed_trials": "trials", "new_publications": "publications",
-               "changed_publications": "publications", "new_links": "all"}
-SEARCH_DEFAULT_LIMIT = 20  # `tracker search --limit` default
+MORE_TABLE = {"new_trials": "trials", "changed_trials": "trials", "new_publications": "publications",
+              "changed_publications": "publications", "new_links": "trial_publications"}
+MORE_KIND = {"new_trials": "trial", "changed_trials": "trial", "new_publications": "publication",
+             "changed_publications": "publication", "new_links": None}
 
 
-def more_command(digest: Digest, line: Line, attr: str) -> str:
-    """The command that lists every record of the line in that section's source, which the baseline cut to its most recent."""
-    source = MORE_SOURCE[attr]
-    counts = next((b for b in digest.baseline or () if b["name"] == line.name), {})
-    wanted = counts.get("trials", 0) * (source != "publications") + counts.get("publications", 0) * (source != "trials")
-    command = f"tracker search --line {line.name}" + (f" --source {source}" if source != "all" else "")
-    return command + (f" --limit {wanted}" if wanted > SEARCH_DEFAULT_LIMIT else "")
+def more_links(digest: Digest, line: Line, attr: str) -> list[tuple[str, str]]:
+    """Where a reader finds the records of the line the baseline cut to its most recent, as (words, url): the
+    tracker's own pages when `tracker serve` is reachable (TRACKER_SERVE_URL), and the line's search on each
+    service's own site. Links, never a command: the reader of a digest is not the one who runs the tracker."""
+    links = []
+    if digest.serve_url:
+        table = MORE_TABLE[attr]
+        where = "" if table == "trial_publications" else "?" + urlencode({"topic_lines__arraycontains": line.name})
+        links.append(("every one stored, in the tracker's database", f"{digest.serve_url}/{DATASETTE_DATABASE}/{table}{where}"))
+    kind = MORE_KIND[attr]
+    links.extend((f"the same search on {s['label']}", s["url"]) for s in line.searches if kind in (None, s["kind"]))
+    return links
+
+
+def line_href(digest: Digest, name: str) -> str | None:
+    """The page of a line's digest (reports/lines/NAME/), relative to the page being read; absolute from a mail
+    (TRACKER_BASE_URL), or none there without it."""
+    page = f"lines/{name}/{digest.file_stem}.html"
+    if digest.base_url:
+        return f"{digest.base_url.rstrip('/')}/{page}"
+    return ("../../" if digest.line_page else "") + page
 
 
 def render_markdown(digest: Digest) -> str:
@@ -547,7 +576,7 @@ def line_digest(digest: Digest, line: Line) -> Digest:
     def mine(signal: dict[str, Any]) -> bool:
         return line.name in signal["lines"] or signal["scope"] == line.name
 
-    own = Line(name=line.name, title=line.title, chart=line.chart, hidden=line.hidden)
+    own = Line(name=line.name, title=line.title, chart=line.chart, hidden=line.hidden, short=line.short, searches=line.searches)
     for attr in SECTIONS:
         items = list(getattr(line, attr))
         for other in digest.lines:
@@ -559,7 +588,7 @@ def line_digest(digest: Digest, line: Line) -> Digest:
                   failures=[f for f in digest.failures if f["query"] == line.name],
                   raised=[s for s in digest.raised if mine(s)], resolved=[s for s in digest.resolved if mine(s)],
                   baseline=None if digest.baseline is None else [b for b in digest.baseline if b["name"] == line.name],
-                  stem=digest.stem)
+                  stem=digest.stem, shorts=digest.shorts, serve_url=digest.serve_url, base_url=digest.base_url, line_page=True)
 
 
 def file_stem_for(store: Store, digest: Digest) -> str:

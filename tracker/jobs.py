@@ -113,7 +113,8 @@ def digest(
     with open_store(settings.db_path, check=True) as store:  # a damaged database must not write a digest saying "nothing new"
         start, end = digest_window(store, now=now, since=since, until=until)
         flips = claim_flips(store, start, end, settings.queries_dir / "claims.toml")
-        built = build_digest(store, queries, start=start, end=end, claim_flips=flips)
+        built = build_digest(store, queries, start=start, end=end, claim_flips=flips, serve_url=settings.serve_url,
+                             base_url=settings.base_url)
         sent: list[str] = []
 
         def deliver() -> None:  # the e-mail is part of the delivery: a refused one leaves the window to the next run

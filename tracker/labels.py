@@ -23,6 +23,11 @@ SIGNAL_LABELS = {
 PHASE_NAMES = {"EARLY_PHASE1": "Early phase 1", "PHASE1": "1", "PHASE2": "2", "PHASE3": "3", "PHASE4": "4", "NA": "N/A"}
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 trial', '3 trials'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def phase_label(phases_json: str | None) -> str:
     phases = json.loads(phases_json) if phases_json else []
     if not phases:

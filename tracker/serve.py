@@ -17,11 +17,11 @@ from datasette.plugins import pm
 from markupsafe import Markup, escape
 
 from .errors import TrackerError
+from .settings import SERVE_DATABASE as DATABASE
 from .sources import SOURCES
 from .store import JSON_COLUMNS, open_store
 from .store import RAW_COLUMNS as RAW_PAYLOADS
 
-DATABASE = "tracker"  # the database's name in Datasette's URLs: /tracker/trials
 STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pages' own CSS
 
 CTGOV_TERMS = "https://clinicaltrials.gov/about-site/terms-conditions"

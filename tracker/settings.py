@@ -15,6 +15,8 @@ DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
 DEFAULT_CTIS_URL = "https://euclinicaltrials.eu/ctis-public-api"
 DEFAULT_ISRCTN_URL = "https://www.isrctn.com/api"
 DEFAULT_EUROPEPMC_URL = "https://www.ebi.ac.uk/europepmc/webservices/rest"
+SERVE_DATABASE = "tracker"  # the database's name in `tracker serve`'s (Datasette's) URLs: /tracker/trials
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -47,6 +49,7 @@ class Settings:
     digest_cron: str = "0 7 * * mon"
     timezone: str = "UTC"
     base_url: str | None = None  # where reports/ is served; makes the feeds' links absolute
+    serve_url: str | None = None  # where `tracker serve` (Datasette) is reachable; the digest links the stored records there
     # evidence signals (tracker.rules.Thresholds)
     overdue_months: int = 12
     slip_months: int = 6
@@ -144,6 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         digest_cron=env.get("TRACKER_DIGEST_CRON") or "0 7 * * mon",
         timezone=env.get("TRACKER_TIMEZONE") or "UTC",
         base_url=env.get("TRACKER_BASE_URL") or None,
+        serve_url=(env.get("TRACKER_SERVE_URL") or "").rstrip("/") or None,
         overdue_months=_number(env, "TRACKER_OVERDUE_MONTHS", 12, int),
         slip_months=_number(env, "TRACKER_SLIP_MONTHS", 6, int),
         stale_months=_number(env, "TRACKER_STALE_MONTHS", 12, int),

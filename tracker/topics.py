@@ -20,7 +20,8 @@ from .expressions import text_value
 from .models import Check, Claim, Query
 from .sources import SOURCES
 
-LINE_KEYS = {"name", "title", "description", "cites"}  # beside them, one table per source
+SHORT_MAX = 40  # "Also in: AGA cell therapy; HFSC ageing" stays one line
+LINE_KEYS = {"name", "title", "short", "description", "cites"}  # beside them, one table per source
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -72,11 +73,14 @@ def parse_query(path: Path, data: dict[str, Any]) -> Query:
         raise ConfigError(f"{path}: name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
     title = text_value(path, "title", data.get("title"))
     description = text_value(path, "description", data.get("description"), required=False) or ""
+    short = text_value(path, "short", data.get("short"), required=False) or name
+    if len(short) > SHORT_MAX:
+        raise ConfigError(f"{path}: short {short!r} is {len(short)} characters; a short name is at most {SHORT_MAX}")
     params = {source.name: source.parse_table(path, f"[{source.name}]", data[source.name]) for source in SOURCES.values() if source.name in data}
     cites = parse_cites(path, data.get("cites"))
     if not params and not cites:
         raise ConfigError(f"{path}: needs at least one source table ({tables}) or anchor papers (cites = [...])")
-    return Query(name=name, title=title, description=description, params=params, path=str(path), cites=cites)
+    return Query(name=name, title=title, description=description, params=params, path=str(path), cites=cites, short=short)
 
 
 def parse_cites(path: Path, value: Any) -> tuple[str, ...]:

@@ -162,6 +162,7 @@ class Source:
     # a citation watch: anchor PMIDs -> the ids of its records citing each (PubMed's elink, Europe PMC's citations),
     # fetched by fetch_ids; resolve_doi: a DOI -> the PMID of its record (PubMed's esearch)
     citers: Callable[["HttpClient", "Settings", list[str]], dict[str, list[str]]] | None = None
+    website: Callable[[dict[str, Any]], "str | None"] | None = None  # a line's table -> the same search on the service's own site, for people
     resolve_doi: Callable[["HttpClient", "Settings", str], "str | None"] | None = None
     read_file: Callable[..., list[Any]] | None = None  # (bytes, name=) -> records: a file a user downloaded (`tracker import`)
     results_duty: ResultsDuty | None = None

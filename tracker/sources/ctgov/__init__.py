@@ -27,7 +27,7 @@ from .api import (  # the module's entry points, importable from the package as 
     parse_study,
     search_params,
 )
-from .params import parse_table
+from .params import parse_table, website_search
 from .results import read_results
 from .shape import SHAPE, trial_row
 from .signals import resolution as signal_resolution
@@ -87,4 +87,5 @@ SOURCE = Source(
     signal_rules=signal_rules,
     signal_resolution=signal_resolution,
     read_results=read_results,
+    website=website_search,
 )

@@ -7,9 +7,17 @@ import difflib
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from ...errors import ConfigError
-from ...expressions import SyntaxProblem, check_balanced, checked, flatten, outside_quotes, text_value
+from ...expressions import (
+    SyntaxProblem,
+    check_balanced,
+    checked,
+    flatten,
+    outside_quotes,
+    text_value,
+)
 from .vocabulary import AREA_NAMES, ENUM_AREAS, STATUSES
 
 KEYS = (
@@ -88,3 +96,18 @@ def parse_table(path: Path, where: str, table: Any) -> dict[str, str]:
     if not any(k.startswith("query.") for k in params):
         raise ConfigError(f"{path}: {where} needs at least one query.* parameter")
     return params
+
+
+SITE_FIELDS = {"query.cond": "cond", "query.intr": "intr", "query.titles": "titles", "query.spons": "spons", "query.locn": "locStr"}
+
+
+def website_search(params: dict[str, Any]) -> str:
+    """The line's search on clinicaltrials.gov's own site, for people: the same fields, the API's filters folded into
+    "Other terms" (the site reads Essie expressions there, as query.term does)."""
+    query = {SITE_FIELDS[k]: v for k, v in params.items() if k in SITE_FIELDS}
+    terms = [params[k] for k in ("query.term", "filter.advanced") if params.get(k)]
+    if params.get("filter.overallStatus"):
+        terms.append("AREA[OverallStatus](" + " OR ".join(s.strip() for s in re.split(r"[,|]", params["filter.overallStatus"])) + ")")
+    if terms:
+        query["term"] = " AND ".join(f"({t})" for t in terms) if len(terms) > 1 else terms[0]
+    return "https://clinicaltrials.gov/search?" + urlencode(query, quote_via=quote)

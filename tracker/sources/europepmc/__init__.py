@@ -8,11 +8,22 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from ...expressions import check_balanced, search_table
 from ..base import Count, Source
-from .api import ARTICLE_URL, count as _count, fetch_citers, fetch_ids, fetch_line, fetch_pages, parse_result, parse_search, revisit  # noqa: F401
-from .api import conclusions_of
+from .api import (  # noqa: F401
+    ARTICLE_URL,
+    conclusions_of,
+    fetch_citers,
+    fetch_ids,
+    fetch_line,
+    fetch_pages,
+    parse_result,
+    parse_search,
+    revisit,
+)
+from .api import count as _count
 from .shape import SHAPE
 
 
@@ -51,4 +62,5 @@ SOURCE = Source(
     fetch_ids=fetch_ids,
     citers=fetch_citers,
     read_conclusions=conclusions_of,
+    website=lambda params: "https://europepmc.org/search?" + urlencode({"query": params["query"]}, quote_via=quote),
 )

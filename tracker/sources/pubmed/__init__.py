@@ -7,15 +7,25 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from ...models import Publication
 from ..base import Count, Source
 from . import articles, eutils
-from .articles import parse_pubmed_xml
-from .eutils import CAP, Search, date_windows, efetch_history, efetch_ids, esearch, fetch_line, fetch_search, read_xml
+from .articles import conclusions_of, parse_pubmed_xml
 from .citations import fetch_citers, parse_elink, resolve_doi  # noqa: F401  (parse_elink: the package's entry point)
+from .eutils import (
+    CAP,
+    Search,
+    date_windows,
+    efetch_history,
+    efetch_ids,
+    esearch,
+    fetch_line,
+    fetch_search,
+    read_xml,
+)
 from .params import parse_table
-from .articles import conclusions_of
 from .shape import SHAPE, publication_row
 
 
@@ -58,4 +68,5 @@ SOURCE = Source(
     notice=lambda settings: None if settings.ncbi_email else
     "NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.",
     read_conclusions=conclusions_of,
+    website=lambda params: "https://pubmed.ncbi.nlm.nih.gov/?" + urlencode({"term": params["term"]}, quote_via=quote),
 )
