@@ -625,3 +625,16 @@ def test_summaries_link_their_nct_numbers_and_pmids_and_stay_escaped():
     assert md_linked("enrolled 12345678 people; NCT1234 is short") == "enrolled 12345678 people; NCT1234 is short"
     rendered = template_environment(True).from_string("{{ s | linked }}").render(s="PMID 1 <i>")
     assert rendered == 'PMID <a href="https://pubmed.ncbi.nlm.nih.gov/1/">1</a> &lt;i&gt;'
+
+
+def test_a_lines_search_on_the_registrys_own_site_carries_its_fields_and_filters():
+    from urllib.parse import parse_qs, urlsplit
+
+    from tracker.sources.ctgov.params import website_search
+
+    url = website_search({"query.cond": "androgenetic alopecia", "query.intr": '"stem cell"', "filter.advanced": "AREA[StudyType]INTERVENTIONAL",
+                          "filter.overallStatus": "RECRUITING,NOT_YET_RECRUITING"})
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "clinicaltrials.gov", "/search")
+    assert parse_qs(parts.query) == {"cond": ["androgenetic alopecia"], "intr": ['"stem cell"'],
+                                     "term": ["(AREA[StudyType]INTERVENTIONAL) AND (AREA[OverallStatus](RECRUITING OR NOT_YET_RECRUITING))"]}
