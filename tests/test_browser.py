@@ -120,3 +120,20 @@ def test_the_datasette_trials_page_renders_facets_search_and_readable_lists(serv
     shot = tmp_path / f"trials-{width}.png"
     chromium(tmp_path, server + "/tracker/trials", width=width, screenshot=shot)
     assert png_size(shot) == (width, 900) and shot.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_datasette_trial_page_shows_its_history_links_signals_and_lines_in_a_browser(server, digested, tmp_path, width):
+    import sqlite3
+
+    conn = sqlite3.connect(digested["env"]["TRACKER_DB"])
+    [(nct,)] = conn.execute("SELECT record_id FROM signals WHERE record_id LIKE 'NCT%' AND resolved_at IS NULL ORDER BY record_id LIMIT 1")
+    dom = chromium(tmp_path, f"{server}/tracker/trials/{nct}", width=width)
+    for heading in ("Other registrations of this study", "History", "Linked records", "Evidence signals", "Topic lines"):
+        assert f"<h2>{heading}</h2>" in dom
+    signals = dom.split("<h2>Evidence signals</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "No open signal." not in signals and "<strong>" in signals
+    assert "hair-restoration (since " in dom.split("<h2>Topic lines</h2>", 1)[1]
+    shot = tmp_path / f"trial-{width}.png"
+    chromium(tmp_path, f"{server}/tracker/trials/{nct}", width=width, screenshot=shot)
+    assert png_size(shot) == (width, 900) and shot.stat().st_size > 20_000

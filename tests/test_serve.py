@@ -195,3 +195,52 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_before_announcing_anything(s
         result = CliRunner().invoke(cli, ["serve", "--port", str(port)], env=served["env"])
     assert result.exit_code == 1 and "Serving" not in result.output
     assert result.output.startswith(f"Error: cannot listen on 127.0.0.1:{port}: ") and result.output.count("\n") == 1
+
+
+def test_a_trials_page_shows_its_history_links_signals_and_lines(served):
+    """Datasette's row page of a trial is no dead end: what `tracker show` says of it, every id a link."""
+    edited = served["edited"]
+    page = get(served["app"], f"/tracker/trials/{edited}")
+    assert page.status_code == 200
+    html = page.text
+    history = html.split("<h2>History</h2>", 1)[1].split("<h2>", 1)[0]
+    [(old, new)] = rows(served["db"], "SELECT old_value, new_value FROM trial_changes WHERE nct_id = ? AND field = 'overall_status'", (edited,))
+    assert "overall_status" in history and f"<td>{old}</td><td>{new}</td>" in history
+    assert f'href="/tracker/trial_changes?nct_id={edited}"' in history
+    lines = html.split("<h2>Topic lines</h2>", 1)[1]
+    for (query,) in rows(served["db"], "SELECT query FROM query_matches WHERE record_id = ? AND unmatched_at IS NULL", (edited,)):
+        assert f"<li>{query} (since " in lines
+    nct, pmid = served["linked"]
+    linked = get(served["app"], f"/tracker/trials/{nct}").text.split("<h2>Linked records</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f'<a href="/tracker/publications/{pmid}">{pmid}</a>' in linked
+    [(record, summary)] = rows(served["db"], "SELECT record_id, summary FROM signals WHERE resolved_at IS NULL AND record_id LIKE 'NCT%' "
+                                             "ORDER BY record_id LIMIT 1")
+    signals = get(served["app"], f"/tracker/trials/{record}").text.split("<h2>Evidence signals</h2>", 1)[1].split("<h2>", 1)[0]
+    assert escape_html(summary) in signals
+    assert "<h2>History</h2>" not in get(served["app"], "/tracker/runs/1").text  # only a record's page carries them
+
+
+def escape_html(text):
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def test_canned_queries_take_parameters_and_link_their_ids_and_pages_read_codes_as_people_do(served):
+    app, db, edited = served["app"], served["db"], served["edited"]
+    history = get(app, f"/tracker/trial_history.json?nct_id={edited.lower()}&_shape=objects").json()["rows"]
+    assert [(r["field"], r["old_value"], r["new_value"]) for r in history] == rows(
+        db, "SELECT field, old_value, new_value FROM trial_changes WHERE nct_id = ? ORDER BY detected_at, id", (edited,))
+    line = get(app, "/tracker/line_records.json?line=stem-line&_shape=objects&_size=max").json()["rows"]
+    assert sorted(r["record_id"] for r in line) == sorted(
+        n for (n,) in rows(db, "SELECT record_id FROM query_matches WHERE query = 'stem-line' AND unmatched_at IS NULL"))
+    form = get(app, "/tracker/line_records").text
+    assert 'name="line"' in form  # Datasette asks for the parameter in a form
+    page = get(app, "/tracker/line_records?line=stem-line").text
+    some = line[0]["record_id"]
+    assert f'<a href="/tracker/trials/{some}">{some}</a>' in page  # a canned query's id leads to the record's page
+    [(status,)] = rows(db, "SELECT overall_status FROM trials WHERE nct_id = ?", (edited,))
+    human = status.replace("_", " ").capitalize()
+    table = get(app, f"/tracker/trials?nct_id={edited}").text
+    assert f'<span title="{status}">{human}</span>' in table  # the code kept in the tooltip
+    assert get(app, f"/tracker/trials.json?nct_id={edited}&_shape=objects").json()["rows"][0]["overall_status"] == status  # JSON keeps codes

@@ -8,18 +8,24 @@ import json
 import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import sqlite_utils
 import uvicorn
 from datasette import hookimpl
 from datasette.app import Datasette
 from datasette.database import Database
 from datasette.plugins import pm
+from datasette.utils import tilde_encode, urlsafe_components
 from markupsafe import Markup, escape
 
 from .errors import TrackerError
+from .identifiers import recognise
+from .labels import SIGNAL_LABELS, date_label, phase_label, status_label, time_label
+from .search import show_record
 from .settings import SERVE_DATABASE as DATABASE
 from .sources import SOURCES
-from .store import JSON_COLUMNS, open_store
+from .store import JSON_COLUMNS, Store, open_store
 from .store import RAW_COLUMNS as RAW_PAYLOADS
 
 STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pages' own CSS
@@ -150,6 +156,20 @@ QUERIES = {
                "'https://pubmed.ncbi.nlm.nih.gov/' || p.pmid || '/' AS url\n"
                "FROM publications p WHERE p.is_retracted = 1 ORDER BY p.sort_date DESC, p.pmid",
     },
+    "trial_history": {
+        "title": "One trial's history",
+        "description": "Every change the tracker has seen of one trial (its NCT number), oldest first, with the run that saw it.",
+        "sql": "SELECT c.detected_at, c.field, c.old_value, c.new_value, c.run_id\n"
+               "FROM trial_changes c WHERE c.nct_id = upper(trim(:nct_id)) ORDER BY c.detected_at, c.id",
+    },
+    "line_records": {
+        "title": "What one topic line returns",
+        "description": "The records a topic line (its name, as in queries/*.toml) returns today, of every source, newest first.",
+        "sql": "SELECT m.source, m.record_id, coalesce(t.title, p.title) AS title, t.overall_status, m.first_seen_at\n"
+               "FROM query_matches m LEFT JOIN trials t ON m.source = 'ctgov' AND t.nct_id = m.record_id\n"
+               "LEFT JOIN publications p ON m.source = 'pubmed' AND p.pmid = m.record_id\n"
+               "WHERE m.query = :line AND m.unmatched_at IS NULL ORDER BY m.first_seen_at DESC, m.source, m.record_id",
+    },
     "trials_with_publications": {
         "title": "Trials with linked publications",
         "description": "Each trial-publication link with how it was found: ctgov_reference (the trial's references), "
@@ -259,11 +279,33 @@ def readable(value: Any) -> str | None:
 
 
 class ReadablePages:
-    """The Datasette plugin: list columns as plain text, raw API payloads as their size."""
+    """The Datasette plugin: list columns as plain text, raw API payloads as their size, a record's page with its
+    history, links, signals and other registrations."""
 
     @staticmethod
     @hookimpl
-    def render_cell(value: Any, column: str) -> Any:
+    def extra_template_vars(view_name: str, table: str | None, request: Any, datasette: Datasette) -> Any:
+        if view_name != "row" or table not in RECORD_TABLES or request is None:
+            return {}
+
+        async def page() -> dict[str, Any]:
+            [record_id] = urlsafe_components(request.url_vars["pks"])
+            db = datasette.get_database(DATABASE)
+            try:  # on Datasette's own read-only connection, as `tracker show` reads the store
+                shown = await db.execute_fn(lambda conn: show_record(Store(sqlite_utils.Database(conn), Path(db.path)), record_id))
+            except TrackerError:
+                return {}
+            return {"record_page": record_page(shown, RECORD_TABLES[table], record_id)}
+        return page
+
+    @staticmethod
+    @hookimpl
+    def render_cell(value: Any, column: str, table: str | None) -> Any:
+        if column in HUMAN_VALUES and isinstance(value, str) and value:
+            code = readable(value) or value  # the code stays in the tooltip, the facets and .json
+            return Markup(f'<span title="{escape(code)}">{escape(HUMAN_VALUES[column](value))}</span>')
+        if table is None and column in ID_COLUMNS and isinstance(value, str) and (href := linked_href(value)):
+            return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')  # a canned query's ids lead to their records
         if column in RAW_COLUMNS and isinstance(value, str):
             return Markup(f'<span class="raw">{len(value.encode()) / 1000:.1f} kB as the API returned it; see the row page\'s .json</span>')
         if column in LIST_COLUMNS:
@@ -271,6 +313,47 @@ class ReadablePages:
             if text is not None:
                 return Markup(escape(text))
         return None
+
+
+HUMAN_VALUES = {"overall_status": status_label, "phases": phase_label, "study_type": status_label}  # as the digest reads them
+ID_COLUMNS = {"nct_id", "pmid", "record_id", "id", "linked_trials"}
+RECORD_TABLES = {source.shape.table: source.name for source in SOURCES.values()}  # a stored record's table -> its source
+TEMPLATES = Path(__file__).parent / "templates" / "datasette"  # row.html: a record's page with what `tracker show` says
+
+
+def row_href(source: str, record_id: str) -> str:
+    return f"/{DATABASE}/{SOURCES[source].shape.table}/{tilde_encode(record_id)}"
+
+
+def linked_href(other_id: str) -> str | None:
+    """A linked id's page here when the id names a stored kind of record (NCT number, PMID), else none."""
+    scheme, value = recognise(other_id or "") or (None, None)
+    return row_href({"nct": "ctgov", "pmid": "pubmed"}[scheme], value) if scheme in ("nct", "pmid") else None
+
+
+def record_page(shown: dict[str, Any], source: str, record_id: str) -> dict[str, Any]:
+    """What `tracker show` says of a record, as its Datasette page lays it out: other registrations, identifiers,
+    history, links, open signals and topic lines, every id a link to its page here or at its registry."""
+    own = (shown["source"], shown["id"]) == (source, record_id)
+    return {
+        "preferred": None if own else {"id": shown["id"], "label": SOURCES[shown["source"]].label, "href": row_href(shown["source"], shown["id"])},
+        "same": [{**s, "href": row_href(s["source"], s["id"]) if s["source"] in SOURCES else None}
+                 for s in shown["same"] if (s["source"], s["id"]) != (source, record_id)]
+                + ([] if own else [{"label": SOURCES[shown["source"]].label, "id": shown["id"], "href": row_href(shown["source"], shown["id"]),
+                                    "status": None, "tied_by": None, "url": SOURCES[shown["source"]].url(shown["id"])}]),
+        "disagreements": shown.get("disagreements") or [],
+        "identifiers": [{"label": i["label"], "value": i["value"], "url": i["url"], "via": i["via"].replace("_", " ")}
+                        for i in shown["identifiers"] if i["via"] != "own"],
+        "changes": [{"detected": time_label(c["detected_at"]), "field": c["field"], "old": c["old_value"] or "none", "new": c["new_value"] or "none"}
+                    for c in shown["changes"]],
+        "changes_href": f"/{DATABASE}/{SOURCES[shown['source']].shape.changes_table}?{SOURCES[shown['source']].shape.key}={quote(shown['id'])}"
+        if shown["changes"] else None,
+        "links": [{"id": link["other_id"], "href": linked_href(link["other_id"]), "title": link.get("title"),
+                   "via": link["via"].replace("_", " ") + (f" ({link['detail']})" if link.get("detail") else "")} for link in shown["links"]],
+        "signals": [{"label": SIGNAL_LABELS.get(s["kind"], s["kind"]), "since": date_label(s["raised_at"][:10]), "summary": s["summary"]}
+                    for s in shown["signals"]],
+        "lines": [{"query": m["query"], "since": date_label(m["first_seen_at"][:10])} for m in shown["lines"]],
+    }
 
 
 class ReadOnlyDatabase(Database):
@@ -288,7 +371,7 @@ def datasette_app(db_path: Path) -> Datasette:
     if not pm.is_registered(ReadablePages):
         pm.register(ReadablePages, name="tracker-readable-pages")
     ds = Datasette(metadata=metadata(), settings={"truncate_cells_html": 600, "default_page_size": 50},
-                   static_mounts=[("tracker-assets", str(STATIC))])
+                   static_mounts=[("tracker-assets", str(STATIC))], template_dir=str(TEMPLATES))
     ds.add_database(ReadOnlyDatabase(ds, path=str(db_path), is_mutable=True), name=DATABASE)
     return ds
 
