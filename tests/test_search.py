@@ -5,6 +5,7 @@ import dataclasses
 import io
 import json
 import os
+from pathlib import Path
 import re
 from datetime import datetime, timezone
 
@@ -563,3 +564,39 @@ def test_journal_titles_are_printed_in_title_case_keeping_words_already_cased(ca
     from tracker.export import journal_title
 
     assert journal_title(catalogued) == printed
+
+
+@pytest.mark.parametrize("width", [60, 140])
+def test_show_and_search_fit_the_windows_width_and_show_keeps_every_word(filled, width):
+    env, trials = {**filled["env"], "COLUMNS": str(width)}, filled["trials"]
+    nct, trial = max(trials.items(), key=lambda kv: len(kv[1].official_title or ""))
+    shown = CliRunner().invoke(cli, ["show", nct], env=env)
+    assert shown.exit_code == 0, shown.output
+    # a line passes the window's edge only by one word no wrap can break (a URL at the end of its row)
+    too_wide = [line for line in shown.output.splitlines() if len(line) > width and len(line.rstrip().rsplit(" ", 1)[0].rstrip()) > width]
+    assert not too_wide, too_wide[:3]
+    assert " ".join(trial.official_title.split()) in " ".join(shown.output.split())  # wrapped, never cut
+    found = CliRunner().invoke(cli, ["search", "cell", "--source", "trials", "--limit", "20"], env=env)
+    assert found.exit_code == 0, found.output
+    rows = [line for line in found.output.splitlines() if line.startswith("trial ")]
+    assert rows and all(len(line) <= width for line in rows)
+    assert any(line.endswith("…") for line in rows) == any(len(" ".join(t.title.split())) > width - 37 for t in trials.values()
+                                                             if t.nct_id in found.output)
+
+
+def test_shell_completion_completes_commands_and_export_kinds_as_the_readme_says():
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert 'eval "$(_TRACKER_COMPLETE=bash_source tracker)"' in readme
+    script = Path(sys.executable).parent / "tracker"
+
+    def complete(words, index):
+        env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(index), "_TRACKER_COMPLETE": "bash_complete"}
+        return subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60).stdout.split()
+
+    assert complete("tracker sh", 1) == ["plain,show"]
+    assert complete("tracker export pu", 2) == ["plain,publications"]
+    source = subprocess.run([str(script)], env={**os.environ, "_TRACKER_COMPLETE": "bash_source"}, capture_output=True, text=True, timeout=60)
+    assert "complete -o nosort -F _tracker_completion tracker" in source.stdout

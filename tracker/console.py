@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import sys
+import shutil
 import textwrap
 from typing import Any, Callable
 
@@ -48,14 +49,30 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+NARROWEST = 40  # below this a line is wrapped as if the window were this wide: a word per line helps nobody
+
+
+def columns() -> int:
+    """The window's width (COLUMNS when set, else the terminal's); 100 when the output is a pipe or a file."""
+    return max(NARROWEST, shutil.get_terminal_size((100, 24)).columns)
+
+
 def one_line(text: str, width: int) -> str:
     text = " ".join(clean_text(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def whole(text: str, first: str, indent: str, width: int = 100) -> str:
-    """Text a reader must see in full (a signal's summary is the evidence), wrapped under an indent."""
-    return textwrap.fill(" ".join(clean_text(text).split()), width, initial_indent=first, subsequent_indent=indent,
+def fit(prefix: str, text: str) -> str:
+    """A list row: the prefix, then the text cut with "…" at the window's edge (`tracker show` gives it whole)."""
+    return prefix + one_line(text, max(NARROWEST // 2, columns() - len(prefix)))
+
+
+def whole(text: str, first: str, indent: str, width: int | None = None) -> str:
+    """Text a reader must see in full (a signal's summary is the evidence), wrapped under an indent at the window's width."""
+    words = " ".join(clean_text(text).split())
+    if not words:
+        return first.rstrip()
+    return textwrap.fill(words, width or columns(), initial_indent=first, subsequent_indent=indent,
                          break_long_words=False, break_on_hyphens=False)
 
 
@@ -143,7 +160,7 @@ def print_live_lines(checked: list[dict[str, Any]], *, as_json: bool) -> None:
     for c in checked:
         notes = "; ".join(c["warnings"]) or ("" if c["ok"] else "counts zero")
         counts = "".join(f" {count(c['counts'].get(s.name)):>9}" for s in asked)
-        click.echo(f"{c['name']:28}{counts}  {one_line(notes, 200)}")
+        click.echo(whole(notes, f"{c['name']:28}{counts}  ", " " * (30 + len(counts))) if notes else f"{c['name']:28}{counts}")
     for c in checked:
         for name, translation in c["translations"].items():
             click.echo(f"\n{c['name']}: {SOURCES[name].label} read the search as:\n  {translation}")
@@ -163,10 +180,10 @@ def print_hits(hits, *, as_json: bool, as_csv: bool) -> None:
         return
     pad = " " * SECTION_INDENT
     for h in hits:
-        click.echo(f"{h.kind:11} {h.id:12} {(h.date or '')[:10]:10}  {one_line(h.title, 90)}")
-        click.echo(f"{pad}{one_line(h.detail, 80)}")
+        click.echo(fit(f"{h.kind:11} {h.id:12} {(h.date or '')[:10]:10}  ", h.title))
+        click.echo(fit(pad, h.detail))
         if h.snippet:
-            click.echo(f"{pad}{one_line(h.snippet, 100)}")
+            click.echo(fit(pad, h.snippet))
 
 
 def print_local_search(found, *, as_json: bool, as_csv: bool) -> None:
@@ -213,7 +230,7 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
         echo_json(shown)
         return
     record = shown["record"]
-    click.echo(f"{shown['id']}: {one_line(record.get('title') or '', 200)}")
+    click.echo(whole(record.get("title") or "", f"{shown['id']}: ", "  "))
     for key, value in record.items():
         if key in ("title",) or value in (None, "", []):
             continue
@@ -221,22 +238,23 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
             value = HUMAN[key](value)
         if isinstance(value, list):
             value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
-        click.echo(f"  {key:28} {one_line(str(value), 160)}")
+        click.echo(whole(str(value), f"  {key:28} ", " " * 31))
     if shown.get("approach"):
         approach = shown["approach"]
-        click.echo(f"Approach: {approach['name']}{'; also ' + ', '.join(approach['also']) if approach['also'] else ''} (from the {approach['basis']})")
+        click.echo(whole(f"{approach['name']}{'; also ' + ', '.join(approach['also']) if approach['also'] else ''} (from the {approach['basis']})",
+                         "Approach: ", "  "))
     if shown.get("results_text"):
         click.echo("Results (as posted on the registry):")
         for line in shown["results_text"]:
             click.echo(whole(line.strip(), "  " + ("  " if line.startswith("  ") else ""), "      "))
     if shown.get("evidence_level"):
         level = shown["evidence_level"]
-        click.echo(f"Evidence: {level['name']} ({level['basis']})")
+        click.echo(whole(f"{level['name']} ({level['basis']})", "Evidence: ", "  "))
     if shown.get("conclusions"):
         click.echo(whole(shown["conclusions"], "Conclusions (the abstract's): ", "  "))
     click.echo("Changes:" if shown["changes"] else "Changes: none recorded")
     for c in shown["changes"]:
-        click.echo(f"  {c['detected_at']}  {c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}")
+        click.echo(whole(f"{c['field']}: {c['old_value'] or 'none'} -> {c['new_value'] or 'none'}", f"  {c['detected_at']}  ", " " * 24))
     others = [i for i in shown["identifiers"] if i["via"] != "own"]
     click.echo("Other identifiers:" if others else "Other identifiers: none")
     for i in others:  # a study's other registrations first, with the page of the registry that holds each
@@ -253,15 +271,15 @@ def print_record(shown: dict[str, Any], *, as_json: bool) -> None:
         click.echo(f"Cited by {cited['count']} stored paper{'s' if cited['count'] != 1 else ''}"
                    + (f" (newest: {newest.get('id')}, {newest.get('sort_date') or 'no date'}: {one_line(newest.get('title') or '', 80)})" if newest else ""))
     for disagreement in shown.get("disagreements") or ():
-        click.echo(f"Registries disagree on {disagreement}")
+        click.echo(whole(disagreement, "Registries disagree on ", "  "))
     if shown.get("supplements"):
-        click.echo("Given only by another registration: " + "; ".join(shown["supplements"]))
+        click.echo(whole("; ".join(shown["supplements"]), "Given only by another registration: ", "  "))
     click.echo("Links:" if shown["links"] else "Links: none")
     for link in shown["links"]:
         kind = link["via"] + (f" ({link['detail']})" if link.get("detail") else "")
-        click.echo(f"  {link['other_id']:12} via {kind}: {one_line(link.get('title') or '(not stored)', 100)}")
+        click.echo(fit(f"  {link['other_id']:12} via {kind}: ", link.get("title") or "(not stored)"))
     lines = ", ".join(f"{m['query']} (since {m['first_seen_at'][:10]})" for m in shown["lines"]) or "none"
-    click.echo(f"Topic lines: {lines}")
+    click.echo(whole(lines, "Topic lines: ", "  "))
     click.echo("Needs attention:" if shown["signals"] else "Needs attention: no open signal")
     for s in shown["signals"]:
         click.echo(whole(s["summary"], f"  {s['kind']} (since {s['raised_at'][:10]}): ", "    "))
@@ -274,11 +292,11 @@ def print_claims(results, paths, *, as_json: bool, quiet: bool) -> None:
         echo_json([r.as_dict() for r in results])
         return
     for r in results:
-        click.echo(f"{r.claim.id}  {r.verdict:8}  {one_line(r.claim.wording, 100)}")
-        click.echo(f"    {r.summary}")
+        click.echo(whole(r.claim.wording, f"{r.claim.id}  {r.verdict:8}  ", " " * (len(r.claim.id) + 12)))
+        click.echo(whole(r.summary, "    ", "    "))
         for e in r.evidence[:10]:
             label = e.get("id") or e.get("value")
-            click.echo(f"    - {e.get('role', e['type'])}: {label} {one_line(e.get('title') or '', 90)} {e.get('url') or ''}".rstrip())
+            click.echo(whole(f"{e.get('title') or ''} {e.get('url') or ''}".strip(), f"    - {e.get('role', e['type'])}: {label} ", "        "))
         if len(r.evidence) > 10:
             click.echo(f"    ... and {len(r.evidence) - 10} more (see the report or --json)")
         click.echo(f"    checked {r.checked_at} ({r.mode}); {r.since_last}")
@@ -317,7 +335,7 @@ def print_signals(rows: list[dict[str, Any]], *, as_json: bool, as_csv: bool, no
     pad = " " * 4
     for s in items:
         state = f"resolved {s['resolved_at'][:10]}" if s["resolved_at"] else f"since {s['raised_at'][:10]}"
-        click.echo(f"{s['kind']:20} {s['id']:12} {state:20} {one_line(s['title'] or '', 80)}")
+        click.echo(fit(f"{s['kind']:20} {s['id']:12} {state:20} ", s["title"] or ""))
         click.echo(whole(s["summary"], pad, pad))
         if s["same_study_as"]:
             study = s["same_study_as"]
