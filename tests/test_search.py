@@ -600,3 +600,18 @@ def test_shell_completion_completes_commands_and_export_kinds_as_the_readme_says
     assert complete("tracker export pu", 2) == ["plain,publications"]
     source = subprocess.run([str(script)], env={**os.environ, "_TRACKER_COMPLETE": "bash_source"}, capture_output=True, text=True, timeout=60)
     assert "complete -o nosort -F _tracker_completion tracker" in source.stdout
+
+
+def test_pandas_reads_the_excel_csv_of_papers_with_accents_and_a_url_column(filled, tmp_path):
+    """pandas is what a spreadsheet user scripts with; Excel's own reading of the BOM is what --excel is for."""
+    import pandas
+    env, pubs = filled["env"], filled["pubs"]
+    out = tmp_path / "papers.csv"
+    assert CliRunner().invoke(cli, ["export", "publications", "--excel", "-o", str(out)], env=env).exit_code == 0
+    frame = pandas.read_csv(out, dtype=str, keep_default_na=False)  # pandas strips the BOM as Excel does
+    assert list(frame.columns)[0] == "pmid" and set(frame["pmid"]) == set(pubs)
+    assert all(frame["url"] == "https://pubmed.ncbi.nlm.nih.gov/" + frame["pmid"] + "/")
+    accented = next((p for p, pub in pubs.items() if any(ord(c) > 127 for c in " ".join(pub.authors))), None)
+    assert accented
+    row = frame[frame["pmid"] == accented].iloc[0]
+    assert row["authors"] == "; ".join(pubs[accented].authors)  # "Hôpitaux", not "HÃ´pitaux"

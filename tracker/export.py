@@ -65,6 +65,8 @@ def render_csv(rows: Iterable[dict[str, Any]], *, keep_formulas: bool = False, e
     writer = None
     for row in rows:
         flat = {}
+        if "url" not in row and row.get("pmid"):  # a paper's page, as for a trial: a spreadsheet's reader clicks through
+            row = {**row, "url": _page(row)}
         for key, value in _decoded(row).items():
             if isinstance(value, list):
                 value = "; ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value)
