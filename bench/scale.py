@@ -146,3 +146,50 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
         save_text_index(store, KINDS["trials"], [data.nct(base + i) for i in range(new_trials)])
         save_text_index(store, KINDS["publications"], [str(80_000_000 + i) for i in range(new_pubs)])
     store.close()
+
+
+OTHER_SOURCES = {"ctis": 20_000, "isrctn": 30_000, "ictrp": 60_000, "europepmc": 150_000}  # at the trials' scale: CTIS and ISRCTN hold tens of thousands
+
+
+def add_other_sources(path: Path, *, scale: float = 1.0, seed: int = 11) -> dict[str, int]:
+    """The registries and Europe PMC beside CT.gov and PubMed, in their own tables and text indexes, from the same
+    word-mutated records: search "all" reads six indexes, as a real database does."""
+    from tracker.sources import SOURCES
+    from tracker.store import KINDS, open_store, save_text_index
+
+    rng = random.Random(seed)
+    trial_variants, pub_variants = _pools(rng, 1500, 2000)
+    store = open_store(path)
+    conn = store.db.conn
+    conn.execute("PRAGMA synchronous = OFF")
+    counts = {}
+    for name, n in OTHER_SOURCES.items():
+        n = int(n * scale)
+        counts[name] = n
+        shape = SOURCES[name].shape
+        for start in range(0, n, 20_000):
+            rows, matches = [], []
+            for i in range(start, min(start + 20_000, n)):
+                rid = {"ctis": f"2024-5{i:05d}-12-00", "isrctn": f"ISRCTN{10_000_000 + i}", "ictrp": f"JPRN-jRCT{2_000_000_000 + i}",
+                       "europepmc": f"PPR{100_000 + i}"}[name]
+                if SOURCES[name].kind == "trial":
+                    t, ot, cond, intr, sponsor = trial_variants[(i * 7919) % len(trial_variants)]
+                    rows.append((rid, t, ot, cond, intr, sponsor, STATUSES[i % 7], json.dumps(PHASES[(i // 7) % 7]), f"{2010 + i % 16}-{(i % 12) + 1:02d}",
+                                 int(i % 5 == 0), SOURCES[name].url(rid), OLD, OLD))
+                else:
+                    t, ab, au, mesh, journal = pub_variants[(i * 7919) % len(pub_variants)]
+                    year = 2019 + i % 8
+                    rows.append((rid, "PPR", t, ab, au, f"{year}-{(i % 12) + 1:02d}-01", year, 1, "bioRxiv", SOURCES[name].url(rid), OLD, OLD))
+                matches.append((LINES[i % 10], name, rid, OLD))
+            if SOURCES[name].kind == "trial":
+                sql = (f"INSERT INTO {shape.table} (trial_id, title, official_title, conditions, interventions, lead_sponsor, overall_status, phases, "
+                       "start_date, has_results, url, first_seen_at, updated_at, raw_json, raw_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')")
+            else:
+                sql = (f"INSERT INTO {shape.table} (epmc_id, source_db, title, abstract, authors, sort_date, pub_year, is_preprint, preprint_server, url, "
+                       "first_seen_at, updated_at, raw_json, raw_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')")
+            with store.transaction():
+                conn.executemany(sql, rows)
+                conn.executemany("INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?)", matches)
+                save_text_index(store, KINDS[shape.table], [row[0] for row in rows])
+    store.close()
+    return counts

@@ -3,7 +3,6 @@
 import asyncio
 import copy
 from datetime import datetime, timezone
-import json
 import re
 import sqlite3
 from pathlib import Path

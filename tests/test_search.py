@@ -467,26 +467,39 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
     from tracker.store import RecordFilter, select_search
 
     store = open_store(settings.db_path)
+    match = '"cell" OR "cells" OR "study"'
     try:
-        everything, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=RecordFilter(), limit=5, window=10_000)
+        everything, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=10_000)
         assert not capped and len(everything) == 5
-        windowed, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=RecordFilter(), limit=5, window=20)
-        assert capped and len(windowed) == 5
+        # a tier holding every record ranks every match: nothing narrowed
+        assert select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20) == (everything, None)
+        # a tier of the newest 30 records only: a common word's best among them, and said so
+        store.db.execute("DELETE FROM publications_recent WHERE rowid < (SELECT max(rowid) - 29 FROM publications)")
+        newest, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
+        assert capped == store_reads.Narrowed(20, 30, "records") and len(newest) == 5
+        floor = store.db.execute("SELECT max(rowid) - 29 FROM publications").fetchone()[0]
+        assert all(r >= floor for (r,) in store.db.execute(
+            f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in newest]))
+        # without a tier: the newest window of matches, ranked in the whole index
+        store.db.execute("DROP TABLE publications_recent")
+        windowed, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
+        assert capped == store_reads.Narrowed(20, 20, "matches") and len(windowed) == 5
         newest = [r[0] for r in store.db.execute(
             "SELECT rowid FROM publications_fts WHERE publications_fts MATCH ? ORDER BY rowid DESC LIMIT 21", ('"cell" OR "cells" OR "study"',))]
         rowids = {r[0] for r in store.db.execute(
             f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in windowed])}
         assert rowids <= set(newest)
-        # filters that leave fewer than `limit` in the window: every match is ranked instead
+        # filters that leave fewer than `limit` in the window: wider windows, until every match is ranked
         narrow = RecordFilter(until="2010-01-01")
         rows, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=narrow, limit=5, window=20)
         assert not capped and all(r["sort_date"] < "2010-01-01" for r in rows)
     finally:
         store.close()
     monkeypatch.setattr(store_reads, "SEARCH_WINDOW", 20)
+    monkeypatch.setattr(store_reads, "SEARCH_WINDOW_MIN", 1)
     result = CliRunner().invoke(cli, ["search", "cell OR cells OR study", "--raw", "--source", "publications"], env=filled["env"])
     assert result.exit_code == 0
-    assert "note: more than 20 publications match; these are the best of the 20 most recently stored." in result.output
+    assert "note: more than 20 publications match; these are the best of the 20 most recently stored matches." in result.output
 
 
 @pytest.mark.parametrize("kind,f", [("trials", {}), ("trials", {"status": ("COMPLETED",)}), ("publications", {}), ("publications", {"since": "2015-01-01"})])
@@ -615,3 +628,41 @@ def test_pandas_reads_the_excel_csv_of_papers_with_accents_and_a_url_column(fill
     assert accented
     row = frame[frame["pmid"] == accented].iloc[0]
     assert row["authors"] == "; ".join(pubs[accented].authors)  # "Hôpitaux", not "HÃ´pitaux"
+
+
+def test_the_newest_tier_holds_exactly_the_newest_rows_text_and_ranks_a_window_inside_it(filled, settings, monkeypatch):
+    """{table}_recent keeps the same text as the whole index for the table's newest rows (RECENT_KEEP, made 12 here
+    so the store's 100-odd records overflow it): saved anew, rewritten and deleted rows included; a window of matches
+    inside it is ranked there in FTS5's own bm25 order of that tier."""
+    from tracker.store import RecordFilter, select_search
+    from tracker.store import reads as store_reads
+    from tracker.store import writes as store_writes
+
+    keep = 12
+    monkeypatch.setattr(store_writes, "RECENT_KEEP", keep)
+    trials = list(filled["trials"].values())
+    store = open_store(settings.db_path)
+    try:
+        [(newest,)] = store.db.execute("SELECT nct_id FROM trials ORDER BY rowid DESC LIMIT 1").fetchall()  # in the tier
+        edited = dataclasses.replace(filled["trials"][newest], title="Zzrewritten follicle trial", raw_json=filled["trials"][newest].raw_json + " ")
+        fresh = [dataclasses.replace(t, nct_id=f"NCT0999{i:04d}", title=f"Zzfresh cell trial {i}", raw_json=t.raw_json + "  ") for i, t in enumerate(trials[:5])]
+        with store.transaction():
+            save_records(store, "ctgov", [edited, *fresh], query="trials-line", run_id=None, now=NOW)
+        db = store.db
+        db.execute("DELETE FROM trials WHERE nct_id = 'NCT09990004'")
+        tier = [r[0] for r in db.execute("SELECT rowid FROM trials_recent ORDER BY rowid")]
+        top = [r[0] for r in db.execute("SELECT rowid FROM trials WHERE rowid >= ? ORDER BY rowid", [tier[0]])]
+        assert tier == top and len(tier) == keep - 1  # every row from its first on; the deleted newest one left it
+        columns = "title, official_title, conditions, interventions, lead_sponsor"
+        assert db.execute(f"SELECT rowid, {columns} FROM trials_recent ORDER BY rowid").fetchall() == db.execute(
+            f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid IN ({','.join(map(str, tier))}) ORDER BY text_rowid").fetchall()
+        assert [r[0] for r in db.execute("SELECT rowid FROM trials_recent WHERE trials_recent MATCH 'zzrewritten'")] == [
+            r[0] for r in db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [edited.nct_id])]  # the rewrite's new text
+        match = '"cell" OR "trial" OR "study"'
+        rows, narrowed = select_search(store, match, kind="trials", f=RecordFilter(), limit=3, window=5)
+        assert narrowed == store_reads.Narrowed(5, keep - 1, "records")  # more than 5 match: the best among the tier's records
+        expected = [r[0] for r in db.execute("SELECT rowid FROM trials_recent WHERE trials_recent MATCH ? ORDER BY bm25(trials_recent) LIMIT 3", [match])]
+        got = [r[0] for r in db.execute(f"SELECT rowid FROM trials WHERE nct_id IN ({','.join('?' * len(rows))})", [r["record_id"] for r in rows])]
+        assert sorted(got) == sorted(expected) and all(r["snippet"] for r in rows)
+    finally:
+        store.close()

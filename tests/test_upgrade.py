@@ -97,3 +97,22 @@ def test_an_upgraded_database_knows_every_identifier_its_records_carry(old_datab
     assert {("ctgov", n, "nct", n) for n in trials} <= ids
     assert {("pubmed", p, "pmid", p) for p in pmids} <= ids
     assert ("ctgov", "NCT02552212", "eudract", "2015-001894-41") in ids  # a secondary id, read back from the stored JSON
+
+
+def test_an_upgraded_database_gets_a_newest_tier_for_every_text_index(old_database):
+    import sqlite3
+
+    from tracker.sources import SOURCES
+    from tracker.store import open_store
+
+    with open_store(old_database) as store:
+        store.execute("SELECT 1")
+    conn = sqlite3.connect(old_database)
+    try:
+        for source in SOURCES.values():
+            table, columns = source.shape.table, ", ".join(source.shape.text_columns)
+            tier = conn.execute(f"SELECT rowid, {columns} FROM {table}_recent ORDER BY rowid").fetchall()
+            assert tier == conn.execute(f"SELECT text_rowid, {columns} FROM {table}_text ORDER BY text_rowid").fetchall(), table
+        assert conn.execute("SELECT count(*) FROM trials_recent").fetchone()[0] > 0  # the old tracker had stored trials
+    finally:
+        conn.close()

@@ -196,9 +196,10 @@ def print_local_search(found, *, as_json: bool, as_csv: bool) -> None:
         click.echo(f"showing the {len(found.hits)} best matches; more match (--limit N shows more, filters narrow)", err=True)
     else:
         click.echo(f"{len(found.hits)} match{'es' if len(found.hits) != 1 else ''}", err=True)
-    for kind, window in found.windowed:
+    for kind, narrowed in found.windowed:
+        among = "matches" if narrowed.of == "matches" else kind.replace("_", " ")
         click.echo(
-            f"note: more than {window:,} {kind} match; these are the best of the {window:,} most recently stored. "
+            f"note: more than {narrowed.more_than:,} {kind} match; these are the best of the {narrowed.newest:,} most recently stored {among}. "
             "Add words or filters to narrow the search.",
             err=True,
         )

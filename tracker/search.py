@@ -16,24 +16,28 @@ from .identifiers import label_for, recognise, url_for
 from .labels import phase_label, status_label
 from .settings import Settings
 from .sources import SOURCES, TABLES
-from .studies import group_trials, group_works
 from .store import (
+    Narrowed,
     RecordFilter,
     Store,
     decoded,
+    search_window,
     select_changes,
     select_cited_by,
     select_identified,
     select_identifiers,
     select_links,
+    select_listing,
     select_matches,
+    select_ranked_rows,
+    select_ranking,
     select_record,
     select_record_signals,
-    select_listing,
-    select_search,
 )
+from .studies import group_trials, group_works
 
 MAX_TEXT = 1000
+FOLD_MARGIN = 5  # hits read beyond the limit, for registrations of one study folded into one
 TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 
 
@@ -115,7 +119,7 @@ def _hit(row: dict[str, Any], table: str) -> Hit:
 @dataclass
 class LocalResult:
     hits: list[Hit]
-    windowed: list[tuple[str, int]]  # (table, window): more than `window` records matched and the newest were ranked
+    windowed: list[tuple[str, Narrowed]]  # (table, what was ranked): a common word's newest matches or records
     more: bool = False  # more records match than were shown (a table gave `limit` rows, or the tables together more)
 
 
@@ -186,23 +190,29 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
         match = text
     else:
         match = fts_query(text)
-    hits: list[Hit] = []
-    windowed = []
-    full = False
     try:
-        for kind in kinds:
-            rows, window = select_search(store, match, kind=kind, f=f, limit=limit)
-            if window:
-                windowed.append((kind, window))
-            full = full or len(rows) >= limit
-            hits.extend(_hit(r, kind) for r in rows)
+        rankings = [select_ranking(store, match, kind=kind, f=f, limit=limit, window=search_window(len(kinds))) for kind in kinds]
+        # every table's best, merged by score; rows and snippets are read for the hits shown only (and a few more,
+        # for the registrations of one study that once_per_study folds into one hit)
+        candidates = sorted((score, i, rowid) for i, ranking in enumerate(rankings) for rowid, score in ranking.best)
+        hits: list[Hit] = []
+        shown: list[Hit] = []
+        taken = 0
+        while taken < len(candidates) and len(shown) < limit:
+            chunk = candidates[taken : taken + limit - len(shown) + FOLD_MARGIN]
+            taken += len(chunk)
+            for i in sorted({i for _, i, _ in chunk}):
+                rowids = [rowid for _, j, rowid in chunk if j == i]
+                hits.extend(_hit(r, rankings[i].kind) for r in select_ranked_rows(store, match, rankings[i], rowids))
+            hits.sort(key=lambda h: h.rank)
+            shown = once_per_study(store, hits)
     except sqlite3.OperationalError as exc:
         if raw and "locked" not in str(exc):  # the SQL is fixed; only the user's expression can be at fault
             raise TrackerError(f"not a valid FTS5 expression: {exc}") from None
         raise
-    hits.sort(key=lambda h: h.rank)
-    shown = once_per_study(store, hits)
-    return LocalResult(hits=shown[:limit], windowed=windowed, more=full or len(shown) > limit)
+    windowed = [(ranking.kind, ranking.narrowed) for ranking in rankings if ranking.narrowed]
+    full = any(len(ranking.best) >= limit for ranking in rankings)
+    return LocalResult(hits=shown[:limit], windowed=windowed, more=full or len(shown) > limit or taken < len(candidates))
 
 
 @dataclass

@@ -450,46 +450,126 @@ def _listed(k: Kind) -> _Listed:
 LISTED = {k.table: _listed(k) for k in dict.fromkeys(KINDS.values())}
 
 
-SEARCH_WINDOW = 5_000
+SEARCH_WINDOW = 5_000  # records ranked by one search, shared among the tables it reads (search_window)
+SEARCH_WINDOW_MIN = 500  # ... but never fewer than this per table
+WIDEN = 8  # when the filters leave fewer than the limit in a window, the next window is this many times wider
+
+
+def search_window(tables: int) -> int:
+    """The newest matches each table ranks when a word is common: bm25 costs 1-5 microseconds per matching row, and
+    a search of every source reads six tables, so the window is shared among them."""
+    return max(SEARCH_WINDOW_MIN, SEARCH_WINDOW // max(1, tables))
 SNIPPET_MAX_CHARS = 200_000  # a hit's searchable text past this is not quoted in a snippet (the longest PubMed abstracts are ~20,000)
 
 
-def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
-    """FTS5 search of one table, best first (bm25), with a highlighted snippet. `match` is an FTS5 expression.
+@dataclass(frozen=True)
+class Narrowed:
+    """A search of a common word ranked part of its matches: more than `more_than` matched, and the best of the
+    `newest` most recently stored `of` ("matches", or "records": the newest tier) are returned."""
 
-    bm25 costs about 1 microsecond per matching row, so a word found in a quarter of a million records takes a quarter
-    of a second to rank. When more than `window` records match, the best of the `window` most recently stored are
-    returned (and the second value is that window size, else None); if the filters leave fewer than `limit` of them, all matches are ranked."""
+    more_than: int
+    newest: int
+    of: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One table's best matches for a search, best first: (rowid, bm25 score), and the index they were ranked in
+    (the newest tier or the whole one), where their snippets are cut too."""
+
+    kind: str
+    best: list[tuple[int, float]]
+    tier: bool
+    narrowed: Narrowed | None
+
+
+def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> Ranking:
+    """The best `limit` matches of one table, ranked by bm25 without reading their rows. `match` is an FTS5 expression.
+
+    Fewer than `window` matches: all are ranked. More (a common word): bm25 would count the word's records over its
+    whole doclist (15 ms for "stem cell" over a million papers), so the matches among the newest records are ranked
+    in the newest tier ({kind}_recent, RECENT_KEEP records; 1 ms), if the filters leave `limit` there. Otherwise
+    the newest `window` matches are ranked in the whole index, and if the filters leave fewer than `limit` of them,
+    a window WIDEN times wider, until the limit is met or every match is ranked: a narrow filter costs at most
+    WIDEN/(WIDEN-1) times the window that satisfies it, never the whole index at once. `narrowed` says what was
+    ranked (None: every match)."""
     fts = f"{kind}_fts"
     window = window or SEARCH_WINDOW
-    cut = store.rows(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, window))
-    if cut:
-        rows = _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=cut[0]["rowid"])
-        if len(rows) >= limit:
-            return rows, window
-    return _ranked(store, match, kind=kind, f=f, limit=limit, min_rowid=None), None
+
+    def cut_at(n: int) -> int | None:
+        found = store.rows(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?", (match, n))
+        return found[0]["rowid"] if found else None
+
+    def every_match() -> Ranking:
+        return Ranking(kind, _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None), False, None)
+
+    start = cut_at(window)
+    if start is None:
+        return every_match()
+    tier = _tier_start(store, kind)
+    if tier is not None:
+        best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None, tier=True)
+        if len(best) >= limit:  # a tier holding every row ranked them all, as the whole index would
+            # counted in the tier's docsize table (small rows), which holds every row of the table from `tier` on
+            held, first = store.db.execute(f"SELECT count(*), (SELECT min(rowid) FROM {kind}) FROM {kind}_recent_docsize").fetchone()
+            return Ranking(kind, best, True, None if tier <= first else Narrowed(window, held, "records"))
+    while True:
+        best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=start)
+        if len(best) >= limit:
+            return Ranking(kind, best, False, Narrowed(window, window, "matches"))
+        window *= WIDEN
+        start = cut_at(window)
+        if start is None:
+            return every_match()
 
 
-def _ranked(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None) -> list[dict[str, Any]]:
-    """Two steps in one statement: rank the matches by bm25 and keep the best `limit` (filters applied), then cut
-    snippets for those alone. snippet() in the ranking step ran for every match before the sort (1.5x the time)."""
-    fts, alias, summary = f"{kind}_fts", LISTED[kind].alias, LISTED[kind].summary
-    where, params = LISTED[kind].where(f)
-    if min_rowid is not None:
-        where.insert(0, f"{fts}.rowid >= ?")
-        params.insert(0, min_rowid)
-    join = f" JOIN {kind} {alias} ON {alias}.rowid = {fts}.rowid" if any(f"{alias}." in w for w in where) else ""
-    best = (f"SELECT {fts}.rowid AS id, bm25({fts}) AS score FROM {fts}{join} WHERE {fts} MATCH ?"
-            + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT ?")
-    # snippet() tokenizes a hit's whole text: a record of megabytes (no real abstract is) took minutes; it gets its
-    # title's start instead
+def select_ranked_rows(store: Store, match: str, ranking: Ranking, rowids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The rows of a ranking (or of those of its rowids), best first, each with its score as `rank` and a
+    highlighted snippet cut in the index it was ranked in. snippet() tokenizes a hit's whole text: only the hits
+    shown get one; a record of megabytes (no real abstract is) gets its title's start instead."""
+    kind, alias, summary = ranking.kind, LISTED[ranking.kind].alias, LISTED[ranking.kind].summary
+    wanted = set(rowids) if rowids is not None else None
+    best = [(rowid, score) for rowid, score in ranking.best if wanted is None or rowid in wanted]
+    if not best:
+        return []
+    fts = f"{kind}_recent" if ranking.tier else f"{kind}_fts"
     size = " + ".join(f"coalesce(length({alias}.{c}), 0)" for c in KINDS[kind].shape.text_columns)
     snippet = (f"CASE WHEN {size} > {SNIPPET_MAX_CHARS} THEN substr({alias}.title, 1, 120) || ' … (text too long to quote)' "
                f"ELSE snippet({fts}, -1, '[', ']', '…', 12) END")
+    chosen = " UNION ALL ".join("SELECT ? AS id, ? AS score" for _ in best)
     sql = (f"SELECT {summary}, {snippet} AS snippet, best.score AS rank "
-           f"FROM ({best}) AS best CROSS JOIN {fts} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
+           f"FROM ({chosen}) AS best CROSS JOIN {fts} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
            f"WHERE {fts} MATCH ? AND {fts}.rowid = best.id ORDER BY best.score")
-    return store.rows(sql, [match, *params, limit, match])
+    return store.rows(sql, [*(v for pair in best for v in pair), match])
+
+
+def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], Narrowed | None]:
+    """FTS5 search of one table, best first (bm25), each row with a highlighted snippet: select_ranking, then
+    select_ranked_rows. The second value says what was ranked (None: every match)."""
+    ranking = select_ranking(store, match, kind=kind, f=f, limit=limit, window=window)
+    return select_ranked_rows(store, match, ranking), ranking.narrowed
+
+
+def _tier_start(store: Store, kind: str) -> int | None:
+    """The lowest rowid {kind}_recent holds: it holds every row of the table from there on (None: no tier, or an
+    empty one). Read from the tier itself, not from the table's newest rowid, which falls when the newest row is deleted."""
+    if not store.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"{kind}_recent_content",)):
+        return None
+    return store.rows(f"SELECT min(id) AS start FROM {kind}_recent_content")[0]["start"]
+
+
+def _best(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None, tier: bool = False) -> list[tuple[int, float]]:
+    """The best `limit` matches by bm25, filters applied: (rowid, score). tier: ranked in the newest tier."""
+    alias = LISTED[kind].alias
+    ranker = f"{kind}_recent" if tier else f"{kind}_fts"
+    where, params = LISTED[kind].where(f)
+    if min_rowid is not None:
+        where.insert(0, f"{ranker}.rowid >= ?")
+        params.insert(0, min_rowid)
+    join = f" JOIN {kind} {alias} ON {alias}.rowid = {ranker}.rowid" if any(f"{alias}." in w for w in where) else ""
+    sql = (f"SELECT {ranker}.rowid, bm25({ranker}) AS score FROM {ranker}{join} WHERE {ranker} MATCH ?"
+           + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT ?")
+    return [tuple(row) for row in store.execute(sql, [match, *params, limit]).fetchall()]
 
 
 def _day(column: str) -> str:

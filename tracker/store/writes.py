@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator
 
 from ..models import Change, SaveResult
 from .connection import Store
-from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
+from .migrations import LINE_YEARS_BACKFILL, RECENT_KEEP, topic_lines_sql
 from .rows import KINDS, Kind, diff_row, iso, raw_hash
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -140,12 +140,16 @@ def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = 
     table, key = kind.table, kind.key
     columns = ", ".join(kind.shape.text_columns)
     target, values = (f"{table}_fts, rowid", "'delete', text_rowid") if delete else ("rowid", "text_rowid")
+    floor = f"(SELECT coalesce(max(rowid), 0) FROM {table}) - {RECENT_KEEP}"  # the newest tier holds the rows above it
     for chunk, marks in _chunks(ids):
-        store.execute(
-            f"INSERT INTO {table}_fts ({target}, {columns}) SELECT {values}, {columns} FROM {table}_text "
-            f"WHERE text_rowid IN (SELECT rowid FROM {table} WHERE {key} IN ({marks}))",
-            chunk,
-        )
+        rows = f"(SELECT rowid FROM {table} WHERE {key} IN ({marks}))"
+        store.execute(f"INSERT INTO {table}_fts ({target}, {columns}) SELECT {values}, {columns} FROM {table}_text WHERE text_rowid IN {rows}", chunk)
+        if not delete:  # the newest tier: the record's text anew (a rewrite, or a rowid a deleted row had), if it is among the newest
+            store.execute(f"DELETE FROM {table}_recent WHERE rowid IN {rows}", chunk)
+            store.execute(f"INSERT INTO {table}_recent (rowid, {columns}) SELECT text_rowid, {columns} FROM {table}_text "
+                          f"WHERE text_rowid IN {rows} AND text_rowid > {floor}", chunk)
+    if ids and not delete:
+        store.execute(f"DELETE FROM {table}_recent WHERE rowid <= {floor}")  # rows newer ones pushed out of it
 
 
 def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str) -> None:
