@@ -666,3 +666,43 @@ def test_the_newest_tier_holds_exactly_the_newest_rows_text_and_ranks_a_window_i
         assert sorted(got) == sorted(expected) and all(r["snippet"] for r in rows)
     finally:
         store.close()
+
+
+def test_a_trimmed_tier_is_rewritten_whole_each_time_its_floor_passes_a_step(filled, settings, monkeypatch):
+    """Deleted rows stay in FTS5's segments, marked, until they merge: a tier trimmed save after save is compacted
+    (FTS5's optimize) once per TIER_COMPACT rows its floor moves, here 6 with a tier of 12, and not between."""
+    from tracker.store import writes as store_writes
+
+    monkeypatch.setattr(store_writes, "RECENT_KEEP", 12)
+    monkeypatch.setattr(store_writes, "TIER_COMPACT", 6)
+    optimized = []
+    original = store_writes._compact_tier
+
+    def spy(store, table, trimmed, rewritten):
+        said = []
+        execute = store.execute
+        store.execute = lambda sql, params=(): said.append(sql) or execute(sql, params)
+        try:
+            original(store, table, trimmed, rewritten)
+        finally:
+            del store.execute
+        floor = execute(f"SELECT max(rowid) - 12 FROM {table}").fetchone()[0]
+        optimized.append((table, trimmed, floor, any("'optimize'" in sql for sql in said)))
+
+    monkeypatch.setattr(store_writes, "_compact_tier", spy)
+    trials = list(filled["trials"].values())
+    store = open_store(settings.db_path)
+    try:
+        for i in range(8):  # one new record a save: the floor moves by one each time
+            fresh = dataclasses.replace(trials[i], nct_id=f"NCT0888{i:04d}", title=f"Zzchurn {i}", raw_json=trials[i].raw_json + " " * (i + 1))
+            with store.transaction():
+                save_records(store, "ctgov", [fresh], query="trials-line", run_id=None, now=NOW)
+        saves = [(trimmed, floor, done) for table, trimmed, floor, done in optimized if table == "trials"]
+        assert len(saves) == 8 and saves[0][0] > 12 and all(trimmed == 1 for trimmed, _, _ in saves[1:])  # the first trims to 12
+        crossed = [bool(trimmed) and floor // 6 != (floor - trimmed) // 6 for trimmed, floor, _ in saves]
+        assert [done for _, _, done in saves] == crossed and crossed[0] and any(crossed[1:]) and not all(crossed[1:])
+        columns = "title, official_title, conditions, interventions, lead_sponsor"
+        tier = store.db.execute(f"SELECT rowid, {columns} FROM trials_recent ORDER BY rowid").fetchall()
+        assert tier == store.db.execute(f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid >= ? ORDER BY text_rowid", [tier[0][0]]).fetchall()
+    finally:
+        store.close()

@@ -278,6 +278,7 @@ def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], 
 
 
 RECENT_KEEP = 20_000  # rows of a table's newest tier ({table}_recent): the widest window a common word is ranked in
+TIER_COMPACT = RECENT_KEEP // 2  # trimmed or rewritten rows between two rewrites of a tier whole (writes._compact_tier)
 
 
 def recent_tier(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> None:
