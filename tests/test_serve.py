@@ -244,3 +244,14 @@ def test_canned_queries_take_parameters_and_link_their_ids_and_pages_read_codes_
     table = get(app, f"/tracker/trials?nct_id={edited}").text
     assert f'<span title="{status}">{human}</span>' in table  # the code kept in the tooltip
     assert get(app, f"/tracker/trials.json?nct_id={edited}&_shape=objects").json()["rows"][0]["overall_status"] == status  # JSON keeps codes
+
+
+def test_column_headers_read_as_labels_with_the_stored_name_kept(served):
+    page = get(served["app"], "/tracker/trials").text
+    header = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert 'data-column="overall_status"' in header and 'title="overall_status"' in header
+    status = header.split('data-column="overall_status"', 1)[1].split("</th>", 1)[0]
+    assert 'rel="nofollow">Status</a>' in status  # the label, sortable as before
+    assert ">overall_status<" not in header and 'rel="nofollow">NCT number' in header
+    rows = get(served["app"], "/tracker/trials.json?_shape=objects&_size=1").json()["rows"]
+    assert "overall_status" in rows[0]  # the JSON keeps the stored names

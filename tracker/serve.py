@@ -286,7 +286,7 @@ class ReadablePages:
     @hookimpl
     def extra_template_vars(view_name: str, table: str | None, request: Any, datasette: Datasette) -> Any:
         if view_name != "row" or table not in RECORD_TABLES or request is None:
-            return {}
+            return {"column_labels": COLUMN_LABELS}
 
         async def page() -> dict[str, Any]:
             [record_id] = urlsafe_components(request.url_vars["pks"])
@@ -294,8 +294,8 @@ class ReadablePages:
             try:  # on Datasette's own read-only connection, as `tracker show` reads the store
                 shown = await db.execute_fn(lambda conn: show_record(Store(sqlite_utils.Database(conn), Path(db.path)), record_id))
             except TrackerError:
-                return {}
-            return {"record_page": record_page(shown, RECORD_TABLES[table], record_id)}
+                return {"column_labels": COLUMN_LABELS}
+            return {"record_page": record_page(shown, RECORD_TABLES[table], record_id), "column_labels": COLUMN_LABELS}
         return page
 
     @staticmethod
@@ -315,6 +315,22 @@ class ReadablePages:
         return None
 
 
+COLUMN_LABELS = {  # column headers as a reader names them (templates/datasette/_table.html); the stored names stay in the JSON
+    "nct_id": "NCT number", "trial_id": "Registration", "registry": "Registry", "title": "Title", "official_title": "Official title",
+    "acronym": "Acronym", "overall_status": "Status", "registry_status": "Status as the registry words it", "why_stopped": "Why stopped",
+    "phases": "Phase", "study_type": "Study type", "enrollment": "Participants", "enrollment_type": "Participants: actual or estimated",
+    "lead_sponsor": "Sponsor", "lead_sponsor_class": "Sponsor class", "conditions": "Conditions", "interventions": "Interventions",
+    "countries": "Countries", "start_date": "Start", "primary_completion_date": "Primary completion", "completion_date": "Completion",
+    "first_posted_date": "First posted", "last_update_posted_date": "Last update posted", "results_first_posted_date": "Results posted",
+    "has_results": "Results posted (1 = yes)", "topic_lines": "Topic lines", "first_seen_at": "First stored", "updated_at": "Last written",
+    "removed_at": "Gone from the registry", "merged_into": "Merged into", "pmid": "PMID", "pmcid": "PMCID", "doi": "DOI",
+    "journal": "Journal", "journal_abbrev": "Journal (abbreviated)", "pub_date": "Published", "pub_year": "Year", "sort_date": "Date",
+    "authors": "Authors", "abstract": "Abstract", "mesh_terms": "MeSH headings", "keywords": "Keywords",
+    "publication_types": "Publication types", "is_retracted": "Retracted (1 = yes)", "is_preprint": "Preprint (1 = yes)",
+    "preprint_server": "Preprint server", "field": "Field", "old_value": "Before", "new_value": "After", "detected_at": "Detected",
+    "kind": "Kind", "record_id": "Record", "summary": "In words", "raised_at": "Raised", "resolved_at": "Resolved",
+    "resolution": "Why resolved", "query": "Topic line", "source": "Source", "url": "Page",
+}
 HUMAN_VALUES = {"overall_status": status_label, "phases": phase_label, "study_type": status_label}  # as the digest reads them
 ID_COLUMNS = {"nct_id", "pmid", "record_id", "id", "linked_trials"}
 RECORD_TABLES = {source.shape.table: source.name for source in SOURCES.values()}  # a stored record's table -> its source
