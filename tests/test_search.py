@@ -464,7 +464,7 @@ def test_live_search_asks_both_apis_and_stores_nothing(env, settings, fake_ctgov
 
 def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(filled, settings, monkeypatch):
     from tracker.store import reads as store_reads
-    from tracker.store import RecordFilter, select_search
+    from tracker.store import RecordFilter, select_search, tiers
 
     store = open_store(settings.db_path)
     match = '"cell" OR "cells" OR "study"'
@@ -474,14 +474,16 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
         # a tier holding every record ranks every match: nothing narrowed
         assert select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20) == (everything, None)
         # a tier of the newest 30 records only: a common word's best among them, and said so
-        store.db.execute("DELETE FROM publications_recent WHERE rowid < (SELECT max(rowid) - 29 FROM publications)")
+        monkeypatch.setattr(tiers, "TIER_ROWS", 30)
+        tiers.create(store, "publications", ("title", "abstract", "mesh_terms", "authors"))
         newest, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
         assert capped == store_reads.Narrowed(20, 30, "records") and len(newest) == 5
         floor = store.db.execute("SELECT max(rowid) - 29 FROM publications").fetchone()[0]
         assert all(r >= floor for (r,) in store.db.execute(
             f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in newest]))
         # without a tier: the newest window of matches, ranked in the whole index
-        store.db.execute("DROP TABLE publications_recent")
+        for name in tiers.generations("publications"):
+            store.db.execute(f"DROP TABLE {name}")
         windowed, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
         assert capped == store_reads.Narrowed(20, 20, "matches") and len(windowed) == 5
         newest = [r[0] for r in store.db.execute(
@@ -630,79 +632,58 @@ def test_pandas_reads_the_excel_csv_of_papers_with_accents_and_a_url_column(fill
     assert row["authors"] == "; ".join(pubs[accented].authors)  # "Hôpitaux", not "HÃ´pitaux"
 
 
-def test_the_newest_tier_holds_exactly_the_newest_rows_text_and_ranks_a_window_inside_it(filled, settings, monkeypatch):
-    """{table}_recent keeps the same text as the whole index for the table's newest rows (RECENT_KEEP, made 12 here
-    so the store's 100-odd records overflow it): saved anew, rewritten and deleted rows included; a window of matches
-    inside it is ranked there in FTS5's own bm25 order of that tier."""
-    from tracker.store import RecordFilter, select_search
+def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dropped_whole(filled, settings, monkeypatch):
+    """The newest tier (store/tiers.py; here 12 rows made, generations of 6, so the store's 100-odd records overflow
+    it) keeps the same text as the whole index for every row from its first on: new rows in the current generation,
+    a rewrite in the generation that holds it, the older generation dropped whole when the newer is full, a deleted
+    row taken out; a common word's matches are ranked in its generations and merged."""
+    from tracker.store import RecordFilter, select_search, tiers
     from tracker.store import reads as store_reads
-    from tracker.store import writes as store_writes
 
-    keep = 12
-    monkeypatch.setattr(store_writes, "RECENT_KEEP", keep)
+    monkeypatch.setattr(tiers, "TIER_ROWS", 12)
+    monkeypatch.setattr(tiers, "GENERATION_ROWS", 6)
     trials = list(filled["trials"].values())
+    columns = "title, official_title, conditions, interventions, lead_sponsor"
     store = open_store(settings.db_path)
-    try:
-        [(newest,)] = store.db.execute("SELECT nct_id FROM trials ORDER BY rowid DESC LIMIT 1").fetchall()  # in the tier
-        edited = dataclasses.replace(filled["trials"][newest], title="Zzrewritten follicle trial", raw_json=filled["trials"][newest].raw_json + " ")
-        fresh = [dataclasses.replace(t, nct_id=f"NCT0999{i:04d}", title=f"Zzfresh cell trial {i}", raw_json=t.raw_json + "  ") for i, t in enumerate(trials[:5])]
+    db = store.db
+
+    def whole_from_first():
+        held = sorted(r for name in tiers.generations("trials") for r in db.execute(f"SELECT rowid, {columns} FROM {name}").fetchall())
+        assert held == db.execute(f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid >= ? ORDER BY text_rowid", [held[0][0]]).fetchall()
+        return [r[0] for r in held]
+
+    def save(*records):
         with store.transaction():
-            save_records(store, "ctgov", [edited, *fresh], query="trials-line", run_id=None, now=NOW)
-        db = store.db
-        db.execute("DELETE FROM trials WHERE nct_id = 'NCT09990004'")
-        tier = [r[0] for r in db.execute("SELECT rowid FROM trials_recent ORDER BY rowid")]
-        top = [r[0] for r in db.execute("SELECT rowid FROM trials WHERE rowid >= ? ORDER BY rowid", [tier[0]])]
-        assert tier == top and len(tier) == keep - 1  # every row from its first on; the deleted newest one left it
-        columns = "title, official_title, conditions, interventions, lead_sponsor"
-        assert db.execute(f"SELECT rowid, {columns} FROM trials_recent ORDER BY rowid").fetchall() == db.execute(
-            f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid IN ({','.join(map(str, tier))}) ORDER BY text_rowid").fetchall()
-        assert [r[0] for r in db.execute("SELECT rowid FROM trials_recent WHERE trials_recent MATCH 'zzrewritten'")] == [
-            r[0] for r in db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [edited.nct_id])]  # the rewrite's new text
+            save_records(store, "ctgov", list(records), query="trials-line", run_id=None, now=NOW)
+
+    def fresh(i):
+        return dataclasses.replace(trials[i], nct_id=f"NCT0999{i:04d}", title=f"Zzfresh cell trial {i}", raw_json=trials[i].raw_json + " " * (i + 1))
+
+    try:
+        with store.transaction():
+            tiers.create(store, "trials", tuple(columns.split(", ")))
+        assert len(whole_from_first()) == 12
+        [(newest,)] = db.execute("SELECT nct_id FROM trials ORDER BY rowid DESC LIMIT 1").fetchall()
+        edited = dataclasses.replace(filled["trials"][newest], title="Zzrewritten follicle trial", raw_json=filled["trials"][newest].raw_json + " ")
+        save(edited, *(fresh(i) for i in range(5)))
+        assert [r[0] for r in db.execute("SELECT rowid FROM trials_newest_a WHERE trials_newest_a MATCH 'zzrewritten'")] == [
+            r[0] for r in db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [edited.nct_id])]  # anew, where it was
+        assert db.execute("SELECT count(*) FROM trials_newest_b").fetchone()[0] == 5  # a was full: b begun for the new rows
+        assert len(whole_from_first()) == 17
+        save(*(fresh(i) for i in range(5, 7)))  # b reaches 7 of 6: full
+        save(fresh(7))  # a, the older, is dropped whole and begun anew for this one
+        held = whole_from_first()
+        assert len(held) == 8 and db.execute("SELECT count(*) FROM trials_newest_a").fetchone()[0] == 1
+        assert not db.execute("SELECT 1 FROM trials_newest_b WHERE trials_newest_b MATCH 'zzrewritten'").fetchall()  # it left with a
+        db.execute("DELETE FROM trials WHERE nct_id = 'NCT09990006'")
+        assert len(whole_from_first()) == 7  # the deleted row left the tier
         match = '"cell" OR "trial" OR "study"'
         rows, narrowed = select_search(store, match, kind="trials", f=RecordFilter(), limit=3, window=5)
-        assert narrowed == store_reads.Narrowed(5, keep - 1, "records")  # more than 5 match: the best among the tier's records
-        expected = [r[0] for r in db.execute("SELECT rowid FROM trials_recent WHERE trials_recent MATCH ? ORDER BY bm25(trials_recent) LIMIT 3", [match])]
+        assert narrowed == store_reads.Narrowed(5, 7, "records")  # more than 5 match: the best among the tier's 7 records
+        expected = sorted((score, rowid) for name in tiers.generations("trials") for rowid, score in db.execute(
+            f"SELECT rowid, bm25({name}) FROM {name} WHERE {name} MATCH ? ORDER BY bm25({name}) LIMIT 3", [match]))[:3]
         got = [r[0] for r in db.execute(f"SELECT rowid FROM trials WHERE nct_id IN ({','.join('?' * len(rows))})", [r["record_id"] for r in rows])]
-        assert sorted(got) == sorted(expected) and all(r["snippet"] for r in rows)
-    finally:
-        store.close()
-
-
-def test_a_trimmed_tier_is_rewritten_whole_each_time_its_floor_passes_a_step(filled, settings, monkeypatch):
-    """Deleted rows stay in FTS5's segments, marked, until they merge: a tier trimmed save after save is compacted
-    (FTS5's optimize) once per TIER_COMPACT rows its floor moves, here 6 with a tier of 12, and not between."""
-    from tracker.store import writes as store_writes
-
-    monkeypatch.setattr(store_writes, "RECENT_KEEP", 12)
-    monkeypatch.setattr(store_writes, "TIER_COMPACT", 6)
-    optimized = []
-    original = store_writes._compact_tier
-
-    def spy(store, table, trimmed, rewritten):
-        said = []
-        execute = store.execute
-        store.execute = lambda sql, params=(): said.append(sql) or execute(sql, params)
-        try:
-            original(store, table, trimmed, rewritten)
-        finally:
-            del store.execute
-        floor = execute(f"SELECT max(rowid) - 12 FROM {table}").fetchone()[0]
-        optimized.append((table, trimmed, floor, any("'optimize'" in sql for sql in said)))
-
-    monkeypatch.setattr(store_writes, "_compact_tier", spy)
-    trials = list(filled["trials"].values())
-    store = open_store(settings.db_path)
-    try:
-        for i in range(8):  # one new record a save: the floor moves by one each time
-            fresh = dataclasses.replace(trials[i], nct_id=f"NCT0888{i:04d}", title=f"Zzchurn {i}", raw_json=trials[i].raw_json + " " * (i + 1))
-            with store.transaction():
-                save_records(store, "ctgov", [fresh], query="trials-line", run_id=None, now=NOW)
-        saves = [(trimmed, floor, done) for table, trimmed, floor, done in optimized if table == "trials"]
-        assert len(saves) == 8 and saves[0][0] > 12 and all(trimmed == 1 for trimmed, _, _ in saves[1:])  # the first trims to 12
-        crossed = [bool(trimmed) and floor // 6 != (floor - trimmed) // 6 for trimmed, floor, _ in saves]
-        assert [done for _, _, done in saves] == crossed and crossed[0] and any(crossed[1:]) and not all(crossed[1:])
-        columns = "title, official_title, conditions, interventions, lead_sponsor"
-        tier = store.db.execute(f"SELECT rowid, {columns} FROM trials_recent ORDER BY rowid").fetchall()
-        assert tier == store.db.execute(f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid >= ? ORDER BY text_rowid", [tier[0][0]]).fetchall()
+        assert sorted(got) == sorted(rowid for _, rowid in expected) and all(r["snippet"] for r in rows)
+        assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
     finally:
         store.close()

@@ -256,7 +256,8 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
     from tracker.store.migrations import FTS_TEXT
 
     for table, columns in FTS_TEXT.items():  # ... and the newest search tier (m021)
-        db.execute(f"CREATE VIRTUAL TABLE {table}_recent USING fts5({', '.join(columns)}, tokenize='porter')")
+        for name in (f"{table}_newest_a", f"{table}_newest_b"):
+            db.execute(f"CREATE VIRTUAL TABLE {name} USING fts5({', '.join(columns)}, tokenize='porter')")
     db.close()
     trials = [ctgov.parse_study(s) for s in real_studies()]
     pubs = pubmed.parse_pubmed_xml(article_xml(real_articles()[:30]))
@@ -267,8 +268,8 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
     with conn:  # gaps in the rowids: a copy that numbered the rows afresh would part them from their text index
         conn.execute("DROP TABLE identifiers")  # as at m015; m017 makes them again from the stored payloads
         conn.execute("DROP TABLE links")
-        conn.execute("DROP TABLE trials_recent")
-        conn.execute("DROP TABLE publications_recent")
+        for name in ("trials_newest_a", "trials_newest_b", "publications_newest_a", "publications_newest_b"):
+            conn.execute(f"DROP TABLE {name}")
         conn.execute("DELETE FROM trials WHERE rowid IN (1, 4)")
         conn.execute("DELETE FROM publications WHERE rowid = 2")
     before = {t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall() for t in ("trials", "publications")}

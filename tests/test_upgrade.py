@@ -111,8 +111,9 @@ def test_an_upgraded_database_gets_a_newest_tier_for_every_text_index(old_databa
     try:
         for source in SOURCES.values():
             table, columns = source.shape.table, ", ".join(source.shape.text_columns)
-            tier = conn.execute(f"SELECT rowid, {columns} FROM {table}_recent ORDER BY rowid").fetchall()
+            tier = sorted(r for name in (f"{table}_newest_a", f"{table}_newest_b")
+                          for r in conn.execute(f"SELECT rowid, {columns} FROM {name}").fetchall())
             assert tier == conn.execute(f"SELECT text_rowid, {columns} FROM {table}_text ORDER BY text_rowid").fetchall(), table
-        assert conn.execute("SELECT count(*) FROM trials_recent").fetchone()[0] > 0  # the old tracker had stored trials
+        assert conn.execute("SELECT count(*) FROM trials_newest_a").fetchone()[0] > 0  # the old tracker had stored trials
     finally:
         conn.close()

@@ -194,7 +194,7 @@ def search_local(store: Store, text: str | None, *, source: str = "all", f: Reco
         rankings = [select_ranking(store, match, kind=kind, f=f, limit=limit, window=search_window(len(kinds))) for kind in kinds]
         # every table's best, merged by score; rows and snippets are read for the hits shown only (and a few more,
         # for the registrations of one study that once_per_study folds into one hit)
-        candidates = sorted((score, i, rowid) for i, ranking in enumerate(rankings) for rowid, score in ranking.best)
+        candidates = sorted((score, i, rowid) for i, ranking in enumerate(rankings) for rowid, score, _ in ranking.best)
         hits: list[Hit] = []
         shown: list[Hit] = []
         taken = 0

@@ -13,6 +13,8 @@ import re
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from tracker.store import tiers  # absolute: `sqlite-utils migrate` loads this file by its path
+
 migrations = Migrations("tracker")
 
 
@@ -277,24 +279,6 @@ def _plain_fts(db: sqlite_utils.Database, table: str, columns: tuple[str, ...], 
     db.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")
 
 
-RECENT_KEEP = 20_000  # rows of a table's newest tier ({table}_recent): the widest window a common word is ranked in
-TIER_COMPACT = RECENT_KEEP // 2  # trimmed or rewritten rows between two rewrites of a tier whole (writes._compact_tier)
-
-
-def recent_tier(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> None:
-    """{table}_recent: the same text index over the table's newest RECENT_KEEP rows (by rowid), with its own copy of
-    their text. bm25 reads a word's document count from the whole doclist of the index it ranks in: 15 ms for
-    "stem cell" over a million papers, 2 ms in this tier. A search whose window of newest matches lies inside the
-    tier ranks there (store.reads.select_search); save_text_index keeps it whole and trims it; a deleted row leaves it."""
-    names = ", ".join(columns)
-    db.execute(f"DROP TRIGGER IF EXISTS {table}_recent_ad")
-    db.execute(f"DROP TABLE IF EXISTS {table}_recent")
-    db.execute(f"CREATE VIRTUAL TABLE {table}_recent USING fts5({names}, tokenize='porter')")
-    db.execute(f"INSERT INTO {table}_recent (rowid, {names}) SELECT text_rowid, {names} FROM {table}_text "
-               f"WHERE text_rowid > (SELECT coalesce(max(rowid), 0) FROM {table}) - {RECENT_KEEP}")
-    db.execute(f"CREATE TRIGGER {table}_recent_ad AFTER DELETE ON {table} BEGIN DELETE FROM {table}_recent WHERE rowid = old.rowid; END")
-
-
 @migrations()
 def m007_plain_text_search(db: sqlite_utils.Database) -> None:
     """Full-text search over plain text: list columns (conditions, interventions, MeSH terms, authors) are indexed and
@@ -547,7 +531,7 @@ def declared_table(db: sqlite_utils.Database, *, source: str, table: str, key: s
     db[changes_table].create_index([key])
     db[changes_table].create_index(["detected_at"])
     _plain_fts(db, table, text_columns, index_triggers=False)
-    recent_tier(db, table, text_columns)
+    tiers.create(db, table, text_columns)
     _topic_lines_triggers(db, only_when_different=True, tables=((table, source, key),))
     view = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'changes'").fetchone()
     part = (f"SELECT '{source}' AS source, {key} AS record_id, id, field, old_value, new_value, detected_at, run_id "
@@ -583,12 +567,12 @@ def m020_runs_drift(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m021_recent_search_tier(db: sqlite_utils.Database) -> None:
-    """Every text index gets its newest tier (recent_tier): search p95 over 600,000 trials and 1,000,000 papers was
-    41 ms, 80 % of it bm25 counting common words over whole doclists. A source's table made later gets its tier
+    """Every text index gets its newest tier (store/tiers.py): search p95 over 600,000 trials and 1,000,000 papers
+    was 41 ms, 80 % of it bm25 counting common words over whole doclists. A source's table made later gets its tier
     from declared_table."""
     for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view' AND name LIKE '%\\_text' ESCAPE '\\'").fetchall():
         table = view[: -len("_text")]
         if db[table].exists() and db[f"{table}_fts"].exists():
             columns = tuple(c for c in db[view].columns_dict if c != "text_rowid")
-            recent_tier(db, table, columns)
+            tiers.create(db, table, columns)
 

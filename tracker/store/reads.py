@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 
 from ..identifiers import SCHEMES
 from .connection import Store
+from . import tiers
 from .rows import KINDS, RAW_COLUMNS, Kind
 
 TRIAL_KINDS = tuple(dict.fromkeys(k for k in KINDS.values() if k.record_kind == "trial"))
@@ -474,12 +475,11 @@ class Narrowed:
 
 @dataclass(frozen=True)
 class Ranking:
-    """One table's best matches for a search, best first: (rowid, bm25 score), and the index they were ranked in
-    (the newest tier or the whole one), where their snippets are cut too."""
+    """One table's best matches for a search, best first: (rowid, bm25 score, the index it was ranked in: the whole
+    one or a generation of the newest tier), where its snippet is cut too."""
 
     kind: str
-    best: list[tuple[int, float]]
-    tier: bool
+    best: list[tuple[int, float, str]]
     narrowed: Narrowed | None
 
 
@@ -487,12 +487,12 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
     """The best `limit` matches of one table, ranked by bm25 without reading their rows. `match` is an FTS5 expression.
 
     Fewer than `window` matches: all are ranked. More (a common word): bm25 would count the word's records over its
-    whole doclist (15 ms for "stem cell" over a million papers), so the matches among the newest records are ranked
-    in the newest tier ({kind}_recent, RECENT_KEEP records; 1 ms), if the filters leave `limit` there. Otherwise
-    the newest `window` matches are ranked in the whole index, and if the filters leave fewer than `limit` of them,
-    a window WIDEN times wider, until the limit is met or every match is ranked: a narrow filter costs at most
-    WIDEN/(WIDEN-1) times the window that satisfies it, never the whole index at once. `narrowed` says what was
-    ranked (None: every match)."""
+    whole doclist (15 ms for "stem cell" over a million papers), so its matches among the newest records are ranked
+    in the newest tier (store/tiers.py: 10,000-20,000 records; 1-2 ms), if the filters leave `limit` there, each
+    generation on its own and the two merged by score. Otherwise the newest `window` matches are ranked in the whole
+    index, and if the filters leave fewer than `limit` of them, a window WIDEN times wider, until the limit is met or
+    every match is ranked: a narrow filter costs at most WIDEN/(WIDEN-1) times the window that satisfies it, never
+    the whole index at once. `narrowed` says what was ranked (None: every match)."""
     fts = f"{kind}_fts"
     window = window or SEARCH_WINDOW
 
@@ -501,22 +501,22 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
         return found[0]["rowid"] if found else None
 
     def every_match() -> Ranking:
-        return Ranking(kind, _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None), False, None)
+        return Ranking(kind, _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None), None)
 
     start = cut_at(window)
     if start is None:
         return every_match()
-    tier = _tier_start(store, kind)
-    if tier is not None:
-        best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None, tier=True)
+    held = tiers.spans(store, kind) if tiers.exists(store, kind) else []
+    if held:
+        best = sorted((hit for span in held for hit in _best(store, match, kind=kind, f=f, limit=limit, min_rowid=None, index=span.name)),
+                      key=lambda hit: hit[1])[:limit]
         if len(best) >= limit:  # a tier holding every row ranked them all, as the whole index would
-            # counted in the tier's docsize table (small rows), which holds every row of the table from `tier` on
-            held, first = store.db.execute(f"SELECT count(*), (SELECT min(rowid) FROM {kind}) FROM {kind}_recent_docsize").fetchone()
-            return Ranking(kind, best, True, None if tier <= first else Narrowed(window, held, "records"))
+            first = store.execute(f"SELECT coalesce(min(rowid), 0) FROM {kind}").fetchone()[0]
+            return Ranking(kind, best, None if held[0].first <= first else Narrowed(window, sum(tiers.rows(store, s) for s in held), "records"))
     while True:
         best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=start)
         if len(best) >= limit:
-            return Ranking(kind, best, False, Narrowed(window, window, "matches"))
+            return Ranking(kind, best, Narrowed(window, window, "matches"))
         window *= WIDEN
         start = cut_at(window)
         if start is None:
@@ -529,18 +529,20 @@ def select_ranked_rows(store: Store, match: str, ranking: Ranking, rowids: list[
     shown get one; a record of megabytes (no real abstract is) gets its title's start instead."""
     kind, alias, summary = ranking.kind, LISTED[ranking.kind].alias, LISTED[ranking.kind].summary
     wanted = set(rowids) if rowids is not None else None
-    best = [(rowid, score) for rowid, score in ranking.best if wanted is None or rowid in wanted]
-    if not best:
-        return []
-    fts = f"{kind}_recent" if ranking.tier else f"{kind}_fts"
-    size = " + ".join(f"coalesce(length({alias}.{c}), 0)" for c in KINDS[kind].shape.text_columns)
-    snippet = (f"CASE WHEN {size} > {SNIPPET_MAX_CHARS} THEN substr({alias}.title, 1, 120) || ' … (text too long to quote)' "
-               f"ELSE snippet({fts}, -1, '[', ']', '…', 12) END")
-    chosen = " UNION ALL ".join("SELECT ? AS id, ? AS score" for _ in best)
-    sql = (f"SELECT {summary}, {snippet} AS snippet, best.score AS rank "
-           f"FROM ({chosen}) AS best CROSS JOIN {fts} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
-           f"WHERE {fts} MATCH ? AND {fts}.rowid = best.id ORDER BY best.score")
-    return store.rows(sql, [*(v for pair in best for v in pair), match])
+    rows: list[dict[str, Any]] = []
+    for index in dict.fromkeys(index for _, _, index in ranking.best):
+        best = [(rowid, score) for rowid, score, where in ranking.best if where == index and (wanted is None or rowid in wanted)]
+        if not best:
+            continue
+        size = " + ".join(f"coalesce(length({alias}.{c}), 0)" for c in KINDS[kind].shape.text_columns)
+        snippet = (f"CASE WHEN {size} > {SNIPPET_MAX_CHARS} THEN substr({alias}.title, 1, 120) || ' … (text too long to quote)' "
+                   f"ELSE snippet({index}, -1, '[', ']', '…', 12) END")
+        chosen = " UNION ALL ".join("SELECT ? AS id, ? AS score" for _ in best)
+        sql = (f"SELECT {summary}, {snippet} AS snippet, best.score AS rank "
+               f"FROM ({chosen}) AS best CROSS JOIN {index} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
+               f"WHERE {index} MATCH ? AND {index}.rowid = best.id")
+        rows.extend(store.rows(sql, [*(v for pair in best for v in pair), match]))
+    return sorted(rows, key=lambda row: row["rank"])
 
 
 def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, window: int | None = None) -> tuple[list[dict[str, Any]], Narrowed | None]:
@@ -550,18 +552,11 @@ def select_search(store: Store, match: str, *, kind: str, f: RecordFilter, limit
     return select_ranked_rows(store, match, ranking), ranking.narrowed
 
 
-def _tier_start(store: Store, kind: str) -> int | None:
-    """The lowest rowid {kind}_recent holds: it holds every row of the table from there on (None: no tier, or an
-    empty one). Read from the tier itself, not from the table's newest rowid, which falls when the newest row is deleted."""
-    if not store.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"{kind}_recent_content",)):
-        return None
-    return store.rows(f"SELECT min(id) AS start FROM {kind}_recent_content")[0]["start"]
-
-
-def _best(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None, tier: bool = False) -> list[tuple[int, float]]:
-    """The best `limit` matches by bm25, filters applied: (rowid, score). tier: ranked in the newest tier."""
+def _best(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, min_rowid: int | None, index: str | None = None) -> list[tuple[int, float, str]]:
+    """The best `limit` matches by bm25, filters applied: (rowid, score, index), ranked in `index` (the whole
+    {kind}_fts unless a generation of the newest tier is named)."""
     alias = LISTED[kind].alias
-    ranker = f"{kind}_recent" if tier else f"{kind}_fts"
+    ranker = index or f"{kind}_fts"
     where, params = LISTED[kind].where(f)
     if min_rowid is not None:
         where.insert(0, f"{ranker}.rowid >= ?")
@@ -569,7 +564,7 @@ def _best(store: Store, match: str, *, kind: str, f: RecordFilter, limit: int, m
     join = f" JOIN {kind} {alias} ON {alias}.rowid = {ranker}.rowid" if any(f"{alias}." in w for w in where) else ""
     sql = (f"SELECT {ranker}.rowid, bm25({ranker}) AS score FROM {ranker}{join} WHERE {ranker} MATCH ?"
            + "".join(f" AND {w}" for w in where) + " ORDER BY score LIMIT ?")
-    return [tuple(row) for row in store.execute(sql, [match, *params, limit]).fetchall()]
+    return [(rowid, score, ranker) for rowid, score in store.execute(sql, [match, *params, limit]).fetchall()]
 
 
 def _day(column: str) -> str:

@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterator
 
 from ..models import Change, SaveResult
 from .connection import Store
-from .migrations import LINE_YEARS_BACKFILL, RECENT_KEEP, TIER_COMPACT, topic_lines_sql
+from . import tiers
+from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
 from .rows import KINDS, Kind, diff_row, iso, raw_hash
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
@@ -140,28 +141,11 @@ def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = 
     table, key = kind.table, kind.key
     columns = ", ".join(kind.shape.text_columns)
     target, values = (f"{table}_fts, rowid", "'delete', text_rowid") if delete else ("rowid", "text_rowid")
-    floor = f"(SELECT coalesce(max(rowid), 0) FROM {table}) - {RECENT_KEEP}"  # the newest tier holds the rows above it
-    rewritten = 0
     for chunk, marks in _chunks(ids):
         rows = f"(SELECT rowid FROM {table} WHERE {key} IN ({marks}))"
         store.execute(f"INSERT INTO {table}_fts ({target}, {columns}) SELECT {values}, {columns} FROM {table}_text WHERE text_rowid IN {rows}", chunk)
-        if not delete:  # the newest tier: the record's text anew (a rewrite, or a rowid a deleted row had), if it is among the newest
-            rewritten += store.execute(f"DELETE FROM {table}_recent WHERE rowid IN {rows}", chunk).rowcount
-            store.execute(f"INSERT INTO {table}_recent (rowid, {columns}) SELECT text_rowid, {columns} FROM {table}_text "
-                          f"WHERE text_rowid IN {rows} AND text_rowid > {floor}", chunk)
-    if ids and not delete:
-        trimmed = store.execute(f"DELETE FROM {table}_recent WHERE rowid <= {floor}").rowcount  # rows newer ones pushed out of it
-        _compact_tier(store, table, trimmed, rewritten)
-
-
-def _compact_tier(store: Store, table: str, trimmed: int, rewritten: int) -> None:
-    """FTS5 keeps a deleted row's entries, marked deleted, until its segments merge: a tier trimmed for 60,000 new
-    rows answered "cells" in 68 ms instead of 14. It is rewritten whole (FTS5's optimize, 0.5-2.5 s for 20,000
-    records) each time its floor passes a multiple of TIER_COMPACT rows, or a save rewrites that many of its rows:
-    once per TIER_COMPACT records stored beyond the first RECENT_KEEP, nothing before."""
-    floor = store.execute(f"SELECT coalesce(max(rowid), 0) - {RECENT_KEEP} FROM {table}").fetchone()[0]
-    if (trimmed and floor // TIER_COMPACT != (floor - trimmed) // TIER_COMPACT) or rewritten >= TIER_COMPACT:
-        store.execute(f"INSERT INTO {table}_recent ({table}_recent) VALUES ('optimize')")
+        if not delete:  # the newest tier: the records' text anew, in the generation that holds it or the current one
+            tiers.write(store, table, kind.shape.text_columns, rows, chunk)
 
 
 def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str) -> None:
