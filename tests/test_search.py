@@ -687,3 +687,22 @@ def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dr
         assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
     finally:
         store.close()
+
+
+def test_rows_of_a_ranking_of_more_than_five_hundred_hits_are_read_in_one_statement(filled, settings):
+    """--limit 1000 over a large store: the chosen hits go to SQLite as one JSON parameter (a compound SELECT of
+    them stopped at SQLite's 500 terms)."""
+    from tracker.store import Ranking, select_ranked_rows
+
+    store = open_store(settings.db_path)
+    try:
+        real = [r[0] for r in store.db.execute("SELECT rowid FROM trials ORDER BY rowid")]
+        best = [(rowid, -1.0 - i / 1000, "trials_fts") for i, rowid in enumerate(real)]
+        best += [(10_000_000 + i, -0.5, "trials_fts") for i in range(600)]  # no such rows: left out by the join
+        rows = select_ranked_rows(store, '"cell" OR "trial" OR "study" OR "patients" OR "the"', Ranking("trials", best, None))
+        matched = {r[0] for r in store.db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ?", ['"cell" OR "trial" OR "study" OR "patients" OR "the"'])}
+        assert len(best) > 600 and {r["record_id"] for r in rows} == {
+            n for (n,) in store.db.execute(f"SELECT nct_id FROM trials WHERE rowid IN ({','.join(map(str, matched))})")}
+        assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ always renders the same way."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -537,11 +538,12 @@ def select_ranked_rows(store: Store, match: str, ranking: Ranking, rowids: list[
         size = " + ".join(f"coalesce(length({alias}.{c}), 0)" for c in KINDS[kind].shape.text_columns)
         snippet = (f"CASE WHEN {size} > {SNIPPET_MAX_CHARS} THEN substr({alias}.title, 1, 120) || ' … (text too long to quote)' "
                    f"ELSE snippet({index}, -1, '[', ']', '…', 12) END")
-        chosen = " UNION ALL ".join("SELECT ? AS id, ? AS score" for _ in best)
+        # the chosen hits as one JSON parameter: a compound SELECT of them would stop at SQLite's 500 terms (--limit 1000)
+        chosen = "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS score FROM json_each(?)"
         sql = (f"SELECT {summary}, {snippet} AS snippet, best.score AS rank "
                f"FROM ({chosen}) AS best CROSS JOIN {index} CROSS JOIN {kind} {alias} ON {alias}.rowid = best.id "
                f"WHERE {index} MATCH ? AND {index}.rowid = best.id")
-        rows.extend(store.rows(sql, [*(v for pair in best for v in pair), match]))
+        rows.extend(store.rows(sql, [json.dumps(best), match]))
     return sorted(rows, key=lambda row: row["rank"])
 
 
