@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import sys
 import shutil
+import sys
 import textwrap
 from typing import Any, Callable
 

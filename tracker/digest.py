@@ -508,10 +508,10 @@ def _environment(html: bool):
     return env
 
 
-MORE_TABLE = {"new_trials": "trials", "changed_trials": "trials", "new_publications": "publications",
-              "changed_publications": "publications", "new_links": "trial_publications"}
-MORE_KIND = {"new_trials": "trial", "changed_trials": "trial", "new_publications": "publication",
-             "changed_publications": "publication", "new_links": None}
+MORE = {  # a section -> the Datasette table of its records, and the kind of record a service's own search gives for it
+    "new_trials": ("trials", "trial"), "changed_trials": ("trials", "trial"), "new_publications": ("publications", "publication"),
+    "changed_publications": ("publications", "publication"), "new_links": ("trial_publications", None),
+}
 
 
 def more_links(digest: Digest, line: Line, attr: str) -> list[tuple[str, str]]:
@@ -519,11 +519,10 @@ def more_links(digest: Digest, line: Line, attr: str) -> list[tuple[str, str]]:
     tracker's own pages when `tracker serve` is reachable (TRACKER_SERVE_URL), and the line's search on each
     service's own site. Links, never a command: the reader of a digest is not the one who runs the tracker."""
     links = []
+    table, kind = MORE[attr]
     if digest.serve_url:
-        table = MORE_TABLE[attr]
         where = "" if table == "trial_publications" else "?" + urlencode({"topic_lines__arraycontains": line.name})
         links.append(("every one stored, in the tracker's database", f"{digest.serve_url}/{DATASETTE_DATABASE}/{table}{where}"))
-    kind = MORE_KIND[attr]
     links.extend((f"the same search on {s['label']}", s["url"]) for s in line.searches if kind in (None, s["kind"]))
     return links
 

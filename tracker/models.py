@@ -20,8 +20,8 @@ class Query:
     description: str
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # source name -> its table, validated
     path: str = ""
-    cites: tuple[str, ...] = ()
-    short: str = ""  # a few words naming the line where space is short ("Also in: ..."); its name when not given  # anchor papers whose citers the line follows: "pmid:24468981", "doi:10.1126/science.aaf1635"
+    cites: tuple[str, ...] = ()  # anchor papers whose citers the line follows: "pmid:24468981", "doi:10.1126/science.aaf1635"
+    short: str = ""  # a few words naming the line where space is short ("Also in: ..."); its name when not given
 
 
 @dataclass(frozen=True)

@@ -285,8 +285,9 @@ class ReadablePages:
     @staticmethod
     @hookimpl
     def extra_template_vars(view_name: str, table: str | None, request: Any, datasette: Datasette) -> Any:
+        every_page = {"column_labels": COLUMN_LABELS}
         if view_name != "row" or table not in RECORD_TABLES or request is None:
-            return {"column_labels": COLUMN_LABELS}
+            return every_page
 
         async def page() -> dict[str, Any]:
             [record_id] = urlsafe_components(request.url_vars["pks"])
@@ -294,8 +295,8 @@ class ReadablePages:
             try:  # on Datasette's own read-only connection, as `tracker show` reads the store
                 shown = await db.execute_fn(lambda conn: show_record(Store(sqlite_utils.Database(conn), Path(db.path)), record_id))
             except TrackerError:
-                return {"column_labels": COLUMN_LABELS}
-            return {"record_page": record_page(shown, RECORD_TABLES[table], record_id), "column_labels": COLUMN_LABELS}
+                return every_page
+            return {**every_page, "record_page": record_page(shown, RECORD_TABLES[table], record_id)}
         return page
 
     @staticmethod

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from urllib.parse import quote, urlencode
 
 from ..http import RetryableBody
 from ..identifiers import url_for
@@ -71,6 +72,12 @@ def not_xml(body: bytes) -> str:
 
 
 Fetch = Callable[["HttpClient", "Settings", Query, "date | None", datetime], Iterator[Batch]]
+
+
+def search_page(page: str, key: str) -> Callable[[dict[str, Any]], str]:
+    """Source.website for a service whose own site searches with one parameter: the line's expression, as its table
+    gives it under `key`, on that page ("https://pubmed.ncbi.nlm.nih.gov/?term=...")."""
+    return lambda params: page + "?" + urlencode({key: params[key]}, quote_via=quote)
 
 
 @dataclass(frozen=True)

@@ -575,4 +575,3 @@ def m021_recent_search_tier(db: sqlite_utils.Database) -> None:
         if db[table].exists() and db[f"{table}_fts"].exists():
             columns = tuple(c for c in db[view].columns_dict if c != "text_rowid")
             tiers.create(db, table, columns)
-

@@ -461,6 +461,8 @@ def search_window(tables: int) -> int:
     """The newest matches each table ranks when a word is common: bm25 costs 1-5 microseconds per matching row, and
     a search of every source reads six tables, so the window is shared among them."""
     return max(SEARCH_WINDOW_MIN, SEARCH_WINDOW // max(1, tables))
+
+
 SNIPPET_MAX_CHARS = 200_000  # a hit's searchable text past this is not quoted in a snippet (the longest PubMed abstracts are ~20,000)
 
 

@@ -9,7 +9,7 @@ How it stays whole without deleting: new rows go to the current generation; when
 generation is dropped (DROP TABLE: no row-by-row deletes, whose marked entries FTS5 keeps until its segments
 merge: a tier trimmed row by row answered "cells" in 68 ms instead of 14) and begun anew as the current one. A
 rewritten row is written again into the generation that holds it. Each generation holds a run of the table's rowids,
-the older below the newer, so the tier holds every row of the table from its first rowid on (start())."""
+the older below the newer, so the tier holds every row of the table from its first rowid on (spans()[0].first)."""
 
 from __future__ import annotations
 
@@ -48,14 +48,6 @@ def rows(db: Any, span: Span) -> int:
 
 def exists(db: Any, table: str) -> bool:
     return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (f"{generations(table)[0]}_docsize",)).fetchone())
-
-
-def start(db: Any, table: str) -> int | None:
-    """The lowest rowid the tier holds; it holds every row of the table from there on (None: no tier, or an empty one)."""
-    if not exists(db, table):
-        return None
-    held = spans(db, table)
-    return held[0].first if held else None
 
 
 def create(db: Any, table: str, columns: tuple[str, ...]) -> None:

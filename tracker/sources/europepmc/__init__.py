@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from ...expressions import check_balanced, search_table
-from ..base import Count, Source
+from ..base import Count, Source, search_page
 from .api import (  # noqa: F401
     ARTICLE_URL,
     conclusions_of,
@@ -62,5 +61,5 @@ SOURCE = Source(
     fetch_ids=fetch_ids,
     citers=fetch_citers,
     read_conclusions=conclusions_of,
-    website=lambda params: "https://europepmc.org/search?" + urlencode({"query": params["query"]}, quote_via=quote),
+    website=search_page("https://europepmc.org/search", "query"),
 )

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from ...expressions import check_balanced, search_table
 from .. import registry_signals
-from ..base import Count, Source
+from ..base import Count, Source, search_page
 from ..registrations import registration_shape
 from .api import fetch_count, fetch_line, parse_count, parse_trial, parse_who  # noqa: F401  (the package's entry points)
 
@@ -40,5 +39,5 @@ SOURCE = Source(
     count=count,
     signal_rules=registry_signals.rules,
     signal_resolution=registry_signals.resolution,
-    website=lambda params: "https://www.isrctn.com/search?" + urlencode({"q": params["q"]}, quote_via=quote),
+    website=search_page("https://www.isrctn.com/search", "q"),
 )

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from ...models import Publication
-from ..base import Count, Source
+from ..base import Count, Source, search_page
 from . import articles, eutils
 from .articles import conclusions_of, parse_pubmed_xml
 from .citations import fetch_citers, parse_elink, resolve_doi  # noqa: F401  (parse_elink: the package's entry point)
@@ -68,5 +67,5 @@ SOURCE = Source(
     notice=lambda settings: None if settings.ncbi_email else
     "NCBI_EMAIL is not set; NCBI asks for a contact address with every E-utilities request.",
     read_conclusions=conclusions_of,
-    website=lambda params: "https://pubmed.ncbi.nlm.nih.gov/?" + urlencode({"term": params["term"]}, quote_via=quote),
+    website=search_page("https://pubmed.ncbi.nlm.nih.gov/", "term"),
 )
