@@ -471,26 +471,33 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
     try:
         everything, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=10_000)
         assert not capped and len(everything) == 5
-        # a tier holding every record ranks every match: nothing narrowed
-        assert select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20) == (everything, None)
-        # a tier of the newest 30 records only: a common word's best among them, and said so
+
+        def rowids_of(rows):
+            return {r[0] for r in store.db.execute(f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * len(rows))})", [r["pmid"] for r in rows])}
+
+        newest_matches = [r[0] for r in store.db.execute("SELECT rowid FROM publications_fts WHERE publications_fts MATCH ? ORDER BY rowid DESC", (match,))]
+        last = store.db.execute("SELECT max(rowid) FROM publications").fetchone()[0]
+        assert len(newest_matches) > 21 and last - 59 <= newest_matches[20] < last - 29  # what the cases below need
+        # more than 20 match: the best of the newest 20 matches, ranked in a tier that holds them (here every record)
+        in_tier, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
+        assert capped == store_reads.Narrowed(20, 20, "matches") and len(in_tier) == 5
+        assert rowids_of(in_tier) <= set(newest_matches[:21]) and in_tier != everything
+        # a tier of the newest 60 records holds those 20 matches: the same window, ranked there
+        monkeypatch.setattr(tiers, "TIER_ROWS", 60)
+        tiers.create(store, "publications", ("title", "abstract", "mesh_terms", "authors"))
+        rows, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
+        assert capped == store_reads.Narrowed(20, 20, "matches") and rowids_of(rows) <= set(newest_matches[:21])
+        # a tier of the newest 30 records does not: a common word's best among them, and said so
         monkeypatch.setattr(tiers, "TIER_ROWS", 30)
         tiers.create(store, "publications", ("title", "abstract", "mesh_terms", "authors"))
         newest, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
         assert capped == store_reads.Narrowed(20, 30, "records") and len(newest) == 5
-        floor = store.db.execute("SELECT max(rowid) - 29 FROM publications").fetchone()[0]
-        assert all(r >= floor for (r,) in store.db.execute(
-            f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in newest]))
-        # without a tier: the newest window of matches, ranked in the whole index
+        assert all(r >= last - 29 for r in rowids_of(newest))
+        # without a tier: the newest window of matches, ranked in the whole index, as the tier of every record ranked it
         for name in tiers.generations("publications"):
             store.db.execute(f"DROP TABLE {name}")
         windowed, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
-        assert capped == store_reads.Narrowed(20, 20, "matches") and len(windowed) == 5
-        newest = [r[0] for r in store.db.execute(
-            "SELECT rowid FROM publications_fts WHERE publications_fts MATCH ? ORDER BY rowid DESC LIMIT 21", ('"cell" OR "cells" OR "study"',))]
-        rowids = {r[0] for r in store.db.execute(
-            f"SELECT rowid FROM publications WHERE pmid IN ({','.join('?' * 5)})", [r["pmid"] for r in windowed])}
-        assert rowids <= set(newest)
+        assert capped == store_reads.Narrowed(20, 20, "matches") and windowed == in_tier
         # filters that leave fewer than `limit` in the window: wider windows, until every match is ranked
         narrow = RecordFilter(until="2010-01-01")
         rows, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=narrow, limit=5, window=20)
@@ -679,9 +686,12 @@ def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dr
         assert len(whole_from_first()) == 7  # the deleted row left the tier
         match = '"cell" OR "trial" OR "study"'
         rows, narrowed = select_search(store, match, kind="trials", f=RecordFilter(), limit=3, window=5)
-        assert narrowed == store_reads.Narrowed(5, 7, "records")  # more than 5 match: the best among the tier's 7 records
+        # more than 5 match, and the tier's 7 records hold the newest 5: the best of those, ranked in the tier
+        assert narrowed == store_reads.Narrowed(5, 5, "matches")
+        start = db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET 5", [match]).fetchone()[0]
+        assert start >= min(held)
         expected = sorted((score, rowid) for name in tiers.generations("trials") for rowid, score in db.execute(
-            f"SELECT rowid, bm25({name}) FROM {name} WHERE {name} MATCH ? ORDER BY bm25({name}) LIMIT 3", [match]))[:3]
+            f"SELECT rowid, bm25({name}) FROM {name} WHERE {name} MATCH ? AND rowid >= ? ORDER BY bm25({name}) LIMIT 3", [match, start]))[:3]
         got = [r[0] for r in db.execute(f"SELECT rowid FROM trials WHERE nct_id IN ({','.join('?' * len(rows))})", [r["record_id"] for r in rows])]
         assert sorted(got) == sorted(rowid for _, rowid in expected) and all(r["snippet"] for r in rows)
         assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)

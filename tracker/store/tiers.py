@@ -32,10 +32,12 @@ class Span:
 
 
 def spans(db: Any, table: str) -> list[Span]:
-    """The non-empty generations, older first (their first and last rowids, read from their docsize tables' keys)."""
+    """The non-empty generations, older first (their first and last rowids, read from their docsize tables' keys:
+    min() and max() each in its own SELECT, which SQLite answers from the key's ends; together in one, it reads the
+    whole table, 2.6 ms for 20,000 rows, six times in a search of every source)."""
     found = []
     for name in generations(table):
-        first, last = db.execute(f"SELECT min(id), max(id) FROM {name}_docsize").fetchone()
+        first, last = db.execute(f"SELECT (SELECT min(id) FROM {name}_docsize), (SELECT max(id) FROM {name}_docsize)").fetchone()
         if first is not None:
             found.append(Span(name, first, last))
     return sorted(found, key=lambda s: s.first)
