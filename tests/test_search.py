@@ -639,6 +639,55 @@ def test_pandas_reads_the_excel_csv_of_papers_with_accents_and_a_url_column(fill
     assert row["authors"] == "; ".join(pubs[accented].authors)  # "Hôpitaux", not "HÃ´pitaux"
 
 
+def test_merging_the_text_indexes_leaves_fewer_segments_and_the_same_answers(filled, settings):
+    """Records written one transaction at a time leave a segment each; save_merged_text_indexes merges them a
+    bounded step per call (as each update ends) until a call finds nothing to merge: then every level holds one
+    segment, and every search answers as before."""
+    from tracker.store import RecordFilter, save_merged_text_indexes, select_search
+    from tracker.store.writes import text_indexes
+
+    store = open_store(settings.db_path)
+    db = store.db
+    try:
+        for study in list(filled["trials"].values())[:12]:  # each rewritten in its own transaction: a segment each
+            with store.transaction():
+                save_records(store, "ctgov", [dataclasses.replace(study, title=study.title + " zzmerge", raw_json=study.raw_json + " ")], query="trials-line", run_id=None, now=NOW)
+
+        def structure():
+            """(levels, segments) from the index's structure record (FTS5's format: a 4-byte cookie, then varints)."""
+            block = db.execute("SELECT block FROM trials_fts_data WHERE id = 10").fetchone()[0]
+            numbers, value, at = [], 0, 4
+            while len(numbers) < 2:
+                value = (value << 7) | (block[at] & 0x7F)
+                if not block[at] & 0x80:
+                    numbers.append(value)
+                    value = 0
+                at += 1
+            return tuple(numbers)
+
+        def segments():
+            return structure()[1]
+
+        searches = ['"zzmerge"', '"hair" OR "alopecia"', '"cell" "stem"']
+        before = [select_search(store, m, kind="trials", f=RecordFilter(), limit=50) for m in searches]
+        many = segments()
+        assert many > 4
+        calls = 0
+        while save_merged_text_indexes(store, pages=50):
+            calls += 1
+            assert calls < 200
+        assert calls >= 1 and segments() < many
+        assert segments() <= structure()[0]  # one a level at most
+        assert [select_search(store, m, kind="trials", f=RecordFilter(), limit=50) for m in searches] == before
+        assert before[0][0] and all(r["record_id"] for r in before[0][0])
+        for index in text_indexes(store):
+            db.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
+            assert db.execute(f"SELECT v FROM {index}_config WHERE k = 'usermerge'").fetchone()[0] == 2
+        assert save_merged_text_indexes(store) == 0  # merged: nothing more to do
+    finally:
+        store.close()
+
+
 def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dropped_whole(filled, settings, monkeypatch):
     """The newest tier (store/tiers.py; here 12 rows made, generations of 6, so the store's 100-odd records overflow
     it) keeps the same text as the whole index for every row from its first on: new rows in the current generation,

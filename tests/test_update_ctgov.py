@@ -236,3 +236,14 @@ def test_unknown_topic_line_is_one_clear_line(env, settings, fake_ctgov):
     result = run("update", "--query", "nope", env=env)
     assert result.exit_code == 1
     assert result.output.strip() == "Error: unknown topic line 'nope' (known: line-a)"
+
+
+def test_an_update_ends_by_merging_the_text_indexes_a_step(env, settings, fake_ctgov):
+    """Each line's write adds segments to the text indexes; the update ends with FTS5's bounded 'merge' (store.writes.
+    save_merged_text_indexes), at two segments a level."""
+    fake_ctgov.set_studies(real_studies())
+    for name in ("line-a", "line-b", "line-c"):
+        write_query(settings.queries_dir, name, ctgov={**LINE, "query.term": name})
+    assert run("update", "--source", "ctgov", env=env).exit_code == 0
+    configured = rows(env["TRACKER_DB"], "SELECT v FROM trials_fts_config WHERE k = 'usermerge'")
+    assert configured == [{"v": 2}]

@@ -29,7 +29,7 @@ from .sources.fields import watching
 from .fetching import Fetched, Job, NotTried, Progress, ServiceWorker, fetch_into
 from .citations import watch_line
 from .sweep import run_revisit, run_sweep, sweep_due
-from .store import Store, damage, damaged, environment_problem, undecodable, save_interrupted_runs, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
+from .store import Store, damage, damaged, environment_problem, undecodable, save_interrupted_runs, save_merged_text_indexes, save_records, save_run_end, save_run_start, select_last_cursor, select_versions
 
 log = logging.getLogger("tracker.update")
 
@@ -205,6 +205,8 @@ def run_update(
         opened, resolved = refresh_signals(store, now=now, thresholds=thresholds(settings), claim_pmids=claim_pmids or {})
         if opened or resolved:
             log.info("evidence signals: %d raised, %d resolved (tracker signals)", opened, resolved)
+        if merged := save_merged_text_indexes(store):
+            log.debug("merged the segments of %d text index(es) a step further", merged)
     return results
 
 

@@ -148,6 +148,38 @@ def save_text_index(store: Store, kind: Kind, ids: list[str], *, delete: bool = 
             tiers.write(store, table, kind.shape.text_columns, rows, chunk)
 
 
+MERGE_PAGES = 4_000  # index pages one update's merge writes at most, per text index (16 MB: about a second in a million papers)
+MERGE_LEVEL = 2  # FTS5's usermerge: merge a level's segments once it holds two (its default, 4, left 19 segments in an index written chunk by chunk)
+
+
+def text_indexes(store: Store) -> list[str]:
+    """Every FTS5 index the store keeps: each kind's whole index and the generations of its newest tier."""
+    names = []
+    for kind in dict.fromkeys(KINDS.values()):
+        names.append(f"{kind.table}_fts")
+        if tiers.exists(store, kind.table):
+            names.extend(tiers.generations(kind.table))
+    return names
+
+
+def save_merged_text_indexes(store: Store, *, pages: int = MERGE_PAGES) -> int:
+    """Merge each text index's segments a step further (FTS5's 'merge' command), as an update ends. Every write adds
+    a segment, and FTS5 merges them four to a level as it writes, so a word's doclist is read from many segments side
+    by side: bm25 counting "cell" over 600,000 trials in nineteen segments took about twice what it took in one. A
+    merge begun goes on at the next update, so no update writes more than `pages` pages an index. Returns how many
+    indexes were merged."""
+    merged = 0
+    for index in text_indexes(store):
+        with store.transaction():
+            level = store.execute(f"SELECT v FROM {index}_config WHERE k = 'usermerge'").fetchone()
+            if not level or level[0] != MERGE_LEVEL:
+                store.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('usermerge', ?)", [MERGE_LEVEL])
+            before = store.db.conn.total_changes
+            store.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('merge', ?)", [pages])
+            merged += store.db.conn.total_changes - before >= 2  # FTS5's documented sign that the merge did work
+    return merged
+
+
 def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]], stamp: str) -> None:
     """Keep line_years current: a record newly matched by this line adds one to its year; a known record whose
     year moved is moved in every line that had matched it."""
