@@ -492,7 +492,7 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
     Fewer than `window` matches: all are ranked. More (a common word): its newest `window` matches are ranked, and if
     the filters leave fewer than `limit` of them, a window WIDEN times wider, until the limit is met or every match is
     ranked: a narrow filter costs at most WIDEN/(WIDEN-1) times the window that satisfies it, never the whole index at
-    once. bm25 costs 1-2 microseconds a ranked row, and a word's whole doclist in the index it ranks in (it counts the
+    once. bm25 costs 1-3 microseconds a ranked row, and a word's whole doclist in the index it ranks in (it counts the
     word's records: 15 ms for "stem cell" over a million papers), so a common word is ranked in the newest tier
     (store/tiers.py: 10,000-20,000 records) when the filters leave `limit` there: the window's matches if the tier
     holds them all, else every match the tier holds; each generation on its own, the two merged by score.
