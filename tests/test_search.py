@@ -508,7 +508,7 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
     monkeypatch.setattr(store_reads, "SEARCH_WINDOW_MIN", 1)
     result = CliRunner().invoke(cli, ["search", "cell OR cells OR study", "--raw", "--source", "publications"], env=filled["env"])
     assert result.exit_code == 0
-    assert "note: more than 20 publications match; these are the best of the 20 most recently stored matches." in result.output
+    assert "note: more than 20 PubMed records match; these are the best of the 20 most recently stored matches." in result.output
 
 
 @pytest.mark.parametrize("kind,f", [("trials", {}), ("trials", {"status": ("COMPLETED",)}), ("publications", {}), ("publications", {"since": "2015-01-01"})])
@@ -765,3 +765,17 @@ def test_rows_of_a_ranking_of_more_than_five_hundred_hits_are_read_in_one_statem
         assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
     finally:
         store.close()
+
+
+def test_a_narrowed_search_names_the_source_as_people_name_it(capsys):
+    """The note after a common word's search says which source's records were narrowed, by its label, not its table."""
+    from tracker.console import print_local_search
+    from tracker.search import LocalResult
+    from tracker.store import Narrowed
+
+    found = LocalResult(hits=[], windowed=[("ctis_trials", Narrowed(833, 20_000, "records")), ("publications", Narrowed(833, 833, "matches"))])
+    print_local_search(found, as_json=False, as_csv=False)
+    err = capsys.readouterr().err
+    assert "note: more than 833 EU CTIS records match; these are the best of the 20,000 most recently stored EU CTIS records." in err
+    assert "note: more than 833 PubMed records match; these are the best of the 833 most recently stored matches." in err
+    assert "ctis_trials" not in err

@@ -17,7 +17,7 @@ from .http import redact
 from .labels import date_label, phase_label, plural, status_label
 from .reports import clean_text, csv_row, record_url
 from .settings import Settings
-from .sources import SOURCES
+from .sources import SOURCES, TABLES
 
 SECTION_INDENT = 36
 
@@ -197,9 +197,10 @@ def print_local_search(found, *, as_json: bool, as_csv: bool) -> None:
     else:
         click.echo(f"{len(found.hits)} match{'es' if len(found.hits) != 1 else ''}", err=True)
     for kind, narrowed in found.windowed:
-        among = "matches" if narrowed.of == "matches" else kind.replace("_", " ")
+        records = f"{TABLES[kind].label} records"  # the source as people name it, not its table
+        among = "matches" if narrowed.of == "matches" else records
         click.echo(
-            f"note: more than {narrowed.more_than:,} {kind} match; these are the best of the {narrowed.newest:,} most recently stored {among}. "
+            f"note: more than {narrowed.more_than:,} {records} match; these are the best of the {narrowed.newest:,} most recently stored {among}. "
             "Add words or filters to narrow the search.",
             err=True,
         )
