@@ -112,16 +112,16 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
     return {"seconds": time.perf_counter() - started, "db_mb": path.stat().st_size / 1e6}
 
 
-def merge_as_updates_did(path: Path, *, updates: int | None = None) -> dict[str, float]:
+def merge_as_updates_did(path: Path) -> dict[str, float]:
     """The text indexes as the updates that wrote them leave them over time: each update ends with one bounded merge
     step (store.save_merged_text_indexes), and a store whose weekly writes are small against its MERGE_PAGES has
-    taken every step there was (the build wrote this database in a few large chunks, not in weeks). `updates`: that
-    many steps only (None: until a step finds nothing to merge). Returns the steps taken and their seconds."""
+    taken every step there was (the build wrote this database in a few large chunks, not in weeks): steps until one
+    finds nothing to merge. Returns the steps taken and their seconds."""
     from tracker.store import open_store, save_merged_text_indexes
 
     store = open_store(path)
     started, steps = time.perf_counter(), 0
-    while (updates is None or steps < updates) and save_merged_text_indexes(store):
+    while save_merged_text_indexes(store):
         steps += 1
     store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()

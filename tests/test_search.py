@@ -482,6 +482,10 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
         in_tier, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
         assert capped == store_reads.Narrowed(20, 20, "matches") and len(in_tier) == 5
         assert rowids_of(in_tier) <= set(newest_matches[:21]) and in_tier != everything
+        # filters that leave fewer than `limit` in a window the tier holds: wider windows, as without a tier
+        narrow = RecordFilter(until="2010-01-01")
+        old_in_tier, capped = select_search(store, match, kind="publications", f=narrow, limit=5, window=20)
+        assert not capped and old_in_tier and all(r["sort_date"] < "2010-01-01" for r in old_in_tier)
         # a tier of the newest 60 records holds those 20 matches: the same window, ranked there
         monkeypatch.setattr(tiers, "TIER_ROWS", 60)
         tiers.create(store, "publications", ("title", "abstract", "mesh_terms", "authors"))
@@ -499,9 +503,8 @@ def test_broad_matches_are_ranked_within_the_most_recent_window_and_said_so(fill
         windowed, capped = select_search(store, match, kind="publications", f=RecordFilter(), limit=5, window=20)
         assert capped == store_reads.Narrowed(20, 20, "matches") and windowed == in_tier
         # filters that leave fewer than `limit` in the window: wider windows, until every match is ranked
-        narrow = RecordFilter(until="2010-01-01")
         rows, capped = select_search(store, '"cell" OR "cells" OR "study"', kind="publications", f=narrow, limit=5, window=20)
-        assert not capped and all(r["sort_date"] < "2010-01-01" for r in rows)
+        assert not capped and all(r["sort_date"] < "2010-01-01" for r in rows) and rows == old_in_tier
     finally:
         store.close()
     monkeypatch.setattr(store_reads, "SEARCH_WINDOW", 20)

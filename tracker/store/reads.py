@@ -458,7 +458,7 @@ WIDEN = 8  # when the filters leave fewer than the limit in a window, the next w
 
 
 def search_window(tables: int) -> int:
-    """The newest matches each table ranks when a word is common: bm25 costs 1-5 microseconds per matching row, and
+    """The newest matches each table ranks when a word is common: bm25 costs 1-3 microseconds per matching row, and
     a search of every source reads six tables, so the window is shared among them."""
     return max(SEARCH_WINDOW_MIN, SEARCH_WINDOW // max(1, tables))
 
@@ -513,8 +513,8 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
         return every_match()
     held = tiers.spans(store, kind) if tiers.exists(store, kind) else []
     while (start := cut_at(window)) is not None:
-        if held:  # the tier holds every row from its first on
-            floor = max(start, held[0].first)
+        floor = max(start, held[0].first) if held else None  # the tier holds every row from its first on
+        if floor is not None:
             best = sorted((hit for span in held if span.last >= floor
                            for hit in _best(store, match, kind=kind, f=f, limit=limit, min_rowid=floor, index=span.name)),
                           key=lambda hit: hit[1])[:limit]
@@ -522,9 +522,10 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
                 if floor == start:
                     return Ranking(kind, best, Narrowed(window, window, "matches"))
                 return Ranking(kind, best, Narrowed(window, sum(tiers.rows(store, span) for span in held), "records"))
-        best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=start)
-        if len(best) >= limit:
-            return Ranking(kind, best, Narrowed(window, window, "matches"))
+        if floor != start:  # the window reaches below the tier: ranked in the whole index (held in the tier, it found no more there)
+            best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=start)
+            if len(best) >= limit:
+                return Ranking(kind, best, Narrowed(window, window, "matches"))
         window *= WIDEN
     return every_match()
 
