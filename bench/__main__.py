@@ -19,6 +19,7 @@ from typing import Any
 
 from . import scale
 from .server import BenchServer
+from .shell import shell_search
 
 OUT = Path(__file__).resolve().parent / "out"
 SEARCH_PASSES = 6  # this machine's latency moves by half between minutes: one pass warms, five are timed
@@ -224,6 +225,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
         rows.append([f"search {'with' if filtered else 'without'} filters", f"{len(mine[filtered])} queries, median of {SEARCH_PASSES - 1} each",
                      f"p95 {b95:.1f} ms (bare MATCH, LIMIT 20)", f"p50 {m50:.1f} ms, p95 {m95:.1f} ms", f"{m95 / max(b95, 0.01):.1f}x", "p95 <= 15 ms",
                      f"FTS5's own ranking of every match, no filters, no snippets: p95 {percentile(ranked[filtered], 95):.1f} ms"])
+    rows += shell_search(path)
     start, end = "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"
     t0 = time.perf_counter()
     for sql in ("SELECT * FROM trials WHERE first_seen_at >= ? AND first_seen_at < ?", "SELECT * FROM trial_changes WHERE detected_at >= ? AND detected_at < ?",

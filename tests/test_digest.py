@@ -526,11 +526,11 @@ def test_without_a_base_url_feed_links_are_relative(world):
 
 def test_a_template_cache_that_cannot_be_read_or_written_never_stops_a_digest(world, tmp_path, monkeypatch):
     from tracker import digest as digest_module
-    from tracker import reports
+    from tracker import templating
 
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the cache directory should be")
-    monkeypatch.setattr(reports, "_template_cache", lambda: reports.TemplateCache(directory=str(blocked)))
+    monkeypatch.setattr(templating, "_template_cache", lambda: templating.TemplateCache(directory=str(blocked)))
     digest_module._environment.cache_clear()
     try:
         result = invoke(world["env"], "digest", "--since", "2026-11-01", "--until", "2026-11-24", now="2026-11-24T07:00:00Z")
@@ -608,7 +608,8 @@ def test_results_submitted_and_not_yet_posted_is_a_change_a_clinician_reads(worl
 
 
 def test_summaries_link_their_nct_numbers_and_pmids_and_stay_escaped():
-    from tracker.reports import html_linked, md_linked, template_environment
+    from tracker.reports import html_linked, md_linked
+    from tracker.templating import template_environment
 
     text = "Published, no registry results: PMID 21994333, 28348497. Follow NCT99999901. <b>x</b> & [y]"
     assert str(html_linked(text)) == (

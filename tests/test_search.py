@@ -119,6 +119,25 @@ def test_csv_output_parses_back(filled):
     assert all(r["url"].endswith(r["id"] + "/") or r["url"].endswith(r["id"]) for r in rows)
 
 
+STARTUP_HEAVY = ("requests", "urllib3", "jinja2", "apscheduler", "asyncio", "Bio", "tracker.digest", "tracker.claims", "tracker.update")
+
+
+@pytest.mark.parametrize("args, shown", [(["search", "stem", "cell"], "[stem] [cell]"), (["show", "NCT02552212"], "NCT02552212")])
+def test_a_search_or_show_from_the_shell_loads_no_http_client_template_engine_scheduler_or_entrez(filled, args, shown):
+    """What a person waits for at the shell is mostly imports: these were half of a `tracker search` (bench/shell.py)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom tracker.cli import cli\n"
+            f"try:\n    cli.main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            f"print('loaded:', ' '.join(m for m in {STARTUP_HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **filled["env"]}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    *printed, loaded = done.stdout.strip().splitlines()
+    assert shown in "\n".join(printed)  # the command did its work
+    assert loaded == "loaded:", loaded
+
+
 def test_show_a_trial_with_changes_links_and_lines(filled, settings):
     store = open_store(settings.db_path)
     study = json.loads(filled["trials"]["NCT02552212"].raw_json)

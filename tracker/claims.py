@@ -14,7 +14,8 @@ from typing import Any
 from .errors import TrackerError
 from .http import HttpClient
 from .models import Check, Claim
-from .reports import template_environment, write_text_atomic
+from .reports import write_text_atomic
+from .templating import template_environment
 from .settings import Settings
 from .identifiers import url_for
 from .sources import SOURCES

@@ -17,7 +17,6 @@ import click
 from . import __version__, console, jobs
 from .errors import TrackerError
 from .http import redact
-from .schedule import build_scheduler, next_runs, run_forever
 from .settings import Settings, load_settings
 from .rules import KINDS as SIGNAL_KINDS
 from .sources import SOURCES
@@ -338,6 +337,9 @@ def schedule(settings: Settings, quiet: bool, update_cron: str | None, digest_cr
     Example:
         TRACKER_DIGEST_CRON='0 7 * * 1' tracker schedule
     """
+    # APScheduler (and asyncio beneath it) is loaded by this command alone: a sixth of every other command's start-up
+    from .schedule import build_scheduler, next_runs, run_forever
+
     settings = settings.with_overrides(update_cron=update_cron, digest_cron=digest_cron, timezone=timezone)
     load_queries(settings.queries_dir)  # refuse to start on a malformed topic line
     scheduled = jobs.scheduled_jobs(settings)

@@ -21,7 +21,8 @@ from .errors import TrackerError
 from .feeds import write_feeds
 from .materiality import by_level
 from .models import Query
-from .reports import EPOCH, digest_title, template_environment, write_text_atomic
+from .reports import EPOCH, digest_title, write_text_atomic
+from .templating import template_environment
 from .labels import SIGNAL_LABELS, date_label, describe_changes, describe_publication_changes, phase_label, plural, status_label, time_label
 from .settings import SERVE_DATABASE as DATASETTE_DATABASE
 from .settings import Settings

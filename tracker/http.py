@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import functools
 import logging
 import random
 import re
 import threading
 import time
 from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, urlsplit
-
-import requests
-import urllib3
 
 from . import __version__
 from .errors import HttpError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3) is imported when a client is made, not when the tracker starts: a search or `show` never
+# fetches, and requests was a fifth of their start-up (python -m bench.shell)
 
 log = logging.getLogger("tracker.http")
 
@@ -75,19 +80,26 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-class SameHostSession(requests.Session):
-    """A session that follows a redirect only within the host it asked: a redirect elsewhere is answered as it came
-    (the client refuses it), so an API key in the query or a POST body is never sent to another host."""
+@functools.lru_cache(maxsize=1)
+def same_host_session() -> type:
+    """requests.Session that follows a redirect only within the host it asked: a redirect elsewhere is answered as
+    it came (the client refuses it), so an API key in the query or a POST body is never sent to another host."""
+    import requests
 
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        target = super().get_redirect_target(resp)
-        if target is None:
-            return None
-        asked, going = urlsplit(resp.url), urlsplit(requests.compat.urljoin(resp.url, target))
-        return target if (going.scheme, going.netloc) == (asked.scheme, asked.netloc) else None
+    class SameHostSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> str | None:
+            target = super().get_redirect_target(resp)
+            if target is None:
+                return None
+            asked, going = urlsplit(resp.url), urlsplit(requests.compat.urljoin(resp.url, target))
+            return target if (going.scheme, going.netloc) == (asked.scheme, asked.netloc) else None
+
+    return SameHostSession
 
 
 def user_agent(settings: Settings) -> str:
+    import requests
+
     contact = f"; mailto:{settings.ncbi_email}" if settings.ncbi_email else ""
     return f"tracker/{__version__} (clinical-trial and literature tracker for hair-loss research{contact}) python-requests/{requests.__version__}"
 
@@ -107,7 +119,7 @@ class HttpClient:
         """services: base URL -> (the service's name in messages, seconds between its requests), as the sources
         declare them (tracker.sources.open_client); a URL under none of them is named by its host, unpaced."""
         self.settings = settings
-        self.session = SameHostSession()
+        self.session = same_host_session()()
         self.session.headers["User-Agent"] = user_agent(settings)
         self._sleep = sleep
         self._clock = clock
@@ -165,6 +177,8 @@ class HttpClient:
         parse: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one logical request; return parse(body) (or the body). Raise HttpError with one clean line."""
+        import requests
+
         key, service, interval = self._service(url)
         where = urlsplit(url).path.rsplit("/", 1)[-1] or urlsplit(url).netloc
         started = self._clock()
@@ -241,6 +255,9 @@ class HttpClient:
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The whole body, read in chunks against a deadline for the attempt (the read timeout bounds each wait for
         bytes, not the answer: a trickle of a byte every few seconds would never end)."""
+        import requests
+        import urllib3
+
         chunks, size = [], 0
         limit = self.settings.max_response_bytes
         try:

@@ -1,5 +1,8 @@
 """The use cases the CLI and the scheduler share, each opening and closing what it needs: update, digest, run,
-search, show, export and claims; and the clock (TRACKER_NOW pins it). No printing: results go back to the caller."""
+search, show, export and claims; and the clock (TRACKER_NOW pins it). No printing: results go back to the caller.
+
+The update, the digest, the claims, the imports, the exports and the health checks are imported by the use cases
+that run them, not here: a search or `show` from the shell starts without them and Jinja2 (python -m bench.shell)."""
 
 from __future__ import annotations
 
@@ -9,21 +12,22 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
-from .claims import ClaimResult, Context, check_claims, claim_flips, write_claims_report
-from .digest import Digest, build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
 from .errors import ConfigError, TrackerError
-from .export import FORMATS as EXPORT_FORMATS, RENDERERS, TRIAL_RENDERERS
 from .search import LiveResult, LocalResult, classify_id, fts_query, search_live, search_local, show_record
 from .settings import Settings
 from .studies import group_trials
 from .sources import SOURCES, TABLES, open_client
-from .store.health import Finding, examine
 from .store import RecordFilter, Store, open_store, select_any_trial, select_export, select_line_names, select_signals
 from .topics import load_claims, load_queries, select_claims, select_queries
-from .imports import ImportResult, chosen_line, import_file as import_file_into
-from .update import LineResult, Progress, run_update, thresholds
+
+if TYPE_CHECKING:
+    from .claims import ClaimResult
+    from .digest import Digest
+    from .imports import ImportResult
+    from .store.health import Finding
+    from .update import LineResult, Progress
 
 DIGEST_FORMATS = ("md", "html", "atom")
 log = logging.getLogger("tracker.jobs")
@@ -54,6 +58,8 @@ def update(
     on_line: Callable[[LineResult], None] | None = None,
     progress_for: Callable[[str, str], Progress | None] | None = None,
 ) -> list[LineResult]:
+    from .update import run_update
+
     queries = select_queries(load_queries(settings.queries_dir), names)
     cited = claim_citations(settings.queries_dir / "claims.toml")
     with open_store(settings.db_path, check=True) as store, open_client(settings) as client:
@@ -63,6 +69,9 @@ def update(
 
 def import_file(settings: Settings, source: str, path: Path, *, line: str | None, now: datetime) -> ImportResult:
     """`tracker import SOURCE FILE`: the file's records saved under a topic line, while no update runs."""
+    from .imports import chosen_line, import_file as import_file_into
+    from .update import thresholds
+
     queries = load_queries(settings.queries_dir)
     chosen = chosen_line(queries, line)
     with open_store(settings.db_path, check=True) as store, store.update_lock():
@@ -109,6 +118,9 @@ def digest(
     settings: Settings, *, now: datetime, since: str | None = None, until: str | None = None,
     formats: tuple[str, ...] = DIGEST_FORMATS, email: bool = False,
 ) -> DigestOutcome:
+    from .claims import claim_flips
+    from .digest import build_digest, digest_window, render_html, render_markdown, send_digest, write_digest
+
     queries = load_queries(settings.queries_dir)
     with open_store(settings.db_path, check=True) as store:  # a damaged database must not write a digest saying "nothing new"
         start, end = digest_window(store, now=now, since=since, until=until)
@@ -202,6 +214,8 @@ def check_line(store: Store, line: str | None) -> None:
 
 def doctor(settings: Settings, *, thorough: bool) -> list[Finding]:
     """`tracker doctor`: the database's checks, read-only (nothing is created, migrated or written)."""
+    from .store.health import examine
+
     return examine(settings.db_path, thorough=thorough)
 
 
@@ -247,6 +261,8 @@ def show(settings: Settings, identifier: str) -> dict:
 def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: str | None, out: TextIO | None, output: Path | None,
            keep_formulas: bool = False, excel: bool = False) -> None:
     """Stream the chosen records to `output` (written whole, then renamed) or to the `out` stream."""
+    from .export import FORMATS as EXPORT_FORMATS, RENDERERS, TRIAL_RENDERERS
+
     formats = EXPORT_FORMATS[TABLES[kind].kind]
     if fmt not in formats:
         raise TrackerError(f"{kind} can be exported as {', '.join(formats)}, not {fmt}")
@@ -270,6 +286,8 @@ def export(settings: Settings, *, kind: str, fmt: str, f: RecordFilter, text: st
 
 
 def claims(settings: Settings, *, ids: tuple[str, ...], live: bool, claims_file: Path | None) -> tuple[list[ClaimResult], list[Path]]:
+    from .claims import Context, check_claims, write_claims_report
+
     chosen = select_claims(load_claims(claims_file or settings.queries_dir / "claims.toml"), ids)
     now = utcnow()
     with open_store(settings.db_path) as store, open_client(settings) as client:

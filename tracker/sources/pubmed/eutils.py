@@ -4,6 +4,7 @@ re-exported here, the entry point others rely on. Never touches the store."""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
-from Bio import Entrez
-from Bio.Entrez import Parser as EntrezParser
 from ...errors import ApiError, TrackerError
 from ...http import HttpClient, RetryableBody
 from ...models import Publication, Query
@@ -56,7 +55,15 @@ def _no_download(url: Any, *args: Any, **kwargs: Any) -> Any:
     raise OSError(f"the tracker does not fetch DTDs ({url})")
 
 
-EntrezParser.urlopen = _no_download  # Bio.Entrez.Parser's own name for urllib's urlopen, used for DTDs alone
+@functools.lru_cache(maxsize=1)
+def entrez() -> Any:
+    """Bio.Entrez, loaded when PubMed's first answer is read (a search or `show` never reads one, and Bio.Entrez
+    was a tenth of their start-up), with its DTD downloads refused (_no_download)."""
+    from Bio import Entrez
+    from Bio.Entrez import Parser as EntrezParser
+
+    EntrezParser.urlopen = _no_download  # Bio.Entrez.Parser's own name for urllib's urlopen, used for DTDs alone
+    return Entrez
 
 
 def read_xml(body: bytes) -> Any:
@@ -66,7 +73,7 @@ def read_xml(body: bytes) -> Any:
     check_rate_limit(body)
     body = DOCTYPE_RE.sub(rb'\1"https://\2/', body, count=1)
     try:
-        data = Entrez.read(io.BytesIO(body), validate=False)
+        data = entrez().read(io.BytesIO(body), validate=False)
     except RuntimeError as exc:  # <ERROR> element, or a DTD biopython does not ship
         missing = MISSING_DTD_RE.match(str(exc))
         if missing:
