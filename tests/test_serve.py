@@ -179,6 +179,17 @@ def test_nothing_served_can_write_the_database(served):
     assert rows(served["db"], "SELECT count(*) FROM trials")[0][0] > 0
 
 
+def test_the_served_connections_have_the_page_cache_the_tracker_reads_with(served):
+    from tracker.store import CACHE_KIB
+
+    for write in (False, True):
+        conn = served["app"].databases["tracker"].connect(write=write)
+        try:
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB  # SQLite's default is -2000
+        finally:
+            conn.close()
+
+
 def test_serve_on_a_missing_database_says_so_in_one_line_and_creates_nothing(tmp_path):
     missing = tmp_path / "typo.db"
     result = CliRunner().invoke(cli, ["serve", "--db", str(missing)])

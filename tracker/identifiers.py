@@ -64,31 +64,39 @@ PREFIX_RE = re.compile(r"^(pmid|pmcid|doi|nct|isrctn|eudract|euct|ppr|med|pmc):\
 PREFIX_SCHEMES = {"med": "pmid", "pmc": "pmcid"}  # Europe PMC's SOURCE:ID prefixes
 
 
+EUDRACT_LABEL_RE = re.compile(r"^EudraCT\s*(?:No\.?|Number)?[:\s]*", re.IGNORECASE)
+
+
 def normalise(scheme: str, text: str) -> str | None:
     """The normal form of `text` in `scheme` (case as the registry writes it; a DOI lower-cased), or None when it is
     not one."""
     value = " ".join(str(text).split())
-    if not value:
-        return None
+    return _normal(scheme, value, value.upper().replace(" ", "")) if value else None
+
+
+def _normal(scheme: str, value: str, upper: str) -> str | None:
+    """normalise() of a value whose white space is already collapsed, given its upper-cased, unspaced form (the
+    normal form of most registries: recognise() computes it once for all of them)."""
     if scheme == "doi":
         value = DOI_PREFIX_RE.sub("", value).lower()
     elif scheme == "eudract":
         found = EUCTR_RE.match(value)
-        value = found.group(1) if found else re.sub(r"^EudraCT\s*(?:No\.?|Number)?[:\s]*", "", value, flags=re.IGNORECASE)
+        value = found.group(1) if found else EUDRACT_LABEL_RE.sub("", value)
     elif scheme == "jrct" and value[:4].lower() == "jrct":
         value = "jRCT" + value[4:]
     elif scheme == "chictr" and value[:6].lower() == "chictr":
         value = "ChiCTR" + value[6:].upper()
     elif scheme == "japic" and value[:8].lower() == "japiccti":
         value = "JapicCTI" + value[8:]
-    elif scheme not in ("other",):
-        value = value.upper().replace(" ", "")
+    elif scheme != "other":
+        value = upper
     return value if SCHEMES[scheme].pattern.fullmatch(value) else None
 
 
 def recognise(text: str, schemes: Iterable[str] = RECOGNISED) -> tuple[str, str] | None:
     """(scheme, normal form) of a bare identifier (or one under the WHO portal's prefix: JPRN-jRCT..., CTIS2023-...,
-    EUCTR2019-...-DE), trying the specific patterns first; None when none fits."""
+    EUCTR2019-...-DE), trying the specific patterns first; None when none fits. The value's white space is collapsed
+    and its upper-cased form made once, not once a scheme (an id that fits none took 24 microseconds, 18 tries)."""
     value = WHO_PREFIX_RE.sub("", str(text).strip())
     prefix = PREFIX_RE.match(value)
     if prefix:
@@ -96,8 +104,12 @@ def recognise(text: str, schemes: Iterable[str] = RECOGNISED) -> tuple[str, str]
         wanted = PREFIX_SCHEMES.get(wanted, wanted)
         found = normalise(wanted, value[prefix.end():])
         return (wanted, found) if found else None
+    value = " ".join(value.split())
+    if not value:
+        return None
+    upper = value.upper().replace(" ", "")
     for name in schemes:
-        found = normalise(name, value)
+        found = _normal(name, value, upper)
         if found:
             return name, found
     return None

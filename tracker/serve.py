@@ -25,7 +25,7 @@ from .labels import SIGNAL_LABELS, date_label, phase_label, status_label, time_l
 from .search import show_record
 from .settings import SERVE_DATABASE as DATABASE
 from .sources import SOURCES
-from .store import JSON_COLUMNS, Store, open_store
+from .store import CACHE_KIB, JSON_COLUMNS, Store, open_store
 from .store import RAW_COLUMNS as RAW_PAYLOADS
 
 STATIC = Path(__file__).parent / "static"  # served at /tracker-assets/: the pages' own CSS
@@ -374,10 +374,14 @@ def record_page(shown: dict[str, Any], source: str, record_id: str) -> dict[str,
 
 
 class ReadOnlyDatabase(Database):
-    """Every connection Datasette opens is mode=ro, its write connection included: a write fails in SQLite itself."""
+    """Every connection Datasette opens is mode=ro, its write connection included: a write fails in SQLite itself.
+    Each gets the page cache the tracker's own connections have (store.CACHE_KIB): Datasette's searches and facets
+    read the same indexes."""
 
     def connect(self, write: bool = False):
-        return super().connect(write=False)
+        conn = super().connect(write=False)
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        return conn
 
 
 def datasette_app(db_path: Path) -> Datasette:

@@ -2,7 +2,7 @@
 transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*). The rest of the project
 imports from here."""
 
-from .connection import Store, damage, damaged, environment_problem, open_store, read_only_uri, undecodable
+from .connection import CACHE_KIB, Store, damage, damaged, environment_problem, open_store, read_only_uri, undecodable
 from .reads import (
     select_resolved_dois,
     select_citations,
@@ -89,6 +89,7 @@ from .writes import (
 )
 
 __all__ = [
+    "CACHE_KIB",
     "JSON_COLUMNS",
     "KINDS",
     "Kind",
