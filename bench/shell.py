@@ -16,7 +16,7 @@ from pathlib import Path
 PASSES = 5  # each command's median; the commands take turns, so a slow minute of this machine falls on all of them
 QUERIES = [("stem cell", "all"), ("alopecia", "all"), ("stem cell", "trials")]
 ROOT = Path(__file__).resolve().parents[1]
-PANDAS = importlib.util.find_spec("pandas") is not None  # the bench's parse peers bring it; sqlite-utils then imports it too
+PANDAS = importlib.util.find_spec("pandas") is not None  # the test extra installs it; sqlite-utils then imports it at start
 
 
 def _script(name: str) -> str:
