@@ -405,3 +405,24 @@ def test_list_columns_are_written_byte_for_byte_as_json_would_write_them():
     for value in [(), ("one",), awkward, tuple(reversed(awkward))]:
         assert _json(value) == json.dumps(list(value), ensure_ascii=False)
         assert json.loads(_json(value)) == list(value)
+
+
+class _MeddlingPlugin:
+    """HAND-MADE: a sqlite-utils plugin as another package could install one, changing every connection it is shown."""
+
+    @sqlite_utils.hookimpl
+    def prepare_connection(conn):
+        conn.create_function("meddled", 0, lambda: 1)
+
+
+def test_a_sqlite_utils_plugin_installed_for_something_else_never_touches_the_trackers_connections(tmp_path):
+    from sqlite_utils.plugins import pm
+
+    pm.register(_MeddlingPlugin, name="meddling")
+    try:
+        with open_store(tmp_path / "tracker.db") as store:
+            with pytest.raises(sqlite3.OperationalError, match="no such function"):
+                store.execute("SELECT meddled()")
+        assert sqlite_utils.Database(sqlite3.connect(":memory:")).execute("SELECT meddled()").fetchone() == (1,)  # the plugin works
+    finally:
+        pm.unregister(name="meddling")

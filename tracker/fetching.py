@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-import sqlite_utils
 
 from .errors import HttpError
 from .gc_pause import gc_paused
@@ -143,7 +142,7 @@ class ServiceWorker:
                 if self.source.compares_versions:
                     if reader is None:
                         connection = sqlite3.connect(read_only_uri(self.db_path), uri=True, timeout=BUSY_TIMEOUT_S)
-                        reader = Store(db=sqlite_utils.Database(connection), path=self.db_path)
+                        reader = Store.over(connection, self.db_path)
                     versions = _versions(reader, self.source.name, fetched_here)
                 progress = self.progress_for(job.query.name, self.source.name) if self.progress_for else None
                 try:

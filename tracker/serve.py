@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import sqlite_utils
 import uvicorn
 from datasette import hookimpl
 from datasette.app import Datasette
@@ -293,7 +292,7 @@ class ReadablePages:
             [record_id] = urlsafe_components(request.url_vars["pks"])
             db = datasette.get_database(DATABASE)
             try:  # on Datasette's own read-only connection, as `tracker show` reads the store
-                shown = await db.execute_fn(lambda conn: show_record(Store(sqlite_utils.Database(conn), Path(db.path)), record_id))
+                shown = await db.execute_fn(lambda conn: show_record(Store.over(conn, db.path), record_id))
             except TrackerError:
                 return every_page
             return {**every_page, "record_page": record_page(shown, RECORD_TABLES[table], record_id)}
