@@ -261,7 +261,7 @@ def test_m016_puts_the_payload_last_and_keeps_every_row_its_rowid_its_text_index
     db.close()
     trials = [ctgov.parse_study(s) for s in real_studies()]
     pubs = pubmed.parse_pubmed_xml(article_xml(real_articles()[:30]))
-    with Store(db=sqlite_utils.Database(path), path=path) as store, store.transaction():  # saved as a save did at m015
+    with Store.over(sqlite3.connect(path), path) as store, store.transaction():  # saved as a save did at m015
         save_records(store, "ctgov", trials, query="line", run_id=None, now=NOW)
         save_records(store, "pubmed", pubs, query="line", run_id=None, now=NOW)
     conn = sqlite3.connect(path)
@@ -354,12 +354,12 @@ class FailingCommit:
 
 def test_a_failed_commit_is_rolled_back(tmp_path):
     with open_store(tmp_path / "t.db") as store:
-        real = store.db.conn
-        store.db.conn = FailingCommit(real)
+        real = store.conn
+        store.conn = FailingCommit(real)
         with pytest.raises(sqlite3.OperationalError, match="disk is full"):
             with store.transaction():
                 store.execute("INSERT INTO digests (created_at, window_start, window_end, files, summary) VALUES ('a', 'b', 'c', '[]', '')")
-        store.db.conn = real
+        store.conn = real
         assert not real.in_transaction
         assert all_rows(store, "SELECT count(*) AS n FROM digests") == [{"n": 0}]
 
@@ -426,3 +426,29 @@ def test_a_sqlite_utils_plugin_installed_for_something_else_never_touches_the_tr
         assert sqlite_utils.Database(sqlite3.connect(":memory:")).execute("SELECT meddled()").fetchone() == (1,)  # the plugin works
     finally:
         pm.unregister(name="meddling")
+
+
+def test_the_schema_stamp_is_this_versions_migrations():
+    from tracker.store.connection import SCHEMA_STAMP, migration_sets, schema_stamp
+
+    known = schema_stamp((named.name, m.name) for named in migration_sets() for m in named._migrations)
+    assert known == SCHEMA_STAMP, f"a migration was added or renamed: set store.connection.SCHEMA_STAMP = {known}"
+
+
+def test_a_database_opened_the_short_way_reads_as_the_long_way_opens_it(tmp_path):
+    from tracker.store.connection import _open_current
+
+    path = tmp_path / "tracker.db"
+    with open_store(path) as store, store.transaction():
+        save_records(store, "ctgov", [ctgov.parse_study(s) for s in real_studies()[:3]], query="line", run_id=None, now=NOW)
+    short = _open_current(path)
+    assert short is not None and short._db is None  # no sqlite-utils
+    with short, open_store(path) as long:
+        for pragma in ("cache_size", "recursive_triggers", "busy_timeout", "journal_mode"):
+            assert short.execute(f"PRAGMA {pragma}").fetchone() == long.execute(f"PRAGMA {pragma}").fetchone(), pragma
+        assert short.rows("SELECT nct_id, title FROM trials ORDER BY nct_id") == long.rows("SELECT nct_id, title FROM trials ORDER BY nct_id")
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('tracker', 'm999_later', '2027-01-01')")
+    conn.commit()
+    conn.close()
+    assert _open_current(path) is None  # a migration this version does not know: the long way, which refuses it

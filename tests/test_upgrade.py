@@ -117,3 +117,22 @@ def test_an_upgraded_database_gets_a_newest_tier_for_every_text_index(old_databa
         assert conn.execute("SELECT count(*) FROM trials_newest_a").fetchone()[0] > 0  # the old tracker had stored trials
     finally:
         conn.close()
+
+
+def test_a_read_command_on_an_older_database_takes_the_long_way_and_upgrades_it(old_database, env):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+    from tracker.store.connection import SCHEMA_STAMP, schema_stamp
+
+    def applied() -> list[tuple[str, str]]:
+        conn = sqlite3.connect(old_database)
+        try:
+            return conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+        finally:
+            conn.close()
+
+    assert schema_stamp(applied()) != SCHEMA_STAMP  # the old tracker's migrations are not all of this version's
+    result = CliRunner().invoke(cli, ["search", "alopecia"], env=env)
+    assert result.exit_code == 0, result.output
+    assert schema_stamp(applied()) == SCHEMA_STAMP

@@ -1,6 +1,7 @@
 """The store: the only package that knows table names and SQL. migrations.py (the schema), connection.py (open,
-transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*). The rest of the project
-imports from here."""
+transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (select_*), derived.py (the SQL of
+values derived from other tables, which migrations and writes share), tiers.py (the newest tier of each text index).
+The rest of the project imports from here."""
 
 from .connection import CACHE_KIB, Store, damage, damaged, environment_problem, open_store, read_only_uri, undecodable
 from .reads import (

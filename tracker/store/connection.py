@@ -8,16 +8,16 @@ import fcntl
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from ..errors import StoreError
-from .migrations import migrations
-from .tables import declared_migrations
 from ..sources import SOURCES
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_S = 30
 CACHE_KIB = 65_536  # SQLite's page cache per connection, filled as pages are read: bm25 looks up every ranked row's size in its
@@ -93,33 +93,61 @@ def undecodable(exc: BaseException) -> str | None:
 def migration_sets() -> list:
     """The tracker's own migrations, then each source's own: the set that makes a table its shape declares, and any
     set of its own (a source added later brings its tables there)."""
+    from .migrations import migrations
+    from .tables import declared_migrations
+
     declared = [declared_migrations(s) for s in SOURCES.values() if s.shape.columns is not None]
     return [migrations, *declared, *(s.migrations for s in SOURCES.values() if s.migrations is not None)]
+
+
+# What schema_stamp() makes of this version's migrations (every set of migration_sets(), every name): a database whose
+# applied migrations stamp the same is opened for reading without sqlite-utils or the migration check. A test keeps
+# it true; were it stale, every open would take the long way, which stays correct.
+SCHEMA_STAMP = 2651809419
+
+
+def schema_stamp(applied: Iterable[tuple[str, str]]) -> int:
+    """A checksum of a set of (migration set, migration name): the migrations a database has applied, or those this
+    version knows."""
+    return zlib.crc32("\n".join(sorted(f"{named}.{name}" for named, name in applied)).encode())
+
+
 log = logging.getLogger("tracker.store")
 
 
 def database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     """sqlite-utils over one of the tracker's connections, without sqlite-utils plugins: a plugin installed for
     something else would otherwise run its prepare_connection hook on the tracker's database, and finding the
-    installed plugins read every package's entry points (18 ms of each command's start)."""
+    installed plugins read every package's entry points (18 ms of each command's start). Imported here, when a
+    command writes or migrates: sqlite-utils, and the numpy it imports, were a third of a search's start-up."""
+    import sqlite_utils
+
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 @dataclass
 class Store:
     """An open tracker database. Use it as a context manager (`with open_store(path) as store:`), or close() it.
-    `rows` and `execute` are for the store package's own modules (reads.py, writes.py)."""
+    `rows` and `execute` are for the store package's own modules (reads.py, writes.py); `db`, sqlite-utils over the
+    same connection, for the writes and migrations, made when first asked for."""
 
-    db: sqlite_utils.Database
+    conn: sqlite3.Connection
     path: Path
+    _db: Any = field(default=None, repr=False)
 
     @classmethod
     def over(cls, conn: sqlite3.Connection, path: Path | str) -> "Store":
         """A Store on a connection opened elsewhere (a reader thread's, Datasette's), nothing migrated or checked."""
-        return cls(db=database(conn), path=Path(path))
+        return cls(conn=conn, path=Path(path))
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            self._db = database(self.conn)
+        return self._db
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -128,10 +156,10 @@ class Store:
         self.close()
 
     def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Cursor:
-        return self.db.execute(sql, params)
+        return self.conn.execute(sql, params)
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql, params)
+        cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
@@ -140,7 +168,7 @@ class Store:
         """A write transaction. BEGIN IMMEDIATE takes the write lock up front, waiting out another writer (busy
         timeout); a deferred BEGIN that reads first would fail at once when it tries to write. Nested: a savepoint.
         A COMMIT that fails (disk full, I/O error) is rolled back like any other failure."""
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             with self.db.atomic():  # a savepoint
                 yield
@@ -228,7 +256,30 @@ def _open_read_only(path: Path) -> Store:
         conn.close()
         raise StoreError(f"the database {path} needs an upgrade ({', '.join(pending[:3])}{' ...' if len(pending) > 3 else ''}) and "
                          "its place is read-only; run `tracker update` on a writable copy")
-    return Store(db=db, path=path)
+    return Store(conn=conn, path=path, _db=db)
+
+
+def _open_current(path: Path) -> Store | None:
+    """A database for the commands that only read, opened the short way when it has applied exactly the migrations
+    this version knows (SCHEMA_STAMP): nothing to migrate or refuse, so neither sqlite-utils nor the migration sets
+    are loaded. None, and nothing kept open, for any other database or any error: open_store's long way then
+    migrates it, refuses it or says what is wrong."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+        if schema_stamp(applied) != SCHEMA_STAMP:
+            conn.close()
+            return None
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils sets it on every connection it opens
+    except sqlite3.Error:
+        conn.close()
+        return None
+    return Store(conn=conn, path=path)
 
 
 def open_store(path: Path | str, *, create: bool = True, check: bool = False) -> Store:
@@ -243,6 +294,8 @@ def open_store(path: Path | str, *, create: bool = True, check: bool = False) ->
         raise StoreError(f"no database at {path} yet; `tracker update` (or `tracker run`) creates it, or pass --db PATH")
     if not create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         return _open_read_only(path)
+    if not create and not check and (current := _open_current(path)) is not None:
+        return current
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -278,4 +331,4 @@ def open_store(path: Path | str, *, create: bool = True, check: bool = False) ->
         if "unable to open" in message:
             raise StoreError(f"cannot write to the database {path} ({message})") from None
         raise StoreError(environment_problem(exc, path) or f"cannot open the database {path}: {message}") from None
-    return Store(db=db, path=path)
+    return Store(conn=conn, path=path, _db=db)

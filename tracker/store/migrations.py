@@ -14,6 +14,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from tracker.store import tiers  # absolute: `sqlite-utils migrate` loads this file by its path
+from tracker.store.derived import LINE_YEARS_BACKFILL, topic_lines_sql
 
 migrations = Migrations("tracker")
 
@@ -176,18 +177,6 @@ def m003_fewer_write_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_publications_doi_nocase ON publications (doi COLLATE NOCASE)")
 
 
-LINE_YEARS_BACKFILL = """
-INSERT INTO line_years (query, source, year, first_seen_at, n)
-SELECT m.query, 'pubmed', coalesce(p.pub_year, 0), p.first_seen_at, count(*)
-  FROM query_matches m JOIN publications p ON p.pmid = m.record_id WHERE m.source = 'pubmed'
- GROUP BY m.query, coalesce(p.pub_year, 0), p.first_seen_at
-UNION ALL
-SELECT m.query, 'ctgov', coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at, count(*)
-  FROM query_matches m JOIN trials t ON t.nct_id = m.record_id WHERE m.source = 'ctgov'
- GROUP BY m.query, coalesce(CAST(substr(t.start_date, 1, 4) AS INTEGER), 0), t.first_seen_at
-"""
-
-
 @migrations()
 def m004_line_years(db: sqlite_utils.Database) -> None:
     """Per line, source, year and first-seen time: how many records. Kept current on every save, so a digest's
@@ -291,15 +280,6 @@ def m007_plain_text_search(db: sqlite_utils.Database) -> None:
 
 
 TOPIC_LINES = (("trials", "ctgov", "nct_id"), ("publications", "pubmed", "pmid"))
-
-
-def topic_lines_sql(source: str, record: str, plus: str | None = None) -> str:
-    """SQL: the topic lines that return a record today, as a sorted JSON list (the value of topic_lines); with
-    `plus`, that line too (a save computing the list before it writes the line's match)."""
-    lines = f"SELECT query FROM query_matches WHERE source = '{source}' AND record_id = {record} AND unmatched_at IS NULL"
-    if plus:
-        lines += f" UNION SELECT {plus}"
-    return f"(SELECT json_group_array(query) FROM ({lines} ORDER BY query))"
 
 
 MATCH_EVENTS = (("INSERT", "new"), ("UPDATE OF unmatched_at", "new"), ("DELETE", "old"))

@@ -4,13 +4,19 @@ the tracker's own set, so a database of any age gains a new source's tables on i
 
 from __future__ import annotations
 
-from sqlite_utils import Migrations
+from typing import TYPE_CHECKING
 
 from ..sources import Source
-from .migrations import declared_table
+
+if TYPE_CHECKING:
+    from sqlite_utils import Migrations
 
 
 def declared_migrations(source: Source) -> Migrations:
+    from sqlite_utils import Migrations
+
+    from .migrations import declared_table
+
     shape = source.shape
     assert shape.columns is not None, f"{source.name} declares no table"
     made = Migrations(source.name)

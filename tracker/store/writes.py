@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 from ..models import Change, SaveResult
 from .connection import Store
 from . import tiers
-from .migrations import LINE_YEARS_BACKFILL, topic_lines_sql
+from .derived import LINE_YEARS_BACKFILL, topic_lines_sql
 from .rows import KINDS, Kind, diff_row, iso, raw_hash
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
