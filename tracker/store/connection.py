@@ -284,7 +284,8 @@ def _open_current(path: Path) -> Store | None:
 
 def open_store(path: Path | str, *, create: bool = True, check: bool = False) -> Store:
     """Open the database: WAL, a busy timeout, the schema migrated. With create=False (commands that only read) a
-    missing database is a StoreError that says how to make one, and nothing is created. check (the commands that
+    missing database is a StoreError that says how to make one, and nothing is created; a current one opens the
+    short way (_open_current). check (the commands that
     write: update, run, import, digest): a damaged database is refused before anything is written (quick_check, a
     fifth of a second on a warm 300 MB database). StoreError on any problem."""
     path = Path(path)
