@@ -16,7 +16,7 @@ from pathlib import Path
 PASSES = 5  # each command's median; the commands take turns, so a slow minute of this machine falls on all of them
 QUERIES = [("stem cell", "all"), ("alopecia", "all"), ("stem cell", "trials")]
 ROOT = Path(__file__).resolve().parents[1]
-PANDAS = importlib.util.find_spec("pandas") is not None  # the test extra installs it; sqlite-utils then imports it at start
+PANDAS = importlib.util.find_spec("pandas") is not None  # the test extra installs it; the peer's sqlite-utils then imports it at start
 
 
 def _script(name: str) -> str:
@@ -67,8 +67,8 @@ def shell_search(path: Path) -> list[list[str]]:
                 times[name].append(_timed(command, env))
         ours, floor = statistics.median(times["tracker"]), statistics.median(times["floor"])
         peer = f"`sqlite-utils query`, FTS5 rank: {statistics.median(times['peer']):.0f} ms" if "peer" in times else ""
-        if PANDAS:
-            peer = "; ".join(filter(None, [peer, "pandas is installed here, and sqlite-utils imports it at start (a user's install has none)"]))
+        if PANDAS and peer:
+            peer += " (pandas is installed here, and the peer's sqlite-utils imports it at start; a user's install has none)"
         rows.append([f"search from the shell: {text!r}, {source}", f"fresh process, median of {PASSES}",
                      f"{floor:.0f} ms (python + sqlite3, bare MATCH)", f"{ours:.0f} ms", f"{ours / floor:.1f}x", "", peer])
     return rows
