@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-
 from .errors import HttpError
 from .gc_pause import gc_paused
 from .http import HttpClient

@@ -14,8 +14,7 @@ import random
 import re
 import threading
 import time
-from typing import Any, Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit
 
 from . import __version__
