@@ -28,8 +28,10 @@ def _script(name: str) -> str:
 
 
 def _floor(path: Path, match: str, tables: list[str]) -> list[str]:
+    from tracker.store import read_only_uri
+
     statements = "; ".join(f"c.execute('SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH ? LIMIT 20', (m,)).fetchall()" for t in tables)
-    code = f"import sqlite3; c = sqlite3.connect('file:{path}?mode=ro', uri=True); m = {match!r}; {statements}"
+    code = f"import sqlite3; c = sqlite3.connect({read_only_uri(path)!r}, uri=True); m = {match!r}; {statements}"
     return [sys.executable, "-c", code]
 
 
