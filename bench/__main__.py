@@ -190,7 +190,7 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     else:
         rows.append(["build full-scale database", f"{trials:,} + {pubs:,}", "", "(cached; --rebuild)", "", "", f"{path.stat().st_size / 1e6:,.0f} MB"])
     store = open_store(path)
-    conn = store.db.conn
+    conn = store.conn
     from tracker.search import fts_query, searched_tables
 
     timed: dict[int, dict[str, list[float]]] = {i: {"mine": [], "base": [], "ranked": []} for i in range(len(SEARCHES))}

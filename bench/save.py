@@ -72,7 +72,7 @@ def floor_save(path: Path, kind: str, columns: list[str], tuples: list[tuple], i
     source, key = ("ctgov", "nct_id") if kind == "trials" else ("pubmed", "pmid")
     stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     store = open_store(path)  # the tracker's schema; the clock starts after
-    conn = store.db.conn
+    conn = store.conn
     text = ", ".join(FTS_TEXT[kind])
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")

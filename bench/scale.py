@@ -65,7 +65,7 @@ def build(path: Path, *, trials: int, publications: int, seed: int = 7) -> dict[
     started = time.perf_counter()
     trial_variants, pub_variants = _pools(rng, 3000, 4000)
     store = open_store(path)
-    conn = store.db.conn
+    conn = store.conn
     conn.execute("PRAGMA synchronous = OFF")
     trial_sql = (
         "INSERT INTO trials (nct_id, title, official_title, conditions, interventions, lead_sponsor, overall_status, phases, "
@@ -123,7 +123,7 @@ def merge_as_updates_did(path: Path) -> dict[str, float]:
     started, steps = time.perf_counter(), 0
     while save_merged_text_indexes(store):
         steps += 1
-    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return {"updates": steps, "seconds": time.perf_counter() - started}
 
@@ -133,7 +133,7 @@ def add_week(path: Path, *, new_trials: int, changed_trials: int, new_pubs: int,
     from tracker.store import KINDS, open_store, save_text_index
 
     store = open_store(path)
-    conn = store.db.conn
+    conn = store.conn
     with store.transaction():
         base = 9_000_000
         for i in range(new_trials):
@@ -176,7 +176,7 @@ def add_other_sources(path: Path, *, scale: float = 1.0, seed: int = 11) -> dict
     rng = random.Random(seed)
     trial_variants, pub_variants = _pools(rng, 1500, 2000)
     store = open_store(path)
-    conn = store.db.conn
+    conn = store.conn
     conn.execute("PRAGMA synchronous = OFF")
     counts = {}
     for name, n in OTHER_SOURCES.items():

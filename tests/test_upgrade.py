@@ -123,12 +123,12 @@ def test_a_read_command_on_an_older_database_takes_the_long_way_and_upgrades_it(
     from click.testing import CliRunner
 
     from tracker.cli import cli
-    from tracker.store.connection import SCHEMA_STAMP, schema_stamp
+    from tracker.store.connection import SCHEMA_STAMP, applied_migrations, schema_stamp
 
     def applied() -> list[tuple[str, str]]:
         conn = sqlite3.connect(old_database)
         try:
-            return conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+            return applied_migrations(conn)
         finally:
             conn.close()
 

@@ -106,6 +106,16 @@ def migration_sets() -> list:
 SCHEMA_STAMP = 2651809419
 
 
+def known_migrations(sets: list) -> set[tuple[str, str]]:
+    """(set, name) of every migration of these sets (sqlite-utils 4 keeps them in `_migrations`; pinned <5)."""
+    return {(named.name, m.name) for named in sets for m in named._migrations}
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(set, name) of every migration a database has applied (sqlite-utils' `_sqlite_migrations`)."""
+    return conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
+
+
 def schema_stamp(applied: Iterable[tuple[str, str]]) -> int:
     """A checksum of a set of (migration set, migration name): the migrations a database has applied, or those this
     version knows."""
@@ -113,6 +123,15 @@ def schema_stamp(applied: Iterable[tuple[str, str]]) -> int:
 
 
 log = logging.getLogger("tracker.store")
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    """A connection as the tracker opens every one of its own: the busy timeout (the driver's and SQLite's) and the
+    page cache."""
+    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_S)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    return conn
 
 
 def database(conn: sqlite3.Connection) -> sqlite_utils.Database:
@@ -230,10 +249,9 @@ def refuse_newer(db: sqlite_utils.Database, sets: list, path: Path) -> None:
     into: its tables may mean what this code does not know. One line saying so, nothing touched."""
     if "_sqlite_migrations" not in db.table_names():
         return
-    known = {(named.name, m.name) for named in sets for m in named._migrations}  # sqlite-utils 4 keeps them here (pinned <5)
+    known = known_migrations(sets)
     ours = {named.name for named in sets}
-    unknown = [f"{set_name}.{name}" for set_name, name in db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-               if set_name in ours and (set_name, name) not in known]
+    unknown = [f"{set_name}.{name}" for set_name, name in applied_migrations(db.conn) if set_name in ours and (set_name, name) not in known]
     if unknown:
         raise StoreError(f"{path} was written by a newer tracker (migration {', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''} "
                          "is unknown to this version); upgrade the tracker to use it, or point TRACKER_DB at another database; nothing was written")
@@ -245,8 +263,7 @@ def _open_read_only(path: Path) -> Store:
     there either). A database that needs an upgrade cannot be upgraded in place and says so."""
     uri = read_only_uri(path) + ("" if Path(f"{path}-shm").exists() else "&immutable=1")
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn = _connect(uri, uri=True)
         db = database(conn)
         refuse_newer(db, migration_sets(), path)
         pending = [m.name for named in migration_sets() for m in named.pending(db)]
@@ -265,16 +282,13 @@ def _open_current(path: Path) -> Store | None:
     are loaded. None, and nothing kept open, for any other database or any error: open_store's long way then
     migrates it, refuses it or says what is wrong."""
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
+        conn = _connect(str(path))
     except sqlite3.Error:
         return None
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        applied = conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-        if schema_stamp(applied) != SCHEMA_STAMP:
+        if schema_stamp(applied_migrations(conn)) != SCHEMA_STAMP:
             conn.close()
             return None
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         conn.execute("PRAGMA recursive_triggers = on")  # as sqlite-utils sets it on every connection it opens
     except sqlite3.Error:
         conn.close()
@@ -303,9 +317,7 @@ def open_store(path: Path | str, *, create: bool = True, check: bool = False) ->
         raise StoreError(f"cannot create the database directory {path.parent}: {exc.strerror}") from None
     try:
         with _setup_lock(path):
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            conn = _connect(str(path))
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if check and (what := damage(path, conn)):
                 conn.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreError
-from .connection import BUSY_TIMEOUT_S, integrity, migration_sets, read_only_uri
+from .connection import BUSY_TIMEOUT_S, applied_migrations, integrity, known_migrations, migration_sets, read_only_uri
 
 SHOWN = 5  # rows named per finding
 
@@ -50,8 +50,8 @@ def _schema(conn: sqlite3.Connection) -> Finding:
     names = {t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "_sqlite_migrations" not in names:
         return Finding("schema", "trials" not in names, "no migrations recorded" + (" (a database from before migrations: `tracker update` upgrades it)" if "trials" in names else ""))
-    applied = {(s, n) for s, n in conn.execute("SELECT migration_set, name FROM _sqlite_migrations")}
-    known = {(named.name, m.name) for named in sets for m in named._migrations}
+    applied = set(applied_migrations(conn))
+    known = known_migrations(sets)
     ours = {named.name for named in sets}
     newer = sorted(f"{s}.{n}" for s, n in applied if s in ours and (s, n) not in known)
     if newer:

@@ -94,7 +94,7 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
                 changes.extend(found)
             write.append(row)
             touched.add(record_id)
-    conn = store.db.conn
+    conn = store.conn
     if changes:
         conn.executemany(
             f"INSERT INTO {kind.changes_table} ({kind.key}, field, old_value, new_value, detected_at, run_id) VALUES (?, ?, ?, ?, ?, ?)",
@@ -127,7 +127,7 @@ def _save_rows(store: Store, kind: Kind, rows: list[dict[str, Any]], *, query: s
 
 def save_matches(store: Store, kind: Kind, query: str, ids: list[str], stamp: str) -> None:
     """The line returns these records: a new match, or one a sweep had marked gone made current again."""
-    store.db.conn.executemany(
+    store.conn.executemany(
         "INSERT INTO query_matches (query, source, record_id, first_seen_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (query, source, record_id) DO UPDATE SET unmatched_at = NULL WHERE unmatched_at IS NOT NULL",
         [(query, kind.source, record_id, stamp) for record_id in ids],
@@ -174,9 +174,9 @@ def save_merged_text_indexes(store: Store, *, pages: int = MERGE_PAGES) -> int:
             level = store.execute(f"SELECT v FROM {index}_config WHERE k = 'usermerge'").fetchone()
             if not level or level[0] != MERGE_LEVEL:
                 store.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('usermerge', ?)", [MERGE_LEVEL])
-            before = store.db.conn.total_changes
+            before = store.conn.total_changes
             store.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('merge', ?)", [pages])
-            merged += store.db.conn.total_changes - before >= 2  # FTS5's documented sign that the merge did work
+            merged += store.conn.total_changes - before >= 2  # FTS5's documented sign that the merge did work
     return merged
 
 
@@ -206,7 +206,7 @@ def _count_years(store: Store, kind: Kind, query: str, by_id: dict[str, dict[str
                 deltas[before] = deltas.get(before, 0) - 1
                 deltas[after] = deltas.get(after, 0) + 1
     if deltas:
-        store.db.conn.executemany(
+        store.conn.executemany(
             "INSERT INTO line_years (query, source, year, first_seen_at, n) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (query, source, year, first_seen_at) DO UPDATE SET n = n + excluded.n",
             [(line, kind.source, year, first_seen, n) for (line, year, first_seen), n in deltas.items() if n],
@@ -259,7 +259,7 @@ def save_identifiers(store: Store, source: str, found: list[tuple[str, str, str,
     carried before (a secondary id the registry took back is gone); None: any of them may have been stored."""
     if not found:
         return
-    conn = store.db.conn
+    conn = store.conn
     ids = [i for i in dict.fromkeys(record_id for record_id, *_ in found) if rewritten is None or i in rewritten]
     for chunk, marks in _chunks(ids):
         conn.execute(f"DELETE FROM identifiers WHERE source = ? AND record_id IN ({marks})", [source, *chunk])
@@ -271,7 +271,7 @@ def _link(store: Store, links: list[tuple]) -> None:
     """A record names an identifier (a study's reference names a PMID, a paper names an NCT number): kept with the
     channel it came by and when it was first seen."""
     if links:
-        store.db.conn.executemany(
+        store.conn.executemany(
             "INSERT OR IGNORE INTO links (source, record_id, scheme, value, via, detail, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             links,
         )
@@ -332,7 +332,7 @@ def save_signals(store: Store, signals: list[Any], *, now: str, resolution: Call
                 )
                 opened += 1
         gone = [(now, resolution(*key) if resolution else None, signal_id) for key, signal_id in open_rows.items() if key not in current]
-        store.db.conn.executemany("UPDATE signals SET resolved_at = ?, resolution = ? WHERE id = ?", gone)
+        store.conn.executemany("UPDATE signals SET resolved_at = ?, resolution = ? WHERE id = ?", gone)
     return opened, len(gone)
 
 
@@ -362,7 +362,7 @@ def save_sweep_findings(
     table, key = kind.table, kind.key
     stamp = iso(now)
     merged = merged or {}
-    conn = store.db.conn
+    conn = store.conn
     conn.executemany(f"UPDATE {table} SET removed_at = NULL WHERE {key} = ? AND removed_at IS NOT NULL", [(i,) for i in present])
     conn.executemany(f"UPDATE {table} SET removed_at = ? WHERE {key} = ? AND removed_at IS NULL", [(stamp, i) for i in removed])
     conn.executemany(f"UPDATE {table} SET merged_into = NULL WHERE {key} = ? AND merged_into IS NOT NULL", [(i,) for i in present if i not in merged])
