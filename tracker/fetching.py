@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextvars
 import pickle
-import sqlite3
 import tempfile
 import threading
 from concurrent.futures import Future
@@ -24,8 +23,7 @@ from .models import Query
 from .settings import Settings
 from .sources import Source
 from .sources.fields import watching
-from .store import Store, read_only_uri, select_versions
-from .store.connection import BUSY_TIMEOUT_S
+from .store import Store, reader_connection, select_versions
 
 Progress = Callable[[int, "int | None"], None]  # (records so far, total if known)
 
@@ -140,8 +138,7 @@ class ServiceWorker:
                 versions = None
                 if self.source.compares_versions:
                     if reader is None:
-                        connection = sqlite3.connect(read_only_uri(self.db_path), uri=True, timeout=BUSY_TIMEOUT_S)
-                        reader = Store.over(connection, self.db_path)
+                        reader = Store.over(reader_connection(self.db_path), self.db_path)
                     versions = _versions(reader, self.source.name, fetched_here)
                 progress = self.progress_for(job.query.name, self.source.name) if self.progress_for else None
                 try:

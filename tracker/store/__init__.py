@@ -3,7 +3,7 @@ transactions, locks), rows.py (model <-> row), writes.py (save_*), reads.py (sel
 values derived from other tables, which migrations and writes share), tiers.py (the newest tier of each text index).
 The rest of the project imports from here."""
 
-from .connection import CACHE_KIB, Store, damage, damaged, environment_problem, open_store, read_only_uri, undecodable
+from .connection import CACHE_KIB, Store, damage, damaged, environment_problem, open_store, read_only_uri, reader_connection, undecodable
 from .reads import (
     select_resolved_dois,
     select_citations,
@@ -103,6 +103,7 @@ __all__ = [
     "decoded",
     "damage",
     "read_only_uri",
+    "reader_connection",
     "damaged",
     "environment_problem",
     "undecodable",

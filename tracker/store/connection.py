@@ -60,7 +60,7 @@ def damage(path: Path | str, conn: sqlite3.Connection | None = None) -> str | No
     own = conn is None
     try:
         if own:
-            conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+            conn = reader_connection(path)
         try:
             found = integrity(conn)
         finally:
@@ -132,6 +132,11 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return conn
+
+
+def reader_connection(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection of the tracker's own (nothing created, migrated or written), set up as every other."""
+    return _connect(read_only_uri(path), uri=True)
 
 
 def database(conn: sqlite3.Connection) -> sqlite_utils.Database:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreError
-from .connection import BUSY_TIMEOUT_S, applied_migrations, integrity, known_migrations, migration_sets, read_only_uri
+from .connection import applied_migrations, integrity, known_migrations, migration_sets, reader_connection
 
 SHOWN = 5  # rows named per finding
 
@@ -26,7 +26,7 @@ def examine(path: Path, *, thorough: bool = False) -> list[Finding]:
     if not path.exists():
         raise StoreError(f"no database at {path}")
     try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = reader_connection(path)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the database {path} ({exc})") from None
     checks = (("schema", _schema), ("integrity_check" if thorough else "quick_check", lambda c: _integrity(c, thorough)),
