@@ -327,6 +327,16 @@ def test_a_database_with_damaged_pages_is_refused_before_writing_and_named_by_do
     assert _file_state(settings.db_path) == before
 
 
+def test_doctor_examines_a_file_whose_header_is_gone_check_by_check(env, settings, fake_ctgov):
+    _stored_once(env, settings, fake_ctgov)
+    with open(settings.db_path, "r+b") as db:  # HAND-MADE: the first page's header overwritten, as a failing disk would
+        db.write(b"not a database header" * 4)
+    doctor = CliRunner().invoke(cli, ["doctor"], env=env)
+    assert doctor.exit_code == 1, doctor.output
+    assert [line.split(":")[0] for line in doctor.output.splitlines()[:4]] == ["PROBLEM  schema", "PROBLEM  quick_check", "PROBLEM  text encoding", "PROBLEM  runs"], doctor.output
+    assert ".recover | sqlite3 recovered.db" in doctor.output and "cannot open" not in doctor.output
+
+
 def test_text_that_is_not_utf8_is_said_as_damage_without_its_bytes(env, settings, fake_ctgov):
     import sqlite3
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreError
-from .connection import applied_migrations, integrity, known_migrations, migration_sets, reader_connection
+from .connection import BUSY_TIMEOUT_S, applied_migrations, integrity, known_migrations, migration_sets, read_only_uri
 
 SHOWN = 5  # rows named per finding
 
@@ -25,8 +25,9 @@ def examine(path: Path, *, thorough: bool = False) -> list[Finding]:
     (every index against its table too) in place of quick_check."""
     if not path.exists():
         raise StoreError(f"no database at {path}")
-    try:
-        conn = reader_connection(path)
+    try:  # a bare connection: the store's own (reader_connection) reads the header as it opens, and a file too damaged
+        # for that must still be examined check by check
+        conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the database {path} ({exc})") from None
     checks = (("schema", _schema), ("integrity_check" if thorough else "quick_check", lambda c: _integrity(c, thorough)),
