@@ -712,11 +712,11 @@ def test_merging_the_text_indexes_leaves_fewer_segments_and_the_same_answers(fil
         store.close()
 
 
-def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dropped_whole(filled, settings, monkeypatch):
-    """The newest tier (store/tiers.py; here 12 rows made, generations of 6, so the store's 100-odd records overflow
-    it) keeps the same text as the whole index for every row from its first on: new rows in the current generation,
-    a rewrite in the generation that holds it, the older generation dropped whole when the newer is full, a deleted
-    row taken out; a common word's matches are ranked in its generations and merged."""
+def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_overlapping_generations(filled, settings, monkeypatch):
+    """The newest tier (store/tiers.py; here at most 12 rows searched and at least 6, so the store's 100-odd records
+    overflow it) keeps the same text as the whole index for every row from each generation's first on: new rows in
+    both generations, a rewrite in each that holds it, the older dropped whole once the younger holds 6 (and begun
+    anew as the younger), a deleted row taken out; a common word's matches are ranked in the older alone."""
     from tracker.store import RecordFilter, select_search, tiers
     from tracker.store import reads as store_reads
 
@@ -727,10 +727,12 @@ def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dr
     store = open_store(settings.db_path)
     db = store.db
 
-    def whole_from_first():
-        held = sorted(r for name in tiers.generations("trials") for r in db.execute(f"SELECT rowid, {columns} FROM {name}").fetchall())
-        assert held == db.execute(f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid >= ? ORDER BY text_rowid", [held[0][0]]).fetchall()
-        return [r[0] for r in held]
+    def held(name):
+        """The rowids a generation holds, checked to be every row of the table from its first on, with their text."""
+        rows = db.execute(f"SELECT rowid, {columns} FROM {name} ORDER BY rowid").fetchall()
+        assert rows == db.execute(f"SELECT text_rowid, {columns} FROM trials_text WHERE text_rowid >= ? ORDER BY text_rowid",
+                                  [rows[0][0] if rows else 1 << 62]).fetchall(), name
+        return [r[0] for r in rows]
 
     def save(*records):
         with store.transaction():
@@ -742,32 +744,67 @@ def test_the_newest_tier_holds_every_row_from_its_first_on_in_two_generations_dr
     try:
         with store.transaction():
             tiers.create(store, "trials", tuple(columns.split(", ")))
-        assert len(whole_from_first()) == 12
+        assert len(held("trials_newest_a")) == 12 and held("trials_newest_b") == held("trials_newest_a")[6:]
+        assert tiers.searched(store, "trials").name == "trials_newest_a"
         [(newest,)] = db.execute("SELECT nct_id FROM trials ORDER BY rowid DESC LIMIT 1").fetchall()
+        [(edited_rowid,)] = db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [newest]).fetchall()
         edited = dataclasses.replace(filled["trials"][newest], title="Zzrewritten follicle trial", raw_json=filled["trials"][newest].raw_json + " ")
         save(edited, *(fresh(i) for i in range(5)))
-        assert [r[0] for r in db.execute("SELECT rowid FROM trials_newest_a WHERE trials_newest_a MATCH 'zzrewritten'")] == [
-            r[0] for r in db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [edited.nct_id])]  # anew, where it was
-        assert db.execute("SELECT count(*) FROM trials_newest_b").fetchone()[0] == 5  # a was full: b begun for the new rows
-        assert len(whole_from_first()) == 17
-        save(*(fresh(i) for i in range(5, 7)))  # b reaches 7 of 6: full
-        save(fresh(7))  # a, the older, is dropped whole and begun anew for this one
-        held = whole_from_first()
-        assert len(held) == 8 and db.execute("SELECT count(*) FROM trials_newest_a").fetchone()[0] == 1
-        assert not db.execute("SELECT 1 FROM trials_newest_b WHERE trials_newest_b MATCH 'zzrewritten'").fetchall()  # it left with a
+        # b held 6: a, the older, dropped whole and begun anew for the new rows; b, now the older, got them too
+        assert len(held("trials_newest_b")) == 11 and len(held("trials_newest_a")) == 5
+        assert tiers.searched(store, "trials").name == "trials_newest_b"
+        assert [r[0] for r in db.execute("SELECT rowid FROM trials_newest_b WHERE trials_newest_b MATCH 'zzrewritten'")] == [edited_rowid]
+        save(*(fresh(i) for i in range(5, 7)))  # a reaches 7 of 6
+        assert len(held("trials_newest_b")) == 13 and len(held("trials_newest_a")) == 7
+        save(fresh(7))  # b, the older, is dropped whole and begun anew for this one
+        assert len(held("trials_newest_a")) == 8 and len(held("trials_newest_b")) == 1
+        assert tiers.searched(store, "trials").name == "trials_newest_a"
+        assert not any(db.execute(f"SELECT 1 FROM {name} WHERE {name} MATCH 'zzrewritten'").fetchall()
+                       for name in tiers.generations("trials"))  # it left with b
         db.execute("DELETE FROM trials WHERE nct_id = 'NCT09990006'")
-        assert len(whole_from_first()) == 7  # the deleted row left the tier
+        assert len(held("trials_newest_a")) == 7  # the deleted row left the tier
         match = '"cell" OR "trial" OR "study"'
         rows, narrowed = select_search(store, match, kind="trials", f=RecordFilter(), limit=3, window=5)
-        # more than 5 match, and the tier's 7 records hold the newest 5: the best of those, ranked in the tier
+        # more than 5 match, and the searched generation's 7 records hold the newest 5: the best of those, ranked there
         assert narrowed == store_reads.Narrowed(5, 5, "matches")
         start = db.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET 5", [match]).fetchone()[0]
-        assert start >= min(held)
-        expected = sorted((score, rowid) for name in tiers.generations("trials") for rowid, score in db.execute(
-            f"SELECT rowid, bm25({name}) FROM {name} WHERE {name} MATCH ? AND rowid >= ? ORDER BY bm25({name}) LIMIT 3", [match, start]))[:3]
-        got = [r[0] for r in db.execute(f"SELECT rowid FROM trials WHERE nct_id IN ({','.join('?' * len(rows))})", [r["record_id"] for r in rows])]
-        assert sorted(got) == sorted(rowid for _, rowid in expected) and all(r["snippet"] for r in rows)
+        assert start >= held("trials_newest_a")[0]
+        expected = db.execute("SELECT rowid FROM trials_newest_a WHERE trials_newest_a MATCH ? AND rowid >= ? "
+                              "ORDER BY bm25(trials_newest_a) LIMIT 3", [match, start]).fetchall()
+        got = [db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [r["record_id"]]).fetchone() for r in rows]
+        assert got == expected and all(r["snippet"] for r in rows)
         assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows)
+    finally:
+        store.close()
+
+
+def test_a_topics_newest_records_are_scored_with_the_same_word_counts_as_the_older_ones(filled, settings, monkeypatch):
+    """A common word's newest matches are ranked in one index (the tier's older generation), so every hit's score
+    has the same word counts behind it. Ranked in two generations and merged by score, the newest records, a
+    topic's where its words are in every one, got their own small generation's counts: a word in all of them
+    scored next to nothing, and the newest records that match best fell below every older hit."""
+    from tracker.store import RecordFilter, select_search, tiers
+
+    monkeypatch.setattr(tiers, "TIER_ROWS", 12)
+    monkeypatch.setattr(tiers, "GENERATION_ROWS", 6)
+    trials = list(filled["trials"].values())
+    columns = ("title", "official_title", "conditions", "interventions", "lead_sponsor")
+    store = open_store(settings.db_path)
+    db = store.db
+    try:
+        with store.transaction():
+            tiers.create(store, "trials", columns)
+            # four new trials of one topic, each naming its words in its title: the best matches there are
+            save_records(store, "ctgov", [dataclasses.replace(trials[i], nct_id=f"NCT0998{i:04d}", title="Zzstem zzcell trial: zzstem zzcell",
+                                                              official_title=None, raw_json=trials[i].raw_json + " " * (i + 1)) for i in range(4)],
+                         query="trials-line", run_id=None, now=NOW)
+        fresh = {r[0] for r in db.execute("SELECT rowid FROM trials WHERE nct_id LIKE 'NCT0998%'")}
+        # older records match "trial" too, so that more match than the window holds
+        match = '"zzstem" OR "zzcell" OR "trial"'
+        rows, narrowed = select_search(store, match, kind="trials", f=RecordFilter(), limit=4, window=6)
+        assert narrowed is not None  # a common word: its newest matches ranked in the tier
+        got = [db.execute("SELECT rowid FROM trials WHERE nct_id = ?", [r["record_id"]]).fetchone()[0] for r in rows]
+        assert set(got) == fresh, (got, fresh)
     finally:
         store.close()
 

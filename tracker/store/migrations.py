@@ -550,6 +550,19 @@ def m021_recent_search_tier(db: sqlite_utils.Database) -> None:
     """Every text index gets its newest tier (store/tiers.py): search p95 over 600,000 trials and 1,000,000 papers
     was 41 ms, 80 % of it bm25 counting common words over whole doclists. A source's table made later gets its tier
     from declared_table."""
+    _tiers_made(db)
+
+
+@migrations()
+def m022_search_tier_generations_overlap(db: sqlite_utils.Database) -> None:
+    """Every newest tier made again with overlapping generations (store/tiers.py), one of which a search ranks in:
+    the disjoint two, ranked each on its own and merged by score, scored a topic's newest records with their
+    generation's own word counts, and a word in all of them scored next to nothing."""
+    _tiers_made(db)
+
+
+def _tiers_made(db: sqlite_utils.Database) -> None:
+    """Every text index's newest tier made anew from its table's text (store/tiers.py)."""
     for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view' AND name LIKE '%\\_text' ESCAPE '\\'").fetchall():
         table = view[: -len("_text")]
         if db[table].exists() and db[f"{table}_fts"].exists():

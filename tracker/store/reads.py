@@ -479,7 +479,7 @@ class Narrowed:
 @dataclass(frozen=True)
 class Ranking:
     """One table's best matches for a search, best first: (rowid, bm25 score, the index it was ranked in: the whole
-    one or a generation of the newest tier), where its snippet is cut too."""
+    one or the newest tier's searched generation), where its snippet is cut too."""
 
     kind: str
     best: list[tuple[int, float, str]]
@@ -494,9 +494,9 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
     ranked: a narrow filter costs at most WIDEN/(WIDEN-1) times the window that satisfies it, never the whole index at
     once. bm25 costs 1-3 microseconds a ranked row, and a word's whole doclist in the index it ranks in (it counts the
     word's records: 15 ms for "stem cell" over a million papers), so a common word is ranked in the newest tier
-    (store/tiers.py: 10,000-20,000 records) when the filters leave `limit` there: the window's matches if the tier
-    holds them all, else every match the tier holds; each generation on its own, the two merged by score.
-    `narrowed` says what was ranked (None: every match)."""
+    (store/tiers.py: its older generation, 10,000-20,000 records) when the filters leave `limit` there: the window's
+    matches if the tier holds them all, else every match the tier holds. `narrowed` says what was ranked (None: every
+    match)."""
     fts = f"{kind}_fts"
     window = window or SEARCH_WINDOW
 
@@ -511,17 +511,15 @@ def select_ranking(store: Store, match: str, *, kind: str, f: RecordFilter, limi
     # rare pair of common words ("stem cell" in the trials) has fewer matches than the window, so needs no cut
     if store.execute(f"SELECT count(*) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? LIMIT ?)", (match, window + 1)).fetchone()[0] <= window:
         return every_match()
-    held = tiers.spans(store, kind) if tiers.exists(store, kind) else []
+    tier = tiers.searched(store, kind)
     while (start := cut_at(window)) is not None:
-        floor = max(start, held[0].first) if held else None  # the tier holds every row from its first on
-        if floor is not None:
-            best = sorted((hit for span in held if span.last >= floor
-                           for hit in _best(store, match, kind=kind, f=f, limit=limit, min_rowid=floor, index=span.name)),
-                          key=lambda hit: hit[1])[:limit]
+        floor = max(start, tier.first) if tier else None  # the tier holds every row from its first on
+        if tier is not None:
+            best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=floor, index=tier.name)
             if len(best) >= limit:
                 if floor == start:
                     return Ranking(kind, best, Narrowed(window, window, "matches"))
-                return Ranking(kind, best, Narrowed(window, sum(tiers.rows(store, span) for span in held), "records"))
+                return Ranking(kind, best, Narrowed(window, tiers.rows(store, tier), "records"))
         if floor != start:  # the window reaches below the tier: ranked in the whole index (held in the tier, it found no more there)
             best = _best(store, match, kind=kind, f=f, limit=limit, min_rowid=start)
             if len(best) >= limit:
