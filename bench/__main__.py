@@ -194,12 +194,14 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     conn = store.conn
     from tracker.search import fts_query, searched_tables
 
+    # each query's filter, FTS5 expression and tables, made once and outside every clock
+    queries = [(text, opts, f, fts_query(text), searched_tables(opts.get("source", "all"), f))
+               for text, opts in SEARCHES for f in [RecordFilter(**{k: v for k, v in opts.items() if k != "source"})]]
+
     def pass_over(timed: dict[int, dict[str, list[float]]], *, fresh: bool) -> None:
         """Each query as the tracker searches, then its bare MATCH, interleaved. `fresh`: each on a connection of its
         own, its page cache empty (the operating system's warm), as a `tracker search` process reads once started."""
-        for number, (text, opts) in enumerate(SEARCHES):
-            f = RecordFilter(**{k: v for k, v in opts.items() if k != "source"})
-            match, tables = fts_query(text), searched_tables(opts.get("source", "all"), f)
+        for number, (text, opts, f, match, tables) in enumerate(queries):
             searching = open_store(path, create=False) if fresh else store  # as `tracker search` opens it
             t0 = time.perf_counter()
             search_local(searching, text, source=opts.get("source", "all"), f=f, limit=20).hits
@@ -235,11 +237,9 @@ def search_and_digest(trials: int, pubs: int, rebuild: bool) -> list[list[str]]:
     # on pages a search of its own would have kept (same code, three interleaved runs: p95 15.9-17.2 ms against 11.7-14.1)
     ranked: dict[int, dict[str, list[float]]] = {i: {"ranked": []} for i in range(len(SEARCHES))}
     for _ in range(SEARCH_PASSES - 1):
-        for number, (text, opts) in enumerate(SEARCHES):
-            f = RecordFilter(**{k: v for k, v in opts.items() if k != "source"})
-            match = fts_query(text)
+        for number, (_, _, _, match, tables) in enumerate(queries):
             t0 = time.perf_counter()
-            for table in searched_tables(opts.get("source", "all"), f):
+            for table in tables:
                 conn.execute(f"SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ? ORDER BY rank LIMIT 20", (match,)).fetchall()
             ranked[number]["ranked"].append((time.perf_counter() - t0) * 1000)
     ranked_ms = medians(ranked, "ranked")
